@@ -1,0 +1,39 @@
+"""Settings, read once from the environment (prefix AUTOINTERP_)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_MODEL = "smollm2-135m"
+EMBEDDED_CORPUS = "embedded"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTOINTERP_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.autointerp"), description="data dir: weights, caches, stores")
+    model: str = EMBEDDED_MODEL
+    corpus: str = EMBEDDED_CORPUS
+    # 2048 windows of 64: layer 6 of the embedded model builds in about a minute on 2 cores.
+    tokens: int = 131_072
+    window: int = 64
+    batch_size: int = 32
+    top_k: int = 100
+    n_random: int = 100
+    quantile_bins: int = 10
+    per_bin: int = 10
+    hist_bins: int = 64
+    seed: int = 0
+    checkpoint_seconds: float = 60.0
+    hub_timeout: float = 3.0
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home.expanduser()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,119 @@
+"""Typed records shared by every part of autointerp."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from autointerp.errors import InputError
+
+_NEURON_RE = re.compile(r"^\s*(?:[Ll](\d+)\.[Nn](\d+)|(\d+)[./](\d+))\s*$")
+
+
+class NeuronId(BaseModel):
+    """One MLP neuron: layer and index. Canonical text form `L6.N74`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    layer: int = Field(ge=0)
+    index: int = Field(ge=0)
+
+    @classmethod
+    def parse(cls, text: str) -> NeuronId:
+        """Accept `L6.N74`, `6.74` or `6/74`."""
+        m = _NEURON_RE.match(text or "")
+        if not m:
+            raise InputError(f"malformed neuron id {text!r}: expected L6.N74, 6.74 or 6/74")
+        layer, index = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+        return cls(layer=int(layer), index=int(index))
+
+    def __str__(self) -> str:
+        return f"L{self.layer}.N{self.index}"
+
+
+class ActivationRecord(BaseModel):
+    """One window of text with one neuron's activation on every token."""
+
+    window: int = Field(description="index of the window in the corpus' deterministic order")
+    tokens: list[str]
+    token_ids: list[int]
+    activations: list[float]
+    max_index: int
+    max_token: str
+    max_activation: float
+    has_bos: bool = Field(description="position 0 is the BOS token, excluded from statistics")
+
+
+class Histogram(BaseModel):
+    edges: list[float]
+    counts: list[int]
+
+
+class NeuronStats(BaseModel):
+    """Token-level statistics over the whole cached corpus (BOS positions excluded)."""
+
+    max: float
+    min: float
+    mean: float
+    std: float
+    frac_positive: float
+    n_tokens: int
+    histogram: Histogram
+
+
+class QuantileBin(BaseModel):
+    """Windows whose max activation falls in one quantile of the neuron's activating windows."""
+
+    bin: int
+    low: float
+    high: float
+    examples: list[ActivationRecord]
+
+
+class TopToken(BaseModel):
+    token: str
+    count: int
+    max_activation: float
+
+
+class NeuronExamples(BaseModel):
+    """Everything the cache knows about one neuron."""
+
+    neuron: str
+    model: str
+    corpus: str
+    corpus_hash: str
+    window: int
+    n_tokens: int
+    max_activation: float
+    stats: NeuronStats
+    top: list[ActivationRecord]
+    random: list[ActivationRecord]
+    quantiles: list[QuantileBin]
+    unique_top_tokens: list[TopToken]
+
+
+CacheStatus = Literal["partial", "complete"]
+
+
+class CacheManifest(BaseModel):
+    """What a layer cache holds and how to check it; written atomically after its data."""
+
+    format: int
+    model: str
+    corpus: str
+    corpus_hash: str
+    window: int
+    layer: int
+    d_mlp: int
+    n_windows_target: int
+    windows_done: int
+    status: CacheStatus
+    seed: int
+    top_k: int
+    n_random: int
+    quantile_sample: int
+    checkpoint: str
+    files: dict[str, str] = Field(description="file name -> sha256")

@@ -1,0 +1,41 @@
+"""Target models: the embedded SmolLM2 by default, any TransformerLens / HF name where a hub is reachable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
+from autointerp.targets.base import Target, hook_name
+
+EMBEDDED = {EMBEDDED_MODEL: "smollm2", "tiny-random": "tiny"}
+
+__all__ = ["Target", "hook_name", "load_target", "EMBEDDED"]
+
+
+def load_target(name: str | None = None, settings: Settings | None = None) -> Target:
+    """Load (once per process) the named target model."""
+    settings = settings or get_settings()
+    return _load(name or settings.model, settings.data_dir, settings.hub_timeout)
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, data_dir: Path, hub_timeout: float) -> Target:
+    import torch
+
+    torch.set_grad_enabled(False)
+    if name in EMBEDDED:
+        from transformer_lens.model_bridge import TransformerBridge
+
+        from autointerp.targets import embedded
+
+        loader = embedded.load_smollm2 if EMBEDDED[name] == "smollm2" else embedded.load_tiny_random
+        model, tok = loader(data_dir)
+        bridge = TransformerBridge.boot_transformers(
+            embedded.SMOLLM2_REPO, hf_model=model, tokenizer=tok, device="cpu"
+        )
+        return Target(name, bridge, tok)
+    from autointerp.targets.hub import load_hub_bridge
+
+    bridge = load_hub_bridge(name, hub_timeout)
+    return Target(name, bridge, bridge.tokenizer)
