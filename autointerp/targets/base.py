@@ -12,6 +12,10 @@ from autointerp.records import NeuronId
 LayerFn = Callable[[int, torch.Tensor], None]
 
 
+class _StopForward(Exception):
+    """Raised from the last needed hook: nothing after it (later layers, unembedding) runs."""
+
+
 def hook_name(layer: int) -> str:
     """The neuron activation: the MLP's output of the non-linearity."""
     return f"blocks.{layer}.mlp.hook_post"
@@ -68,17 +72,22 @@ class Target:
         for layer in layers:
             self.check_layer(layer)
 
+        last = max(layers)
+
         def make_hook(layer: int):
             def hook(act: torch.Tensor, hook) -> None:
                 fn(layer, act)
+                if layer == last:
+                    raise _StopForward
 
             return hook
 
         hooks = [(hook_name(layer), make_hook(layer)) for layer in sorted(set(layers))]
         kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
-        self.bridge.run_with_hooks(
-            tokens, fwd_hooks=hooks, stop_at_layer=max(layers) + 1, return_type=None, **kwargs
-        )
+        try:
+            self.bridge.run_with_hooks(tokens, fwd_hooks=hooks, return_type=None, **kwargs)
+        except _StopForward:
+            pass
 
     def layer_activations(
         self, tokens: torch.Tensor, layer: int, attention_mask: torch.Tensor | None = None

@@ -1,0 +1,203 @@
+"""Build layer caches: stream corpus windows through the target once, only as deep as needed."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import signal
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+from autointerp.cache import store
+from autointerp.cache.stream import LayerState
+from autointerp.config import Settings, get_settings
+from autointerp.corpus import CorpusSource, Windows, load_windows, resolve_corpus
+from autointerp.errors import AutointerpError, InputError
+from autointerp.records import CacheManifest
+from autointerp.targets import Target, load_target
+
+log = logging.getLogger(__name__)
+
+
+class CacheInterrupted(AutointerpError):
+    """The build stopped early; its progress is saved and the same command resumes it."""
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    target: Target
+    source: CorpusSource
+    windows: Windows
+    n_windows: int
+    settings: Settings
+
+    def expected(self, layer: int) -> CacheManifest:
+        s = self.settings
+        return CacheManifest(
+            format=store.FORMAT, model=self.target.name, corpus=self.source.spec,
+            corpus_hash=self.windows.corpus_hash, window=s.window, layer=layer, d_mlp=self.target.d_mlp,
+            n_windows_target=self.n_windows, windows_done=0, status="partial", seed=s.seed, top_k=s.top_k,
+            n_random=s.n_random, quantile_sample=s.quantile_bins * s.per_bin, checkpoint="", files={},
+        )
+
+    def directory(self, layer: int):
+        return store.layer_dir(self.settings.data_dir, self.target.name, self.source.slug, self.settings.window, layer)
+
+    def new_state(self, layer: int) -> LayerState:
+        s = self.settings
+        return LayerState(self.target.d_mlp, s.window, s.top_k, s.n_random, s.quantile_bins * s.per_bin,
+                          s.hist_bins, layer, self.windows.has_bos)
+
+
+_IDENTITY = ("format", "model", "corpus", "corpus_hash", "window", "layer", "d_mlp", "seed", "top_k",
+             "n_random", "quantile_sample")
+
+
+def mismatch(found: CacheManifest, expected: CacheManifest) -> str | None:
+    for field in _IDENTITY:
+        if getattr(found, field) != getattr(expected, field):
+            return f"{field} is {getattr(found, field)!r}, expected {getattr(expected, field)!r}"
+    return None
+
+
+def plan(target: Target, corpus: str | None, tokens: int | None, settings: Settings) -> CachePlan:
+    tokens = settings.tokens if tokens is None else tokens
+    if tokens < 1:
+        raise InputError(f"--tokens must be a positive number of tokens, got {tokens}")
+    if settings.window < 2 or settings.window > target.n_ctx:
+        raise InputError(f"window {settings.window} must be between 2 and the model's context {target.n_ctx}")
+    source = resolve_corpus(corpus or settings.corpus)
+    body = settings.window - int(target.prepend_bos)
+    windows = load_windows(source, target, settings.window, settings.seed, settings.data_dir,
+                           max_text_tokens=tokens + body)
+    n_windows = min(windows.n, math.ceil(tokens / body))
+    return CachePlan(target, source, windows, n_windows, settings)
+
+
+class _Rate(ProgressColumn):
+    def render(self, task):
+        speed = task.finished_speed or task.speed
+        return TextColumn("").render(task) if not speed else f"{speed:,.0f} tok/s"
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """`kill` (SIGTERM) stops the build like Ctrl-C: progress is checkpointed first."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _resume_state(p: CachePlan, layer: int, console: Console) -> LayerState | None:
+    """The saved state to continue from, None when the layer is already complete for this plan."""
+    directory = p.directory(layer)
+    expected = p.expected(layer)
+    found = store.read_manifest(directory)
+    reason = None
+    if found is None:
+        if directory.exists() and any(directory.iterdir()):
+            reason = "unreadable manifest"
+    elif (reason := mismatch(found, expected)) is None and (reason := store.verify(directory, found)) is None:
+        if found.windows_done == p.n_windows and found.status == "complete":
+            return None
+        if found.windows_done <= p.n_windows:
+            state = p.new_state(layer)
+            state.load_arrays(store.load_arrays(directory, found, mmap=False))
+            console.print(f"[dim]layer {layer}: resuming at window {found.windows_done}/{p.n_windows}[/]")
+            return state
+        reason = f"it holds {found.windows_done} windows, more than the {p.n_windows} asked for"
+    if reason:
+        console.print(f"[yellow]layer {layer}: cache rebuilt ({reason})[/]")
+    if directory.exists():
+        shutil.rmtree(directory)
+    return p.new_state(layer)
+
+
+def _checkpoint(p: CachePlan, states: dict[int, LayerState]) -> None:
+    for layer, state in states.items():
+        m = p.expected(layer).model_copy(update={
+            "windows_done": state.windows_done,
+            "status": "complete" if state.windows_done >= p.n_windows else "partial",
+        })
+        store.write_checkpoint(p.directory(layer), m, state.to_arrays())
+
+
+def run_plan(p: CachePlan, layers: Sequence[int], console: Console | None = None, progress: bool = True) -> None:
+    """Stream the planned windows through the layers that still need them; resumable."""
+    console = console or Console(stderr=True)
+    states = {layer: s for layer in sorted(set(layers)) if (s := _resume_state(p, layer, console)) is not None}
+    if not states:
+        return
+    bs = p.settings.batch_size
+    start = min(s.windows_done for s in states.values())
+    u_window = torch.from_numpy(np.random.default_rng(p.settings.seed).random(p.windows.n))
+    u_random = torch.from_numpy(np.random.default_rng(p.settings.seed + 1).random(p.windows.n))
+    tok_per_window = p.settings.window - int(p.windows.has_bos)
+    last_ckpt, ckpt_cost = time.monotonic(), 0.0
+    cols = [TextColumn("layers " + ",".join(map(str, states))), BarColumn(), MofNCompleteColumn(),
+            TextColumn("tokens"), _Rate(), TimeRemainingColumn()]
+    with _sigterm_as_interrupt(), Progress(*cols, console=console, disable=not progress, transient=False) as bar:
+        task = bar.add_task("cache", total=p.n_windows * tok_per_window, completed=start * tok_per_window)
+        i = start
+        try:
+            while i < p.n_windows:
+                j = min(i + bs, p.n_windows)
+                win = torch.arange(i, j)
+                active = [layer for layer, s in states.items() if s.windows_done < j]
+
+                def on_layer(layer: int, act: torch.Tensor) -> None:
+                    skip = max(0, states[layer].windows_done - i)
+                    states[layer].update(act[skip:], win[skip:], u_window[i + skip:j], u_random[i + skip:j])
+
+                p.target.run_layers(torch.from_numpy(p.windows.tokens[i:j]).long(), active, on_layer)
+                bar.update(task, advance=(j - i) * tok_per_window)
+                i = j
+                if i < p.n_windows and time.monotonic() - last_ckpt > max(p.settings.checkpoint_seconds, 20 * ckpt_cost):
+                    t0 = time.monotonic()
+                    _checkpoint(p, states)
+                    last_ckpt, ckpt_cost = time.monotonic(), time.monotonic() - t0
+        except KeyboardInterrupt:
+            _checkpoint(p, states)
+            done = min(s.windows_done for s in states.values())
+            raise CacheInterrupted(
+                f"interrupted at window {done}/{p.n_windows}; progress saved, run the same command to resume"
+            ) from None
+    _checkpoint(p, states)
+
+
+def build_cache(
+    layers: Sequence[int],
+    model: str | None = None,
+    corpus: str | None = None,
+    tokens: int | None = None,
+    settings: Settings | None = None,
+    console: Console | None = None,
+    progress: bool = True,
+) -> CachePlan:
+    """Build (or resume, or reuse) the caches of `layers`; checks every input before writing anything."""
+    settings = settings or get_settings()
+    if not layers:
+        raise InputError("no layers given")
+    target = load_target(model, settings)
+    for layer in layers:
+        target.check_layer(layer)
+    p = plan(target, corpus, tokens, settings)
+    run_plan(p, layers, console, progress)
+    return p

@@ -1,0 +1,91 @@
+"""On-disk layer caches: one directory per (model, corpus, window, layer), checked before use.
+
+A checkpoint is a directory of .npy files written under a temporary name and renamed into place;
+the manifest naming it (with a CRC32 of every file) is replaced atomically afterwards. Whatever a
+kill interrupts, the manifest names a complete checkpoint or the cache is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from autointerp.fileio import atomic_write_text
+from autointerp.records import CacheManifest
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+def layer_dir(data_dir: Path, model: str, corpus_slug: str, window: int, layer: int) -> Path:
+    return data_dir / "cache" / _slug(model) / _slug(corpus_slug) / f"w{window}" / f"layer{layer:02d}"
+
+
+def crc32_file(path: Path) -> str:
+    crc = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
+
+
+def write_checkpoint(directory: Path, manifest: CacheManifest, arrays: dict[str, np.ndarray]) -> CacheManifest:
+    """Write arrays + manifest atomically; remove older checkpoints only once the new one is named."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory, prefix=".tmp-"))
+    try:
+        files = {}
+        for name, arr in arrays.items():
+            path = tmp / f"{name}.npy"
+            np.save(path, arr, allow_pickle=False)
+            files[f"{name}.npy"] = crc32_file(path)
+        ckpt = f"ckpt-{manifest.windows_done}-{time.time_ns()}"
+        tmp.rename(directory / ckpt)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest = manifest.model_copy(update={"checkpoint": ckpt, "files": files, "format": FORMAT})
+    atomic_write_text(directory / MANIFEST, manifest.model_dump_json(indent=1))
+    for old in directory.iterdir():
+        if old.is_dir() and old.name != ckpt and (old.name.startswith("ckpt-") or old.name.startswith(".tmp-")):
+            shutil.rmtree(old, ignore_errors=True)
+    return manifest
+
+
+def read_manifest(directory: Path) -> CacheManifest | None:
+    try:
+        return CacheManifest.model_validate(json.loads((directory / MANIFEST).read_text()))
+    except (OSError, ValueError, ValidationError):
+        return None
+
+
+def verify(directory: Path, manifest: CacheManifest) -> str | None:
+    """None when every file of the checkpoint is present and intact, else why not."""
+    ckpt = directory / manifest.checkpoint
+    for name, crc in manifest.files.items():
+        path = ckpt / name
+        if not path.is_file():
+            return f"missing {name}"
+        if crc32_file(path) != crc:
+            return f"checksum mismatch in {name}"
+    return None
+
+
+def load_arrays(directory: Path, manifest: CacheManifest, mmap: bool = True) -> dict[str, np.ndarray]:
+    ckpt = directory / manifest.checkpoint
+    return {
+        name[: -len(".npy")]: np.load(ckpt / name, mmap_mode="r" if mmap else None, allow_pickle=False)
+        for name in manifest.files
+    }

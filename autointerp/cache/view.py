@@ -1,0 +1,121 @@
+"""Read a finished layer cache and assemble one neuron's examples and statistics."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from functools import lru_cache
+
+import numpy as np
+from rich.console import Console
+
+from autointerp.cache import store
+from autointerp.cache.build import CachePlan, mismatch, plan, run_plan
+from autointerp.config import Settings, get_settings
+from autointerp.records import (
+    ActivationRecord, CacheManifest, Histogram, NeuronExamples, NeuronId, NeuronStats, QuantileBin, TopToken,
+)
+from autointerp.targets import Target, load_target
+
+
+class LayerCache:
+    """A verified, complete cache of one layer (arrays memory-mapped)."""
+
+    def __init__(self, p: CachePlan, manifest: CacheManifest) -> None:
+        self.plan, self.manifest = p, manifest
+        self.target: Target = p.target
+        self.arrays = store.load_arrays(p.directory(manifest.layer), manifest)
+        self.start = int(p.windows.has_bos)
+        self._decode = lru_cache(maxsize=None)(lambda i: self.target.tokenizer.decode([i]))
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.arrays["counters"][1])
+
+    def record(self, window: int, acts: np.ndarray, max_activation: float | None = None) -> ActivationRecord:
+        ids = [int(i) for i in self.plan.windows.tokens[window]]
+        acts = np.asarray(acts, dtype=np.float32)
+        idx = self.start + int(np.argmax(acts[self.start:]))
+        tokens = [self._decode(i) for i in ids]
+        return ActivationRecord(
+            window=window, tokens=tokens, token_ids=ids, activations=[round(float(a), 5) for a in acts],
+            max_index=idx, max_token=tokens[idx],
+            max_activation=float(acts[idx]) if max_activation is None else max_activation,
+            has_bos=bool(self.start),
+        )
+
+    def stats(self, n: int) -> NeuronStats:
+        a = self.arrays
+        ntok = max(1, self.n_tokens)
+        mean = float(a["sum"][n]) / ntok
+        var = max(0.0, float(a["sumsq"][n]) / ntok - mean * mean)
+        r = float(a["hist_range"][n])
+        bins = a["hist_counts"].shape[1]
+        return NeuronStats(
+            max=float(a["max"][n]), min=float(a["min"][n]), mean=mean, std=math.sqrt(var),
+            frac_positive=float(a["npos"][n]) / ntok, n_tokens=self.n_tokens,
+            histogram=Histogram(edges=[float(x) for x in np.linspace(-r, r, bins + 1)],
+                                counts=[int(c) for c in a["hist_counts"][n]]),
+        )
+
+    def top(self, n: int) -> list[ActivationRecord]:
+        keys, wins, acts = self.arrays["top_keys"][:, n], self.arrays["top_win"][:, n], self.arrays["top_acts"][:, n]
+        order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0]
+        return [self.record(int(wins[i]), acts[i], max_activation=float(-keys[i])) for i in order]
+
+    def random(self, n: int) -> list[ActivationRecord]:
+        wins, acts = self.arrays["r_win"], self.arrays["r_acts"]
+        return [self.record(int(wins[i]), acts[i, :, n]) for i in np.argsort(wins) if wins[i] >= 0]
+
+    def quantiles(self, n: int) -> list[QuantileBin]:
+        """Equal-count bins (by window max) of a uniform sample of the neuron's activating windows."""
+        wins, acts = self.arrays["q_win"][:, n], self.arrays["q_acts"][:, n]
+        recs = sorted((self.record(int(wins[i]), acts[i]) for i in range(len(wins)) if wins[i] >= 0),
+                      key=lambda r: r.max_activation)
+        if not recs:
+            return []
+        s = self.plan.settings
+        groups = [g for g in np.array_split(np.arange(len(recs)), min(s.quantile_bins, len(recs))) if len(g)]
+        return [QuantileBin(bin=b, low=recs[g[0]].max_activation, high=recs[g[-1]].max_activation,
+                            examples=[recs[i] for i in g[: s.per_bin]]) for b, g in enumerate(groups)]
+
+    def neuron(self, neuron: NeuronId) -> NeuronExamples:
+        self.target.check(neuron)
+        n = neuron.index
+        top = self.top(n)
+        counts = Counter(r.max_token for r in top)
+        best: dict[str, float] = {}
+        for r in top:
+            best[r.max_token] = max(best.get(r.max_token, -math.inf), r.max_activation)
+        uniq = [TopToken(token=t, count=c, max_activation=best[t]) for t, c in counts.most_common()]
+        stats = self.stats(n)
+        return NeuronExamples(
+            neuron=str(neuron), model=self.target.name, corpus=self.manifest.corpus,
+            corpus_hash=self.manifest.corpus_hash, window=self.manifest.window, n_tokens=self.n_tokens,
+            max_activation=top[0].max_activation if top else stats.max, stats=stats, top=top,
+            random=self.random(n), quantiles=self.quantiles(n), unique_top_tokens=uniq,
+        )
+
+
+def open_layer(
+    layer: int, model: str | None = None, corpus: str | None = None, settings: Settings | None = None,
+    build: bool = True, console: Console | None = None, progress: bool = True,
+) -> LayerCache:
+    """The layer's complete cache, whatever token budget built it; built (with progress) when missing."""
+    settings = settings or get_settings()
+    target = load_target(model, settings)
+    target.check_layer(layer)
+    p = plan(target, corpus, None, settings)
+    found = store.read_manifest(p.directory(layer))
+    if (found is None or found.status != "complete" or mismatch(found, p.expected(layer))
+            or store.verify(p.directory(layer), found)):
+        if not build:
+            from autointerp.errors import CacheError
+
+            raise CacheError(f"no complete cache for layer {layer} of {target.name}; run `autointerp cache --layers {layer}`")
+        run_plan(p, [layer], console, progress)
+        found = store.read_manifest(p.directory(layer))
+        assert found is not None
+    if found.n_windows_target != p.n_windows:
+        p = CachePlan(p.target, p.source, p.windows, found.n_windows_target, settings)
+    return LayerCache(p, found)
