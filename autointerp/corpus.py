@@ -161,6 +161,8 @@ def tokenise(
     batch: list[str] = []
 
     def flush() -> None:
+        if not batch:
+            return
         for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             if stream:
                 stream.extend(sep)

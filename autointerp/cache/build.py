@@ -88,21 +88,32 @@ class _Rate(ProgressColumn):
         return TextColumn("").render(task) if not speed else f"{speed:,.0f} tok/s"
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """`kill` (SIGTERM) stops the build like Ctrl-C: progress is checkpointed first."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+class _StopRequest:
+    """Ctrl-C or `kill` during a build: finish the current batch, checkpoint, then stop.
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    Raising from the signal handler could land between two updates of a layer's summaries and
+    save a state that counts some windows twice; a flag checked between batches cannot.
+    """
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum, frame) -> None:
+        self.signal = signum
+
+    @contextmanager
+    def installed(self):
+        previous = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _resume_state(p: CachePlan, layer: int, console: Console) -> LayerState | None:
@@ -153,32 +164,30 @@ def run_plan(p: CachePlan, layers: Sequence[int], console: Console | None = None
     last_ckpt, ckpt_cost = time.monotonic(), 0.0
     cols = [TextColumn("layers " + ",".join(map(str, states))), BarColumn(), MofNCompleteColumn(),
             TextColumn("tokens"), _Rate(), TimeRemainingColumn()]
-    with _sigterm_as_interrupt(), Progress(*cols, console=console, disable=not progress, transient=False) as bar:
+    stop = _StopRequest()
+    with stop.installed(), Progress(*cols, console=console, disable=not progress, transient=False) as bar:
         task = bar.add_task("cache", total=p.n_windows * tok_per_window, completed=start * tok_per_window)
         i = start
-        try:
-            while i < p.n_windows:
-                j = min(i + bs, p.n_windows)
-                win = torch.arange(i, j)
-                active = [layer for layer, s in states.items() if s.windows_done < j]
+        while i < p.n_windows:
+            if stop.signal is not None:
+                _checkpoint(p, states)
+                raise CacheInterrupted(
+                    f"interrupted at window {i}/{p.n_windows}; progress saved, run the same command to resume")
+            j = min(i + bs, p.n_windows)
+            win = torch.arange(i, j)
+            active = [layer for layer, s in states.items() if s.windows_done < j]
 
-                def on_layer(layer: int, act: torch.Tensor) -> None:
-                    skip = max(0, states[layer].windows_done - i)
-                    states[layer].update(act[skip:], win[skip:], u_window[i + skip:j], u_random[i + skip:j])
+            def on_layer(layer: int, act: torch.Tensor) -> None:
+                skip = max(0, states[layer].windows_done - i)
+                states[layer].update(act[skip:], win[skip:], u_window[i + skip:j], u_random[i + skip:j])
 
-                p.target.run_layers(torch.from_numpy(p.windows.tokens[i:j]).long(), active, on_layer)
-                bar.update(task, advance=(j - i) * tok_per_window)
-                i = j
-                if i < p.n_windows and time.monotonic() - last_ckpt > max(p.settings.checkpoint_seconds, 20 * ckpt_cost):
-                    t0 = time.monotonic()
-                    _checkpoint(p, states)
-                    last_ckpt, ckpt_cost = time.monotonic(), time.monotonic() - t0
-        except KeyboardInterrupt:
-            _checkpoint(p, states)
-            done = min(s.windows_done for s in states.values())
-            raise CacheInterrupted(
-                f"interrupted at window {done}/{p.n_windows}; progress saved, run the same command to resume"
-            ) from None
+            p.target.run_layers(torch.from_numpy(p.windows.tokens[i:j]).long(), active, on_layer)
+            bar.update(task, advance=(j - i) * tok_per_window)
+            i = j
+            if i < p.n_windows and time.monotonic() - last_ckpt > max(p.settings.checkpoint_seconds, 20 * ckpt_cost):
+                t0 = time.monotonic()
+                _checkpoint(p, states)
+                last_ckpt, ckpt_cost = time.monotonic(), time.monotonic() - t0
     _checkpoint(p, states)
 
 

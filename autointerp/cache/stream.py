@@ -94,7 +94,8 @@ class Histogram:
         for d in doublings[need & (self.range > 0)].unique().tolist():
             cols = (need & (self.range > 0) & (doublings == d)).nonzero().squeeze(1)
             f = 2 ** int(d)
-            target = torch.arange(self.bins) // f + self.bins * (f - 1) // (2 * f)
+            half = self.bins // 2
+            target = torch.div(torch.arange(self.bins) - half, f, rounding_mode="floor") + half
             moved = torch.zeros((cols.numel(), self.bins), dtype=torch.int64)
             moved.index_add_(1, target, self.counts[cols])
             self.counts[cols] = moved

@@ -1,0 +1,153 @@
+"""Cache builds on the tiny random model: resume after kill, corruption, mismatch, extension."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from autointerp.cache import store
+from autointerp.cache.build import build_cache
+from autointerp.cache.view import open_layer
+from autointerp.errors import CacheError
+from tests.conftest import env_for
+
+
+def _arrays(settings, layer, corpus="embedded"):
+    from autointerp.cache.build import plan
+    from autointerp.targets import load_target
+
+    p = plan(load_target("tiny-random", settings), corpus, None, settings)
+    d = p.directory(layer)
+    m = store.read_manifest(d)
+    assert m is not None and store.verify(d, m) is None
+    return m, {k: np.array(v) for k, v in store.load_arrays(d, m).items()}
+
+
+def _canonical(a):
+    """Slot order inside a bottom-K buffer is arbitrary: sort each neuron's slots by window id."""
+    out = dict(a)
+    for p in ("top", "q"):
+        order = np.argsort(a[f"{p}_win"], axis=0, kind="stable")
+        out[f"{p}_win"] = np.take_along_axis(a[f"{p}_win"], order, 0)
+        out[f"{p}_keys"] = np.take_along_axis(a[f"{p}_keys"], order, 0)
+        out[f"{p}_acts"] = np.take_along_axis(a[f"{p}_acts"], order[:, :, None], 0)
+    order = np.argsort(a["r_win"], kind="stable")
+    out["r_win"], out["r_keys"], out["r_acts"] = a["r_win"][order], a["r_keys"][order], a["r_acts"][order]
+    return out
+
+
+def _assert_same(a, b):
+    """Same windows chosen, same counts; floats may differ in the last bits when batch shapes differ."""
+    a, b = _canonical(a), _canonical(b)
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].dtype.kind == "f":
+            assert np.allclose(a[k], b[k], rtol=1e-5, atol=1e-6), k
+        else:
+            assert np.array_equal(a[k], b[k]), k
+
+
+def test_build_then_reuse(fresh_settings, tiny):
+    build_cache([0, 1], model="tiny-random", tokens=3000, settings=fresh_settings, progress=False)
+    m0, a0 = _arrays(fresh_settings, 0)
+    assert m0.status == "complete" and m0.windows_done == m0.n_windows_target == 48
+    filled = (a0["top_win"] >= 0).sum(0)
+    assert a0["top_win"].max() == 47 and (filled == 48).all()  # fewer windows than K: every window kept
+    build_cache([0, 1], model="tiny-random", tokens=3000, settings=fresh_settings, progress=False)
+    assert _arrays(fresh_settings, 0)[0].checkpoint == m0.checkpoint  # reused, not rewritten
+
+
+def test_extending_equals_building_directly(fresh_settings, settings, tmp_path, tiny):
+    build_cache([1], model="tiny-random", tokens=1000, settings=fresh_settings, progress=False)
+    build_cache([1], model="tiny-random", tokens=4000, settings=fresh_settings, progress=False)
+    from autointerp.config import Settings
+
+    direct = Settings(home=tmp_path / "direct")
+    (direct.home).mkdir()
+    for sub in ("models", "corpora"):
+        (direct.home / sub).symlink_to(settings.home / sub)
+    build_cache([1], model="tiny-random", tokens=4000, settings=direct, progress=False)
+    _assert_same(_arrays(fresh_settings, 1)[1], _arrays(direct, 1)[1])
+
+
+def test_corrupt_file_is_detected_and_rebuilt(fresh_settings, tiny, capsys):
+    build_cache([0], model="tiny-random", tokens=2000, settings=fresh_settings, progress=False)
+    m, before = _arrays(fresh_settings, 0)
+    d = next((fresh_settings.home / "cache").rglob("layer00"))
+    path = d / m.checkpoint / "top_acts.npy"
+    raw = bytearray(path.read_bytes())
+    raw[-100] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CacheError):
+        open_layer(0, "tiny-random", settings=fresh_settings, build=False)
+    build_cache([0], model="tiny-random", tokens=2000, settings=fresh_settings, progress=False)
+    _assert_same(_arrays(fresh_settings, 0)[1], before)
+
+
+def test_mismatched_manifest_is_rebuilt(fresh_settings, tiny):
+    build_cache([0], model="tiny-random", tokens=2000, settings=fresh_settings, progress=False)
+    d = next((fresh_settings.home / "cache").rglob("layer00"))
+    m = json.loads((d / "manifest.json").read_text())
+    m["corpus_hash"] = "0" * 64
+    (d / "manifest.json").write_text(json.dumps(m))
+    build_cache([0], model="tiny-random", tokens=2000, settings=fresh_settings, progress=False)
+    assert store.read_manifest(d).corpus_hash != "0" * 64
+    (d / "manifest.json").write_text("{ truncated")
+    build_cache([0], model="tiny-random", tokens=2000, settings=fresh_settings, progress=False)
+    assert store.read_manifest(d).status == "complete"
+
+
+def _start_build(settings, tokens):
+    cmd = [sys.executable, "-m", "autointerp.cli", "cache", "--model", "tiny-random", "--layers", "0,1",
+           "--tokens", str(tokens)]
+    env = env_for(settings, AUTOINTERP_CHECKPOINT_SECONDS="0", AUTOINTERP_BATCH_SIZE="4")
+    return cmd, env, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_partial(settings, proc, layer_name="layer01", timeout=180):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        for d in (settings.home / "cache").rglob(layer_name) if (settings.home / "cache").exists() else []:
+            m = store.read_manifest(d)
+            if m and m.status == "partial" and m.windows_done >= 40:
+                return m
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.02)
+    raise AssertionError("no partial checkpoint appeared")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_interrupted_build_resumes_to_the_same_result(fresh_settings, settings, tmp_path, tiny, sig):
+    tokens = 200_000
+    cmd, env, proc = _start_build(fresh_settings, tokens)
+    seen = _wait_partial(fresh_settings, proc)
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:  # a clean stop: progress saved, exit 130, told how to resume
+        assert proc.returncode == 130
+        assert "resume" in proc.stderr.read().decode()
+    m, _ = _arrays(fresh_settings, 1)
+    assert m.status == "partial" and m.windows_done >= seen.windows_done
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "resuming" in done.stderr
+    from autointerp.config import Settings
+
+    direct = Settings(home=tmp_path / "direct", batch_size=4)
+    direct.home.mkdir()
+    for sub in ("models", "corpora"):
+        (direct.home / sub).symlink_to(settings.home / sub)
+    build_cache([0, 1], model="tiny-random", tokens=tokens, settings=direct, progress=False)
+    for layer in (0, 1):
+        m, got = _arrays(fresh_settings, layer)
+        assert m.status == "complete"
+        _assert_same(got, _arrays(direct, layer)[1])

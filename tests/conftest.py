@@ -1,0 +1,69 @@
+"""Shared fixtures. One data dir per test session: the embedded model is converted once (~30 s)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from autointerp.config import Settings
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("autointerp-home")
+    os.environ["AUTOINTERP_HOME"] = str(path)
+    from autointerp.config import get_settings
+
+    get_settings.cache_clear()
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(home) -> Settings:
+    return Settings(home=home)
+
+
+@pytest.fixture()
+def fresh_settings(home, tmp_path) -> Settings:
+    """A data dir with no caches that shares the converted weights and tokenised corpora."""
+    fresh = tmp_path / "home"
+    fresh.mkdir()
+    for sub in ("models", "corpora"):
+        (home / sub).mkdir(exist_ok=True)
+        (fresh / sub).symlink_to(home / sub)
+    return Settings(home=fresh)
+
+
+@pytest.fixture(scope="session")
+def smol(settings):
+    from autointerp.targets import load_target
+
+    return load_target("smollm2-135m", settings)
+
+
+@pytest.fixture(scope="session")
+def tiny(settings):
+    from autointerp.targets import load_target
+
+    return load_target("tiny-random", settings)
+
+
+@pytest.fixture()
+def small_corpus(tmp_path) -> Path:
+    """A real text file: the first articles of the embedded corpus."""
+    from autointerp.corpus import embedded_documents
+
+    docs = []
+    for doc in embedded_documents():
+        docs.append(doc)
+        if sum(map(len, docs)) > 60_000:
+            break
+    path = tmp_path / "small.txt"
+    path.write_text("\n\n".join(docs), encoding="utf-8")
+    return path
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    return {**os.environ, "AUTOINTERP_HOME": str(settings.home), **extra}
