@@ -81,6 +81,186 @@ def show(
         render_text(ex, out, n)
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _emit_json(obj) -> None:
+    sys.stdout.write(obj.model_dump_json() + "\n")
+
+
+@app.command()
+def probe(
+    neuron: Annotated[str, typer.Argument(help="neuron id")],
+    texts: Annotated[list[str], typer.Argument(help="texts to run through the model")],
+    model: ModelOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run the model on new texts; the neuron's activation on every token."""
+    from autointerp.tools.probe import probe as run_probe
+
+    res = run_probe(neuron, texts, model)
+    if json_:
+        return _emit_json(res)
+    from rich.text import Text
+
+    scale = max([abs(a) for r in res.records for a in r.activations[int(r.has_bos):]] + [1e-9])
+    for i, rec in enumerate(res.records):
+        line = Text(f"{i + 1}. max {rec.max_activation:.4f} at {rec.max_token!r}: ")
+        for j, (t, a) in enumerate(zip(rec.tokens, rec.activations)):
+            if j == 0 and rec.has_bos:
+                continue
+            shade = int(255 - 200 * max(0.0, a) / scale)
+            line.append(t, style=f"on rgb(255,{shade},{shade})")
+        out.print(line)
+        out.print("   " + "  ".join(f"{t!r}:{a:.3f}" for t, a in zip(rec.tokens[int(rec.has_bos):], rec.activations[int(rec.has_bos):])))
+
+
+@app.command()
+def synonyms(
+    word: Annotated[str, typer.Argument(help="a word")],
+    k: Annotated[int, typer.Option("-k", help="how many")] = 5,
+    source: Annotated[str, typer.Option("--source", help="minilm (meaning) or w_e (the model's embeddings)")] = "minilm",
+    model: ModelOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Nearest whole words (never sub-word fragments) to a word."""
+    from autointerp.tools.synonyms import synonyms as near
+
+    if source not in ("minilm", "w_e"):
+        raise InputError(f"--source must be minilm or w_e, got {source!r}")
+    res = near(word, k, source, model)  # type: ignore[arg-type]
+    if json_:
+        return _emit_json(res)
+    for n in res.neighbours:
+        out.print(f"{n.word:<20} {n.similarity:.4f}")
+
+
+@app.command()
+def substitute(
+    neuron: Annotated[str, typer.Argument(help="neuron id")],
+    examples: Annotated[int, typer.Option("--examples", help="top examples to test")] = 20,
+    k: Annotated[int, typer.Option("-k", help="synonyms per example")] = 5,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The seed paper's synonym test: swap each top example's max word for its synonyms and re-measure."""
+    from rich.table import Table
+
+    from autointerp.tools.substitute import substitute as run
+
+    res = run(neuron, examples, k, model, corpus)
+    if json_:
+        return _emit_json(res)
+    table = Table(title=f"{res.neuron}: substitutions (seed score {res.seed_score:.5f}, "
+                        f"mean retained {res.mean_retained:.3f} over {res.n_substitutions})")
+    for col in ("window", "word", "original", "substitutions (new activation)"):
+        table.add_column(col)
+    for e in res.examples:
+        subs = e.skipped or ", ".join(f"{s.synonym} {s.activation:.3f}" for s in e.substitutions)
+        table.add_row(str(e.window), repr(e.word), f"{e.original_activation:.3f}", subs)
+    out.print(table)
+
+
+@app.command()
+def context(
+    neuron: Annotated[str, typer.Argument(help="neuron id")],
+    example: Annotated[int, typer.Option("--example", help="which top example (0 = the strongest)")] = 0,
+    mode: Annotated[str, typer.Option("--mode", help="delete or replace each word")] = "delete",
+    include_max: Annotated[bool, typer.Option("--include-max", help="also edit the max word itself")] = False,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="write a page with words shaded by importance")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Counterfactual context: edit each word of a top example and see which context the neuron needs."""
+    from rich.table import Table
+
+    from autointerp.fileio import atomic_write_text
+    from autointerp.tools.context import context as run, render_context_html
+
+    if mode not in ("delete", "replace"):
+        raise InputError(f"--mode must be delete or replace, got {mode!r}")
+    res = run(neuron, example, mode, include_max, model=model, corpus=corpus)  # type: ignore[arg-type]
+    if html is not None:
+        atomic_write_text(html, render_context_html(res))
+        err.print(f"wrote {html}")
+    if json_:
+        return _emit_json(res)
+    table = Table(title=f"{res.neuron} example {res.example}: max {res.max_token!r} = {res.original_activation:.4f}")
+    for col in ("#", "word", "activation", "delta", "importance"):
+        table.add_column(col)
+    for w in sorted(res.words, key=lambda w: -abs(w.delta)):
+        if w.edited:
+            table.add_row(str(w.index), repr(w.word), f"{w.activation:.4f}", f"{w.delta:+.4f}", f"{w.importance:+.3f}")
+    out.print(table)
+
+
+@app.command()
+def effects(
+    neuron: Annotated[str, typer.Argument(help="neuron id")],
+    k: Annotated[int, typer.Option("-k", help="tokens per list")] = 20,
+    contexts: Annotated[int, typer.Option("--contexts", help="top contexts for ablation")] = 10,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Output side: direct logit attribution, mean ablation, activation patching."""
+    from autointerp.tools.effects import effects as run
+
+    res = run(neuron, k, contexts, model, corpus)
+    if json_:
+        return _emit_json(res)
+    fmt = lambda items: ", ".join(f"{t.token!r} {t.value:+.3f}" for t in items)  # noqa: E731
+    out.print(f"[bold]{res.neuron}[/] of {res.model}")
+    out.print(f"[dim]{res.norm_handling}[/]")
+    out.print(f"[bold]promoted[/]: {fmt(res.promoted)}")
+    out.print(f"[bold]suppressed[/]: {fmt(res.suppressed)}")
+    out.print(f"[bold]mean ablation[/] (to {res.ablation_value:.4f}, {res.ablation_contexts} top contexts): "
+              f"loss on real next tokens {res.ablation_loss_change:+.5f}")
+    out.print(f"  lose most: {fmt(res.ablation_lost)}")
+    out.print(f"  gain most: {fmt(res.ablation_gained)}")
+    if res.patching:
+        p = res.patching
+        out.print(f"[bold]patching[/] window {p.window} pos {p.position}: {p.clean_token!r} -> {p.corrupt_token!r} "
+                  f"(activation {p.clean_activation:.3f} -> {p.corrupt_activation:.3f}); log p({p.predicted!r}) "
+                  f"clean {p.clean_logprob:.3f}, edited {p.corrupt_logprob:.3f}, patched {p.patched_logprob:.3f}: "
+                  f"{100 * p.restored:.1f}% restored")
+
+
+@app.command()
+def triage(
+    layer: Annotated[int, typer.Option("--layer", help="layer to scan")],
+    neurons: Annotated[str, typer.Option("--neurons", help="range start:end (end exclusive)")] = "0:100",
+    threshold: Annotated[float, typer.Option("--threshold", help="relatedness flag threshold")] = 0.6,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    csv_: Annotated[Optional[Path], typer.Option("--csv", help="write the table as CSV")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="write the activation plot (PNG)")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The seed paper's layer scan from the cache alone: relatedness, normalised activation, unique tokens."""
+    from rich.table import Table
+
+    from autointerp.tools.triage import parse_range, triage as run, write_csv, write_plot
+
+    res = run(layer, parse_range(neurons), threshold, model=model, corpus=corpus)
+    if csv_ is not None:
+        write_csv(res, csv_)
+    if plot is not None:
+        write_plot(res, plot)
+    if json_:
+        return _emit_json(res)
+    table = Table(title=f"{res.model} layer {res.layer} (flag: relatedness >= {res.threshold})")
+    for col in ("index", "normalised activation", "unique tokens", "relatedness"):
+        table.add_column(col)
+    for r in res.rows:
+        style = "bold red" if r.flagged else None
+        table.add_row(str(r.index), f"{r.normalised_activation:.5f}", ", ".join(repr(t) for t in r.unique_tokens[:8]),
+                      f"{r.relatedness:.3f}", style=style)
+    out.print(table)
+
+
 def main() -> None:
     from autointerp.cache.build import CacheInterrupted
 

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     per_bin: int = 10
     hist_bins: int = 64
     seed: int = 0
-    checkpoint_seconds: float = 60.0
+    checkpoint_seconds: float = 120.0
     hub_timeout: float = 3.0
 
     @property

@@ -18,16 +18,25 @@ import torch
 PHI = 0.6180339887498949
 
 
+def _zeros(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Zeros from calloc: pages are mapped lazily instead of written up front (30 layers: ~2 GB)."""
+    return torch.from_numpy(np.zeros(shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype))
+
+
 EMPTY = float(torch.finfo(torch.float32).max)  # an empty slot: any finite key beats it, +inf never does
 
 
 class BottomK:
-    """The K entries with the smallest keys, per neuron, each with its window's per-token activations."""
+    """The K entries with the smallest keys, per neuron, each with its window's per-token activations.
+
+    Neuron-major layout ([N, K] keys, [N, K, T] activations): the merge's top-k then runs along
+    contiguous rows, and one neuron's examples are one contiguous block on disk.
+    """
 
     def __init__(self, k: int, n: int, t: int) -> None:
-        self.keys = torch.full((k, n), EMPTY)
-        self.win = torch.full((k, n), -1, dtype=torch.int64)
-        self.acts = torch.zeros((k, n, t), dtype=torch.float16)
+        self.keys = torch.full((n, k), EMPTY)
+        self.win = torch.full((n, k), -1, dtype=torch.int64)
+        self.acts = _zeros((n, k, t), torch.float16)
 
     def update(self, cand: torch.Tensor, win: torch.Tensor, acts: torch.Tensor) -> None:
         """cand [B, N] keys (+inf: never keep), win [B] window ids, acts [B, T, N] activations.
@@ -35,20 +44,21 @@ class BottomK:
         Only the slots that change are written: each evicted slot of a neuron takes one of the
         new entries that neuron keeps, so the cost follows the number of changes, not K.
         """
-        k = self.keys.shape[0]
-        order = torch.cat([self.keys, cand]).topk(k, dim=0, largest=False, sorted=False).indices
-        kept = torch.zeros((k + cand.shape[0], cand.shape[1]), dtype=torch.bool)
-        kept.scatter_(0, order, True)
-        # Per neuron, as many old slots are evicted as new entries are kept; nonzero() on the
-        # transposed masks lists both grouped by neuron in the same order, so they pair up.
-        slot = (~kept[:k]).t().nonzero()
-        new = kept[k:].t().nonzero()
+        k = self.keys.shape[1]
+        cand = cand.t()
+        order = torch.cat([self.keys, cand], dim=1).topk(k, dim=1, largest=False, sorted=False).indices
+        kept = torch.zeros((cand.shape[0], k + cand.shape[1]), dtype=torch.bool)
+        kept.scatter_(1, order, True)
+        # Per neuron, as many old slots are evicted as new entries are kept; nonzero() lists both
+        # grouped by neuron in the same order, so they pair up.
+        slot = (~kept[:, :k]).nonzero()
+        new = kept[:, k:].nonzero()
         if new.numel() == 0:
             return
         n_idx, k_idx, b_idx = new[:, 0], slot[:, 1], new[:, 1]
-        self.keys[k_idx, n_idx] = cand[b_idx, n_idx]
-        self.win[k_idx, n_idx] = win[b_idx]
-        self.acts[k_idx, n_idx] = acts[b_idx, :, n_idx].to(torch.float16)
+        self.keys[n_idx, k_idx] = cand[n_idx, b_idx]
+        self.win[n_idx, k_idx] = win[b_idx]
+        self.acts[n_idx, k_idx] = acts[b_idx, :, n_idx].to(torch.float16)
 
 
 class RandomWindows:
@@ -57,7 +67,7 @@ class RandomWindows:
     def __init__(self, k: int, n: int, t: int) -> None:
         self.keys = torch.full((k,), EMPTY)
         self.win = torch.full((k,), -1, dtype=torch.int64)
-        self.acts = torch.zeros((k, t, n), dtype=torch.float16)
+        self.acts = _zeros((k, t, n), torch.float16)
 
     def update(self, cand: torch.Tensor, win: torch.Tensor, acts: torch.Tensor) -> None:
         k = self.keys.shape[0]
@@ -82,7 +92,7 @@ class Histogram:
         self.bins = bins
         self.range = torch.zeros(n)
         self.counts = torch.zeros((n, bins), dtype=torch.int64)
-        self._offsets = (torch.arange(n, dtype=torch.int64) * bins)[None, None, :]
+        self._offsets = (torch.arange(n, dtype=torch.int32) * bins)[None, None, :]
 
     def _grow(self, absmax: torch.Tensor) -> None:
         need = absmax >= self.range
@@ -105,8 +115,8 @@ class Histogram:
         """a [B, T, N] activations (BOS excluded), absmax [N] their largest magnitude."""
         self._grow(absmax)
         scale = self.bins / (2 * self.range)
-        idx = torch.addcmul(self.range * scale, a, scale).to(torch.int64)
-        idx.clamp_(0, self.bins - 1).add_(self._offsets)
+        pos = torch.addcmul(self.range * scale, a, scale).clamp_(0, self.bins - 1)
+        idx = pos.to(torch.int32).add_(self._offsets)
         self.counts += torch.bincount(idx.view(-1), minlength=self.counts.numel()).view_as(self.counts)
 
     def edges(self) -> np.ndarray:
@@ -136,15 +146,18 @@ class LayerState:
     def update(self, acts: torch.Tensor, win: torch.Tensor, u_window: torch.Tensor,
                u_random: torch.Tensor) -> None:
         """acts [B, T, N] for windows `win`; u_* are the windows' uniform random keys."""
-        a = acts[:, self.start:, :]
+        # One contiguous copy without the BOS position: reductions over it are several times
+        # faster than over the strided slice, and BOS never contaminates the sums.
+        a = acts[:, self.start:, :].contiguous()
         wmax = a.amax(1)
         wmin = a.amin(1)
         self.max = torch.maximum(self.max, wmax.amax(0))
         self.min = torch.minimum(self.min, wmin.amin(0))
-        self.sum += a.sum((0, 1)).double()
-        self.sumsq += torch.linalg.vector_norm(a, dim=(0, 1)).double() ** 2
-        self.npos += (a > 0).sum((0, 1))
-        self.ntok += a.shape[0] * a.shape[1]
+        flat = a.view(-1, a.shape[2])
+        self.sum += flat.sum(0).double()
+        self.sumsq += (flat * flat).sum(0).double()
+        self.npos += (flat > 0).sum(0, dtype=torch.int32)
+        self.ntok += flat.shape[0]
         self.hist.update(a, torch.maximum(wmax.amax(0), -wmin.amin(0)))
         self.top.update(-wmax, win, acts)
         qkeys = ((u_window[:, None].double() + self._neuron_phase[None, :]) % 1.0).float()

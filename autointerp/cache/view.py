@@ -59,7 +59,7 @@ class LayerCache:
         )
 
     def top(self, n: int) -> list[ActivationRecord]:
-        keys, wins, acts = self.arrays["top_keys"][:, n], self.arrays["top_win"][:, n], self.arrays["top_acts"][:, n]
+        keys, wins, acts = self.arrays["top_keys"][n], self.arrays["top_win"][n], self.arrays["top_acts"][n]
         order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0]
         return [self.record(int(wins[i]), acts[i], max_activation=float(-keys[i])) for i in order]
 
@@ -69,7 +69,7 @@ class LayerCache:
 
     def quantiles(self, n: int) -> list[QuantileBin]:
         """Equal-count bins (by window max) of a uniform sample of the neuron's activating windows."""
-        wins, acts = self.arrays["q_win"][:, n], self.arrays["q_acts"][:, n]
+        wins, acts = self.arrays["q_win"][n], self.arrays["q_acts"][n]
         recs = sorted((self.record(int(wins[i]), acts[i]) for i in range(len(wins)) if wins[i] >= 0),
                       key=lambda r: r.max_activation)
         if not recs:

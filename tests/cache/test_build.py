@@ -34,10 +34,10 @@ def _canonical(a):
     """Slot order inside a bottom-K buffer is arbitrary: sort each neuron's slots by window id."""
     out = dict(a)
     for p in ("top", "q"):
-        order = np.argsort(a[f"{p}_win"], axis=0, kind="stable")
-        out[f"{p}_win"] = np.take_along_axis(a[f"{p}_win"], order, 0)
-        out[f"{p}_keys"] = np.take_along_axis(a[f"{p}_keys"], order, 0)
-        out[f"{p}_acts"] = np.take_along_axis(a[f"{p}_acts"], order[:, :, None], 0)
+        order = np.argsort(a[f"{p}_win"], axis=1, kind="stable")
+        out[f"{p}_win"] = np.take_along_axis(a[f"{p}_win"], order, 1)
+        out[f"{p}_keys"] = np.take_along_axis(a[f"{p}_keys"], order, 1)
+        out[f"{p}_acts"] = np.take_along_axis(a[f"{p}_acts"], order[:, :, None], 1)
     order = np.argsort(a["r_win"], kind="stable")
     out["r_win"], out["r_keys"], out["r_acts"] = a["r_win"][order], a["r_keys"][order], a["r_acts"][order]
     return out
@@ -58,7 +58,7 @@ def test_build_then_reuse(fresh_settings, tiny):
     build_cache([0, 1], model="tiny-random", tokens=3000, settings=fresh_settings, progress=False)
     m0, a0 = _arrays(fresh_settings, 0)
     assert m0.status == "complete" and m0.windows_done == m0.n_windows_target == 48
-    filled = (a0["top_win"] >= 0).sum(0)
+    filled = (a0["top_win"] >= 0).sum(1)
     assert a0["top_win"].max() == 47 and (filled == 48).all()  # fewer windows than K: every window kept
     build_cache([0, 1], model="tiny-random", tokens=3000, settings=fresh_settings, progress=False)
     assert _arrays(fresh_settings, 0)[0].checkpoint == m0.checkpoint  # reused, not rewritten

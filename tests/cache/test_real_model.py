@@ -51,7 +51,7 @@ def test_summaries_match_brute_force(real_cache, smol, fresh_settings):
     wmax = body.amax(1)
     for n in (0, 74, 500):
         want = set(torch.argsort(-wmax[:, n])[:100].tolist())
-        assert {int(w) for w in a["top_win"][:, n] if w >= 0} == want
+        assert {int(w) for w in a["top_win"][n] if w >= 0} == want
         ex = real_cache.neuron(NeuronId(layer=LAYER, index=n))
         assert ex.max_activation == pytest.approx(float(wmax[:, n].max()), abs=1e-5)
         assert sum(ex.stats.histogram.counts) == real_cache.n_tokens

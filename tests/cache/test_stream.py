@@ -27,20 +27,20 @@ def test_bottomk_equals_full_sort():
     for n in range(5):
         finite = torch.isfinite(keys[:, n])
         want = set(torch.argsort(keys[:, n])[: min(20, int(finite.sum()))].tolist())
-        got = {int(w) for w in buf.win[:, n] if w >= 0}
+        got = {int(w) for w in buf.win[n] if w >= 0}
         assert got == want
         for slot in range(20):
-            w = int(buf.win[slot, n])
+            w = int(buf.win[n, slot])
             if w >= 0:
-                assert buf.keys[slot, n] == keys[w, n]
-                assert torch.allclose(buf.acts[slot, n].float(), acts[w, :, n], atol=2e-3)
+                assert buf.keys[n, slot] == keys[w, n]
+                assert torch.allclose(buf.acts[n, slot].float(), acts[w, :, n], atol=2e-3)
 
 
 def test_bottomk_fewer_candidates_than_k():
     buf = BottomK(10, 3, 4)
     buf.update(torch.tensor([[0.5, math.inf, 0.1]]), torch.tensor([7]), torch.ones(1, 4, 3))
-    assert sorted(buf.win[:, 0].tolist()).count(7) == 1
-    assert (buf.win[:, 1] == -1).all()
+    assert sorted(buf.win[0].tolist()).count(7) == 1
+    assert (buf.win[1] == -1).all()
 
 
 def test_random_windows_is_bottom_k_of_window_keys():
@@ -88,9 +88,9 @@ def test_layer_state_stats_match_brute_force():
     wmax = body.amax(1)
     for n in range(6):
         top = set(torch.argsort(-wmax[:, n])[:10].tolist())
-        assert {int(w) for w in st.top.win[:, n]} == top
+        assert {int(w) for w in st.top.win[n]} == top
         # quantile sample: only windows that activate the neuron
-        q = [int(w) for w in st.quant.win[:, n] if w >= 0]
+        q = [int(w) for w in st.quant.win[n] if w >= 0]
         assert q and all(wmax[w, n] > 0 for w in q)
 
 

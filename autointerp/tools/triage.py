@@ -1,0 +1,128 @@
+"""`triage`: the seed paper's layer scan, from the cache alone (no LLM).
+
+Per neuron: relatedness = mean pairwise cosine of MiniLM embeddings of its top examples' max
+tokens with 3 words of context either side (flagged at a threshold, default 0.6); normalised
+activation = the neuron's max over the largest max in the scanned range (the seed's 0..1 score);
+unique max tokens.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from autointerp.cache.view import LayerCache, open_layer
+from autointerp.config import Settings, get_settings
+from autointerp.embeddings import embed
+from autointerp.errors import InputError
+from autointerp.fileio import atomic_write_bytes, atomic_write_text
+from autointerp.records import ActivationRecord
+
+
+class TriageRow(BaseModel):
+    index: int
+    max_activation: float
+    normalised_activation: float
+    unique_tokens: list[str]
+    relatedness: float
+    flagged: bool
+
+
+class TriageResult(BaseModel):
+    model: str
+    layer: int
+    threshold: float
+    examples: int
+    rows: list[TriageRow]
+
+
+def parse_range(spec: str) -> range:
+    """`0:100` (end exclusive) or a single index."""
+    try:
+        if ":" in spec:
+            lo, hi = spec.split(":", 1)
+            r = range(int(lo or 0), int(hi))
+        else:
+            r = range(int(spec), int(spec) + 1)
+    except ValueError:
+        raise InputError(f"malformed neuron range {spec!r}: expected e.g. 0:100") from None
+    if len(r) == 0:
+        raise InputError(f"neuron range {spec!r} is empty")
+    return r
+
+
+def _top_records(layer: LayerCache, n: int, examples: int) -> list[ActivationRecord]:
+    a = layer.arrays
+    keys, wins, acts = a["top_keys"][n], a["top_win"][n], a["top_acts"][n]
+    order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0][:examples]
+    return [layer.record(int(wins[i]), acts[i], max_activation=float(-keys[i])) for i in order]
+
+
+def triage(layer: int, neurons: range, threshold: float = 0.6, examples: int = 20, model: str | None = None,
+           corpus: str | None = None, settings: Settings | None = None) -> TriageResult:
+    from autointerp.tools.show import snippet
+
+    settings = settings or get_settings()
+    if len(neurons) == 0:
+        raise InputError("the neuron range is empty")
+    cache = open_layer(layer, model, corpus, settings)
+    if neurons.start < 0 or neurons.stop > cache.target.d_mlp:
+        raise InputError(f"neurons {neurons.start}:{neurons.stop} are out of range: layer {layer} has 0..{cache.target.d_mlp - 1}")
+    recs = {n: _top_records(cache, n, examples) for n in neurons}
+    texts, owner = [], []
+    for n, rs in recs.items():
+        for r in rs:
+            texts.append(snippet(r).plain().strip())
+            owner.append(n)
+    vecs = embed(texts)
+    owner_arr = np.array(owner)
+    maxes = {n: (rs[0].max_activation if rs else 0.0) for n, rs in recs.items()}
+    top_max = max(maxes.values()) or 1.0
+    rows = []
+    for n, rs in recs.items():
+        v = vecs[owner_arr == n]
+        if len(v) > 1:
+            sims = v @ v.T
+            rel = float((sims.sum() - np.trace(sims)) / (len(v) * (len(v) - 1)))
+        else:
+            rel = 0.0
+        uniq = list(dict.fromkeys(r.max_token for r in rs))
+        rows.append(TriageRow(index=n, max_activation=round(maxes[n], 5),
+                              normalised_activation=round(maxes[n] / top_max, 5), unique_tokens=uniq,
+                              relatedness=round(rel, 5), flagged=rel >= threshold))
+    return TriageResult(model=cache.target.name, layer=layer, threshold=threshold, examples=examples, rows=rows)
+
+
+def write_csv(res: TriageResult, path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["index", "normalised_activation", "max_activation", "unique_tokens", "relatedness", "flagged"])
+    for r in res.rows:
+        w.writerow([r.index, f"{r.normalised_activation:.5f}", f"{r.max_activation:.5f}",
+                    " | ".join(repr(t) for t in r.unique_tokens), f"{r.relatedness:.5f}", int(r.flagged)])
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_plot(res: TriageResult, path: Path) -> None:
+    """The seed's Fig 1: activation per neuron (flagged neurons highlighted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    idx = [r.index for r in res.rows]
+    ax.bar(idx, [r.normalised_activation for r in res.rows],
+           color=["#d62728" if r.flagged else "#1f77b4" for r in res.rows], width=1.0)
+    ax.set_xlabel(f"neuron (layer {res.layer})")
+    ax.set_ylabel("normalised max activation")
+    ax.set_title(f"{res.model} layer {res.layer}: red = relatedness >= {res.threshold}")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
