@@ -119,20 +119,22 @@ def probe(
 def synonyms(
     word: Annotated[str, typer.Argument(help="a word")],
     k: Annotated[int, typer.Option("-k", help="how many")] = 5,
-    source: Annotated[str, typer.Option("--source", help="minilm (meaning) or w_e (the model's embeddings)")] = "minilm",
+    source: Annotated[str, typer.Option("--source", help="both (default), minilm (meaning) or w_e (the model's embeddings)")] = "both",
+    variants: Annotated[bool, typer.Option("--variants", help="keep forms of the same stem (smoother, smoothly)")] = False,
     model: ModelOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Nearest whole words (never sub-word fragments) to a word."""
     from autointerp.tools.synonyms import synonyms as near
 
-    if source not in ("minilm", "w_e"):
-        raise InputError(f"--source must be minilm or w_e, got {source!r}")
-    res = near(word, k, source, model)  # type: ignore[arg-type]
+    if source not in ("both", "minilm", "w_e"):
+        raise InputError(f"--source must be both, minilm or w_e, got {source!r}")
+    res = near(word, k, source, model, variants=variants)  # type: ignore[arg-type]
     if json_:
         return _emit_json(res)
+    out.print(f"{'word':<20} {'score':>7} {'minilm':>7} {'w_e':>7}")
     for n in res.neighbours:
-        out.print(f"{n.word:<20} {n.similarity:.4f}")
+        out.print(f"{n.word:<20} {n.similarity:>7.4f} {n.minilm:>7.4f} {n.w_e:>7.4f}")
 
 
 @app.command()
@@ -218,8 +220,8 @@ def effects(
     out.print(f"[bold]suppressed[/]: {fmt(res.suppressed)}")
     out.print(f"[bold]mean ablation[/] (to {res.ablation_value:.4f}, {res.ablation_contexts} top contexts): "
               f"loss on real next tokens {res.ablation_loss_change:+.5f}")
-    out.print(f"  lose most: {fmt(res.ablation_lost)}")
-    out.print(f"  gain most: {fmt(res.ablation_gained)}")
+    out.print(f"  next-token probability lost most: {fmt(res.ablation_lost)}")
+    out.print(f"  next-token probability gained most: {fmt(res.ablation_gained)}")
     if res.patching:
         p = res.patching
         out.print(f"[bold]patching[/] window {p.window} pos {p.position}: {p.clean_token!r} -> {p.corrupt_token!r} "

