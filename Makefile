@@ -30,6 +30,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/cache_throughput.py
+	$(PY) benchmarks/triage.py
 
 clean-venv:
 	rm -rf $(VENV)

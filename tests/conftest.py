@@ -67,3 +67,17 @@ def small_corpus(tmp_path) -> Path:
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     return {**os.environ, "AUTOINTERP_HOME": str(settings.home), **extra}
+
+
+@pytest.fixture(scope="session")
+def real_settings(home, smol, tmp_path_factory) -> Settings:
+    """A data dir whose layers 3 and 29 of the real model are cached from 4,096 corpus tokens."""
+    from autointerp.cache.build import build_cache
+
+    path = tmp_path_factory.mktemp("real-home")
+    for sub in ("models", "corpora"):
+        (home / sub).mkdir(exist_ok=True)
+        (path / sub).symlink_to(home / sub)
+    s = Settings(home=path, tokens=4096)
+    build_cache([3, 29], settings=s, progress=False)
+    return s

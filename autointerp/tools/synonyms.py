@@ -6,6 +6,7 @@ import re
 from typing import Literal
 
 import numpy as np
+import torch
 from pydantic import BaseModel
 
 from autointerp.config import Settings, get_settings
@@ -43,8 +44,20 @@ def whole_words(target: Target) -> tuple[list[str], list[int]]:
     return list(seen), list(seen.values())
 
 
-def _index(target: Target, settings: Settings) -> tuple[list[str], list[int], np.ndarray]:
-    """The MiniLM embedding of every whole word, built once per tokenizer and kept in the data dir."""
+_INDEXES: dict[tuple[str, str], tuple[list[str], list[int], np.ndarray, torch.Tensor]] = {}
+
+
+def _index(target: Target, settings: Settings) -> tuple[list[str], list[int], np.ndarray, torch.Tensor]:
+    """Whole words with their MiniLM vectors (built once, kept in the data dir) and unit W_E rows."""
+    key = (target.name, str(settings.data_dir))
+    if key not in _INDEXES:
+        words, ids, vecs = _minilm_index(target, settings)
+        emb = target.bridge.W_E.detach()[ids]
+        _INDEXES[key] = (words, ids, vecs, emb / emb.norm(dim=1, keepdim=True))
+    return _INDEXES[key]
+
+
+def _minilm_index(target: Target, settings: Settings) -> tuple[list[str], list[int], np.ndarray]:
     words, ids = whole_words(target)
     path = settings.data_dir / "synonyms" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target.name)}-{MODEL_ID}-{PRECISION}-{len(words)}.npy"
     if path.exists():
@@ -83,13 +96,12 @@ def synonyms(word: str, k: int = 5, source: Source = "both", model: str | None =
         raise InputError(f"-k must be >= 1, got {k}")
     w = _normalise(word)
     target = load_target(model, settings)
-    words, ids, vecs = _index(target, settings)
+    words, ids, vecs, rows = _index(target, settings)
     by_meaning = vecs @ embed([w])[0]
-    emb = target.bridge.W_E.detach()
-    rows = emb[ids] / emb[ids].norm(dim=1, keepdim=True)
     tid = target.encode(" " + w)
     if len(tid) == 1:
-        by_model = (rows @ (emb[tid[0]] / emb[tid[0]].norm())).numpy()
+        q = target.bridge.W_E.detach()[tid[0]]
+        by_model = (rows @ (q / q.norm())).numpy()
     elif source != "w_e":  # a multi-token word has no W_E row: order by meaning alone
         by_model = np.zeros_like(by_meaning)
         source = "minilm"
