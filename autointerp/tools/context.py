@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from autointerp.cache.view import open_layer
-from autointerp.config import Settings, get_settings
+from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import NeuronId
-from autointerp.targets import load_target
+from autointerp.tools.common import resolve
 from autointerp.tools.probe import run_ids
 from autointerp.tools.words import span_of, word_spans
 
@@ -44,10 +44,7 @@ def context(neuron: NeuronId | str, example: int = 0, mode: Mode = "delete", inc
             filler: str = " the", model: str | None = None, corpus: str | None = None,
             settings: Settings | None = None) -> ContextResult:
     """Edit each context word of top example `example` and re-measure the activation at its max token."""
-    settings = settings or get_settings()
-    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
-    target = load_target(model, settings)
-    target.check(neuron)
+    neuron, target, settings = resolve(neuron, model, settings)
     top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)
     if not 0 <= example < len(top):
         raise InputError(f"example {example} is out of range: the cache holds {len(top)} top examples (0..{len(top) - 1})")

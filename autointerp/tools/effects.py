@@ -17,10 +17,11 @@ import torch
 from pydantic import BaseModel
 
 from autointerp.cache.view import open_layer
-from autointerp.config import Settings, get_settings
+from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import NeuronId
-from autointerp.targets import Target, hook_name, load_target
+from autointerp.targets import Target, hook_name
+from autointerp.tools.common import resolve
 from autointerp.tools.probe import run_ids
 
 
@@ -89,12 +90,9 @@ def _tok(target: Target, i: int) -> str:
 
 def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str | None = None,
             corpus: str | None = None, settings: Settings | None = None) -> EffectsResult:
-    settings = settings or get_settings()
-    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
     if k < 1 or contexts < 1:
         raise InputError("-k and --contexts must be >= 1")
-    target = load_target(model, settings)
-    target.check(neuron)
+    neuron, target, settings = resolve(neuron, model, settings)
     layer = open_layer(neuron.layer, model, corpus, settings)
     top = layer.top(neuron.index)[:contexts]
     mean = layer.stats(neuron.index).mean

@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord, NeuronId
-from autointerp.targets import Target, load_target
+from autointerp.targets import Target
+from autointerp.tools.common import resolve
 
 
 class ProbeResult(BaseModel):
@@ -69,9 +70,7 @@ def make_record(target: Target, ids: list[int], acts: list[float], window: int =
 def probe(neuron: NeuronId | str, texts: list[str], model: str | None = None,
           settings: Settings | None = None) -> ProbeResult:
     """The neuron's activation on every token of each text."""
-    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
-    target = load_target(model, settings)
-    target.check(neuron)
+    neuron, target, settings = resolve(neuron, model, settings)
     seqs = encode_texts(target, texts)
     acts = run_ids(target, seqs, neuron.layer)
     return ProbeResult(neuron=str(neuron), model=target.name,

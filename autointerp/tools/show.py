@@ -12,6 +12,7 @@ from rich.text import Text
 from autointerp.cache.view import open_layer
 from autointerp.config import Settings
 from autointerp.records import ActivationRecord, NeuronExamples, NeuronId
+from autointerp.tools.common import resolve
 
 SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -19,10 +20,7 @@ SPARK = " ▁▂▃▄▅▆▇█"
 def neuron_examples(neuron: NeuronId | str, model: str | None = None, corpus: str | None = None,
                     settings: Settings | None = None, console: Console | None = None) -> NeuronExamples:
     """Everything the cache holds for one neuron; builds the layer cache first when it is missing."""
-    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
-    from autointerp.targets import load_target
-
-    load_target(model, settings).check(neuron)
+    neuron, _, settings = resolve(neuron, model, settings)
     return open_layer(neuron.layer, model, corpus, settings, console=console).neuron(neuron)
 
 

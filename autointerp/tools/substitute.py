@@ -6,10 +6,10 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from autointerp.cache.view import open_layer
-from autointerp.config import Settings, get_settings
+from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import NeuronId
-from autointerp.targets import load_target
+from autointerp.tools.common import resolve
 from autointerp.tools.probe import run_ids
 from autointerp.tools.synonyms import synonyms
 from autointerp.tools.words import alpha_run
@@ -46,12 +46,9 @@ def substitute(neuron: NeuronId | str, examples: int = 20, k: int = 5, model: st
     and substitutions), of relu(activation) / neuron max; a neuron that also fires on synonyms
     scores higher. mean_retained: the mean of new / original activation over substitutions.
     """
-    settings = settings or get_settings()
-    neuron = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
     if examples < 1 or k < 1:
         raise InputError("--examples and -k must be >= 1")
-    target = load_target(model, settings)
-    target.check(neuron)
+    neuron, target, settings = resolve(neuron, model, settings)
     top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)[:examples]
     jobs, plans = [], []
     for rec in top:
