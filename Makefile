@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/cache_throughput.py
 	$(PY) benchmarks/triage.py
+	$(PY) benchmarks/scoring.py
 
 clean-venv:
 	rm -rf $(VENV)

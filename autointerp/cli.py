@@ -263,6 +263,36 @@ def triage(
     out.print(table)
 
 
+@app.command()
+def score(
+    neuron: Annotated[str, typer.Argument(help="neuron id")],
+    explanation: Annotated[str, typer.Argument(help="the explanation to score")],
+    method: Annotated[str, typer.Option("--method", help="simulation")] = "simulation",
+    simulator: Annotated[str, typer.Option("--simulator", help="embedding (offline default) or lexical")] = "embedding",
+    triggers: Annotated[Optional[str], typer.Option("--triggers", help="comma-separated trigger words/phrases")] = None,
+    top: Annotated[int, typer.Option("--top", help="held-out top windows to score on")] = 5,
+    random_: Annotated[int, typer.Option("--random", help="random windows to score on")] = 5,
+    split: Annotated[str, typer.Option("--split", help="top-and-random or random-only")] = "top-and-random",
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Score an explanation: simulate activations on held-out windows and correlate with the real ones."""
+    from autointerp.scoring.simulation import simulation_score
+
+    if method != "simulation":
+        raise InputError(f"--method {method!r} is not available yet; use simulation")
+    if split not in ("top-and-random", "random-only"):
+        raise InputError(f"--split must be top-and-random or random-only, got {split!r}")
+    trig = [t for t in (triggers or "").split(",") if t.strip()]
+    res = simulation_score(neuron, explanation, simulator, trig, top, random_, split, model, corpus)  # type: ignore[arg-type]
+    if json_:
+        return _emit_json(res)
+    out.print(f"[bold]{res.neuron}[/] score [bold]{res.value:+.4f}[/] ({res.method}, simulator {res.simulator}, "
+              f"{res.n_examples} held-out windows, {res.n_tokens} tokens, split {res.split.kind}, LLM tokens 0)")
+    out.print("per example: " + ", ".join("—" if c is None else f"{c:+.2f}" for c in res.per_example))
+
+
 def main() -> None:
     from autointerp.cache.build import CacheInterrupted
 

@@ -117,3 +117,36 @@ class CacheManifest(BaseModel):
     quantile_sample: int
     checkpoint: str
     files: dict[str, str] = Field(description="file name -> sha256")
+
+
+SimulatorName = Literal["embedding", "lexical", "llm", "llm-logprob"]
+ScoreMethod = Literal["simulation", "detection", "counterfactual"]
+SplitKind = Literal["top-and-random", "random-only"]
+
+
+class HeldOutSplit(BaseModel):
+    """Which cached windows an explainer may see and which score it: never the same window."""
+
+    kind: SplitKind
+    seed: int
+    explain_windows: list[int]
+    score_top_windows: list[int]
+    score_random_windows: list[int]
+
+
+class Score(BaseModel):
+    """How well an explanation predicts a neuron, on held-out windows."""
+
+    neuron: str
+    model: str
+    explanation: str
+    method: ScoreMethod
+    simulator: SimulatorName | None
+    value: float = Field(description="pooled Pearson correlation over all scored tokens")
+    per_example: list[float | None] = Field(description="correlation per window; None where either side is constant")
+    n_tokens: int
+    n_examples: int
+    split: HeldOutSplit
+    llm: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0

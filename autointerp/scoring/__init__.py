@@ -1,0 +1,1 @@
+"""Scoring explanations: simulate activations from an explanation on held-out text, correlate with the real ones."""

@@ -1,0 +1,48 @@
+"""Seconds to score one explanation by simulation on the default held-out set (5 top + 5 random windows).
+
+Model, cache and MiniLM are loaded first (reported as setup); then each simulator scores the same
+explanation `--repeats` times and the median is reported. Bar: embedding_seconds <= 2 on 2 cores.
+Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--neuron", default="L6.N74")
+    ap.add_argument("--explanation", default="fires on the article 'a' and on place names like Andorra")
+    ap.add_argument("--triggers", default="a,Andorra")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+
+    from autointerp.cache.view import open_layer
+    from autointerp.embeddings import embed
+    from autointerp.records import NeuronId
+    from autointerp.scoring.simulation import simulation_score
+
+    t0 = time.perf_counter()
+    open_layer(NeuronId.parse(args.neuron).layer)
+    embed(["warm up"])
+    setup = time.perf_counter() - t0
+    out = {}
+    for sim in ("embedding", "lexical"):
+        times, value = [], None
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            value = simulation_score(args.neuron, args.explanation, sim, args.triggers.split(",")).value
+            times.append(time.perf_counter() - t)
+        out[f"{sim}_seconds"] = round(statistics.median(times), 3)
+        out[f"{sim}_score"] = value
+        print(f"{sim}: median {out[f'{sim}_seconds']:.3f} s over {args.repeats} runs, score {value:+.4f}")
+    print(f"setup (model, cache check, MiniLM): {setup:.2f} s")
+    print(json.dumps({"neuron": args.neuron, "setup_seconds": round(setup, 3), **out}))
+
+
+if __name__ == "__main__":
+    main()
