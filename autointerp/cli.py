@@ -268,7 +268,8 @@ def score(
     neuron: Annotated[str, typer.Argument(help="neuron id")],
     explanation: Annotated[str, typer.Argument(help="the explanation to score")],
     method: Annotated[str, typer.Option("--method", help="simulation")] = "simulation",
-    simulator: Annotated[str, typer.Option("--simulator", help="embedding (offline default) or lexical")] = "embedding",
+    simulator: Annotated[str, typer.Option("--simulator", help="embedding (offline default), lexical, llm, llm-logprob")] = "embedding",
+    llm: Annotated[Optional[str], typer.Option("--llm", help="local | openai:<model> | openai-compatible:<model>@<url>")] = None,
     triggers: Annotated[Optional[str], typer.Option("--triggers", help="comma-separated trigger words/phrases")] = None,
     top: Annotated[int, typer.Option("--top", help="held-out top windows to score on")] = 5,
     random_: Annotated[int, typer.Option("--random", help="random windows to score on")] = 5,
@@ -285,11 +286,18 @@ def score(
     if split not in ("top-and-random", "random-only"):
         raise InputError(f"--split must be top-and-random or random-only, got {split!r}")
     trig = [t for t in (triggers or "").split(",") if t.strip()]
-    res = simulation_score(neuron, explanation, simulator, trig, top, random_, split, model, corpus)  # type: ignore[arg-type]
+    chat = None
+    if simulator in ("llm", "llm-logprob"):
+        from autointerp.llm import make_llm
+
+        chat = make_llm(llm)
+    res = simulation_score(neuron, explanation, simulator, trig, top, random_, split, model, corpus,  # type: ignore[arg-type]
+                           llm=chat)
     if json_:
         return _emit_json(res)
     out.print(f"[bold]{res.neuron}[/] score [bold]{res.value:+.4f}[/] ({res.method}, simulator {res.simulator}, "
-              f"{res.n_examples} held-out windows, {res.n_tokens} tokens, split {res.split.kind}, LLM tokens 0)")
+              f"{res.n_examples} held-out windows, {res.n_tokens} tokens, split {res.split.kind}, "
+              f"LLM tokens {res.prompt_tokens} prompt + {res.completion_tokens} completion)")
     out.print("per example: " + ", ".join("—" if c is None else f"{c:+.2f}" for c in res.per_example))
 
 

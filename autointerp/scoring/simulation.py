@@ -30,8 +30,8 @@ def pearson(x: list[float], y: list[float]) -> float | None:
 
 
 def score_records(explanation: str, triggers: list[str], records: list[ActivationRecord], max_activation: float,
-                  simulator: SimulatorName) -> tuple[float, list[float | None], int]:
-    preds = get_simulator(simulator).predict(explanation, triggers, records)
+                  simulator: SimulatorName, llm=None) -> tuple[float, list[float | None], int]:
+    preds = get_simulator(simulator, llm).predict(explanation, triggers, records)
     real_all, pred_all, per = [], [], []
     for rec, p in zip(records, preds):
         if len(p) != len(rec.tokens):
@@ -48,7 +48,7 @@ def score_records(explanation: str, triggers: list[str], records: list[Activatio
 def simulation_score(neuron: NeuronId | str, explanation: str, simulator: SimulatorName = "embedding",
                      triggers: list[str] | None = None, n_top: int = 5, n_random: int = 5,
                      kind: SplitKind = "top-and-random", model: str | None = None, corpus: str | None = None,
-                     settings: Settings | None = None) -> Score:
+                     settings: Settings | None = None, llm=None) -> Score:
     """Score an explanation on the neuron's held-out windows (never ones an explainer is shown)."""
     if not explanation.strip():
         raise InputError("the explanation is empty")
@@ -59,7 +59,9 @@ def simulation_score(neuron: NeuronId | str, explanation: str, simulator: Simula
     _, records, split = held_out(layer, neuron.index, n_top, n_random, kind, settings.seed)
     top = layer.top(neuron.index)
     max_act = top[0].max_activation if top else 0.0
-    value, per, n_tok = score_records(explanation, triggers or [], records, max_act, simulator)
+    value, per, n_tok = score_records(explanation, triggers or [], records, max_act, simulator, llm)
     return Score(neuron=str(neuron), model=target.name, explanation=explanation, method="simulation",
                  simulator=simulator, value=round(value, 5), per_example=[None if c is None else round(c, 5) for c in per],
-                 n_tokens=n_tok, n_examples=len(records), split=split)
+                 n_tokens=n_tok, n_examples=len(records), split=split, llm=llm.name if llm else None,
+                 prompt_tokens=llm.usage.prompt_tokens if llm else 0,
+                 completion_tokens=llm.usage.completion_tokens if llm else 0)

@@ -91,10 +91,17 @@ class LexicalSimulator:
         return out
 
 
-SIMULATORS: dict[str, type] = {"embedding": EmbeddingSimulator, "lexical": LexicalSimulator}
+OFFLINE: dict[str, type] = {"embedding": EmbeddingSimulator, "lexical": LexicalSimulator}
 
 
-def get_simulator(name: str) -> Simulator:
-    if name not in SIMULATORS:
-        raise InputError(f"unknown or unavailable simulator {name!r}: choose from {', '.join(SIMULATORS)}")
-    return SIMULATORS[name]()
+def get_simulator(name: str, llm=None) -> Simulator:
+    """`embedding` and `lexical` need nothing; `llm` and `llm-logprob` need an LLM (--llm)."""
+    if name in OFFLINE:
+        return OFFLINE[name]()
+    if name in ("llm", "llm-logprob"):
+        if llm is None:
+            raise InputError(f"simulator {name!r} needs an LLM (--llm local, openai:..., openai-compatible:...)")
+        from autointerp.scoring.llm_simulators import LLMSimulator, LogprobSimulator
+
+        return LLMSimulator(llm) if name == "llm" else LogprobSimulator(llm)
+    raise InputError(f"unknown simulator {name!r}: choose from embedding, lexical, llm, llm-logprob")

@@ -79,8 +79,10 @@ def test_lexical_simulator_matches_triggers():
     assert n == 6 and value > 0.8
     with pytest.raises(InputError, match="needs trigger"):
         score_records("x", [], [rec], 5.0, "lexical")
-    with pytest.raises(InputError, match="unknown or unavailable simulator"):
-        score_records("x", ["a"], [rec], 5.0, "llm")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="needs an LLM"):
+        score_records("x", ["a"], [rec], 5.0, "llm")
+    with pytest.raises(InputError, match="unknown simulator"):
+        score_records("x", ["a"], [rec], 5.0, "nope")  # type: ignore[arg-type]
 
 
 def test_score_cli(scoring_settings):
@@ -103,7 +105,7 @@ def test_score_cli(scoring_settings):
     r = run(f"L{LAYER}.N{NEURONS[0]}", "numbers", "--simulator", "lexical", "--triggers", "1,2,3", "--split",
             "random-only", "--random", "8")
     assert r.returncode == 0 and "simulator lexical" in r.stdout and "8 held-out windows" in r.stdout
-    for args, message in ((["L6.N1", ""], "explanation is empty"), (["L6.N1", "x", "--simulator", "llm"], "unknown or unavailable"),
+    for args, message in ((["L6.N1", ""], "explanation is empty"), (["L6.N1", "x", "--simulator", "nope"], "unknown simulator"),
                           (["L6.N1", "x", "--method", "detection"], "not available yet")):
         r = run(*args)
         assert r.returncode == 2 and message in r.stderr, r.stderr

@@ -1,0 +1,57 @@
+"""The embedded chat LLM: SmolLM2-135M-Instruct from the bundled weights, generated on the CPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
+
+
+class LocalChatModel(BaseChatModel):
+    """A langchain chat model over a local transformers causal LM (greedy decoding: reproducible)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_name: str = "smollm2-135m"
+    max_new_tokens: int = 256
+    _hf: Any = PrivateAttr()
+    _tok: Any = PrivateAttr()
+
+    def __init__(self, hf_model, tokenizer, **kw) -> None:
+        super().__init__(**kw)
+        self._hf, self._tok = hf_model, tokenizer
+
+    @property
+    def _llm_type(self) -> str:
+        return "autointerp-local"
+
+    def encode_chat(self, messages: list[BaseMessage]) -> list[int]:
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        return list(self._tok.apply_chat_template(chat, add_generation_prompt=True, tokenize=True, return_dict=False))
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None,
+                  **kwargs: Any) -> ChatResult:
+        ids = torch.tensor([self.encode_chat(messages)])
+        with torch.inference_mode():
+            out = self._hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                    max_new_tokens=kwargs.get("max_tokens", self.max_new_tokens),
+                                    pad_token_id=self._tok.eos_token_id)
+        new = out[0, ids.shape[1]:]
+        text = self._tok.decode(new, skip_special_tokens=True)
+        for s in stop or []:
+            text = text.split(s)[0]
+        usage = {"input_tokens": int(ids.shape[1]), "output_tokens": int(len(new)),
+                 "total_tokens": int(ids.shape[1] + len(new))}
+        msg = AIMessage(content=text, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    def next_token_logprobs(self, ids: list[int], positions: list[int], candidates: list[int]) -> torch.Tensor:
+        """log p(candidate | ids[:p+1]) for each position p: one forward pass over the whole prompt."""
+        with torch.inference_mode():
+            logits = self._hf(torch.tensor([ids])).logits[0].float()
+        return torch.log_softmax(logits[positions], dim=-1)[:, candidates]

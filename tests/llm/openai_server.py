@@ -1,0 +1,65 @@
+"""A small real HTTP server speaking the OpenAI chat-completions protocol, for tests.
+
+Replies come from a queue the test fills (status code + content); an empty queue echoes the last
+user message. Requests are recorded, so tests can count retries.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+GOOD_KEY = "sk-test-secret-123"
+
+
+class Server:
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, str]] = []
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                outer.requests.append(body)
+                if self.headers.get("Authorization") != f"Bearer {GOOD_KEY}":
+                    return self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+                status, content = outer.replies.pop(0) if outer.replies else (200, None)
+                if status != 200:
+                    return self._send(status, {"error": {"message": content or "error", "type": "server_error"}})
+                if content is None:
+                    content = "you said: " + str(body["messages"][-1]["content"])
+                prompt = sum(len(str(m["content"]).split()) for m in body["messages"])
+                self._send(200, {
+                    "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
+                    "model": body.get("model", "test"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": prompt, "completion_tokens": len(content.split()),
+                              "total_tokens": prompt + len(content.split())},
+                })
+
+            def _send(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
