@@ -267,7 +267,8 @@ def triage(
 def score(
     neuron: Annotated[str, typer.Argument(help="neuron id")],
     explanation: Annotated[str, typer.Argument(help="the explanation to score")],
-    method: Annotated[str, typer.Option("--method", help="simulation")] = "simulation",
+    method: Annotated[str, typer.Option("--method", help="simulation, detection or counterfactual")] = "simulation",
+    n: Annotated[int, typer.Option("-n", help="texts per side for detection / counterfactual")] = 5,
     simulator: Annotated[str, typer.Option("--simulator", help="embedding (offline default), lexical, llm, llm-logprob")] = "embedding",
     llm: Annotated[Optional[str], typer.Option("--llm", help="local | openai:<model> | openai-compatible:<model>@<url>")] = None,
     triggers: Annotated[Optional[str], typer.Option("--triggers", help="comma-separated trigger words/phrases")] = None,
@@ -281,24 +282,34 @@ def score(
     """Score an explanation: simulate activations on held-out windows and correlate with the real ones."""
     from autointerp.scoring.simulation import simulation_score
 
-    if method != "simulation":
-        raise InputError(f"--method {method!r} is not available yet; use simulation")
+    if method not in ("simulation", "detection", "counterfactual"):
+        raise InputError(f"--method must be simulation, detection or counterfactual, got {method!r}")
     if split not in ("top-and-random", "random-only"):
         raise InputError(f"--split must be top-and-random or random-only, got {split!r}")
     trig = [t for t in (triggers or "").split(",") if t.strip()]
     chat = None
-    if simulator in ("llm", "llm-logprob"):
+    if simulator in ("llm", "llm-logprob") or method != "simulation":
         from autointerp.llm import make_llm
 
         chat = make_llm(llm)
-    res = simulation_score(neuron, explanation, simulator, trig, top, random_, split, model, corpus,  # type: ignore[arg-type]
-                           llm=chat)
+    if method == "simulation":
+        res = simulation_score(neuron, explanation, simulator, trig, top, random_, split, model, corpus,  # type: ignore[arg-type]
+                               llm=chat)
+    else:
+        from autointerp.scoring.llm_methods import counterfactual_score, detection_score
+
+        run = detection_score if method == "detection" else counterfactual_score
+        res = run(neuron, explanation, chat, n, model, corpus)
     if json_:
         return _emit_json(res)
     out.print(f"[bold]{res.neuron}[/] score [bold]{res.value:+.4f}[/] ({res.method}, simulator {res.simulator}, "
-              f"{res.n_examples} held-out windows, {res.n_tokens} tokens, split {res.split.kind}, "
+              f"{res.n_examples} {'held-out windows' if res.method != 'counterfactual' else 'generated texts'}, "
+              f"{res.n_tokens} tokens, split {res.split.kind}, "
               f"LLM tokens {res.prompt_tokens} prompt + {res.completion_tokens} completion)")
-    out.print("per example: " + ", ".join("—" if c is None else f"{c:+.2f}" for c in res.per_example))
+    if res.per_example:
+        out.print("per example: " + ", ".join("—" if c is None else f"{c:+.2f}" for c in res.per_example))
+    if res.details:
+        out.print("  ".join(f"{k} {v:.4f}" for k, v in res.details.items()))
 
 
 def main() -> None:

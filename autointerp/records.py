@@ -150,3 +150,4 @@ class Score(BaseModel):
     llm: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    details: dict[str, float] = Field(default_factory=dict, description="method-specific figures")

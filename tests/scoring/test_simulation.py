@@ -106,6 +106,6 @@ def test_score_cli(scoring_settings):
             "random-only", "--random", "8")
     assert r.returncode == 0 and "simulator lexical" in r.stdout and "8 held-out windows" in r.stdout
     for args, message in ((["L6.N1", ""], "explanation is empty"), (["L6.N1", "x", "--simulator", "nope"], "unknown simulator"),
-                          (["L6.N1", "x", "--method", "detection"], "not available yet")):
+                          (["L6.N1", "x", "--method", "vibes"], "--method must be")):
         r = run(*args)
         assert r.returncode == 2 and message in r.stderr, r.stderr
