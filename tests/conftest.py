@@ -25,15 +25,28 @@ def settings(home) -> Settings:
     return Settings(home=home)
 
 
-@pytest.fixture()
-def fresh_settings(home, tmp_path) -> Settings:
-    """A data dir with no caches that shares the converted weights and tokenised corpora."""
-    fresh = tmp_path / "home"
-    fresh.mkdir()
+def linked_home(home: Path, path: Path, **settings) -> Settings:
+    """A data dir at `path` with no caches that shares the session's converted weights and corpora."""
+    path.mkdir(parents=True, exist_ok=True)
     for sub in ("models", "corpora"):
         (home / sub).mkdir(exist_ok=True)
-        (fresh / sub).symlink_to(home / sub)
-    return Settings(home=fresh)
+        (path / sub).symlink_to(home / sub)
+    return Settings(home=path, **settings)
+
+
+@pytest.fixture()
+def fresh_settings(home, tmp_path) -> Settings:
+    return linked_home(home, tmp_path / "home")
+
+
+@pytest.fixture()
+def openai_server(monkeypatch):
+    """A real local HTTP server speaking the OpenAI protocol, with the key it accepts in the env."""
+    from tests.llm.openai_server import GOOD_KEY, Server
+
+    monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
+    with Server() as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +87,6 @@ def real_settings(home, smol, tmp_path_factory) -> Settings:
     """A data dir whose layers 3 and 29 of the real model are cached from 4,096 corpus tokens."""
     from autointerp.cache.build import build_cache
 
-    path = tmp_path_factory.mktemp("real-home")
-    for sub in ("models", "corpora"):
-        (home / sub).mkdir(exist_ok=True)
-        (path / sub).symlink_to(home / sub)
-    s = Settings(home=path, tokens=4096)
+    s = linked_home(home, tmp_path_factory.mktemp("real-home"), tokens=4096)
     build_cache([3, 29], settings=s, progress=False)
     return s

@@ -16,7 +16,7 @@ from autointerp.cache import store
 from autointerp.cache.build import build_cache
 from autointerp.cache.view import open_layer
 from autointerp.errors import CacheError
-from tests.conftest import env_for
+from tests.conftest import env_for, linked_home
 
 
 def _arrays(settings, layer, corpus="embedded"):
@@ -67,12 +67,7 @@ def test_build_then_reuse(fresh_settings, tiny):
 def test_extending_equals_building_directly(fresh_settings, settings, tmp_path, tiny):
     build_cache([1], model="tiny-random", tokens=1000, settings=fresh_settings, progress=False)
     build_cache([1], model="tiny-random", tokens=4000, settings=fresh_settings, progress=False)
-    from autointerp.config import Settings
-
-    direct = Settings(home=tmp_path / "direct")
-    (direct.home).mkdir()
-    for sub in ("models", "corpora"):
-        (direct.home / sub).symlink_to(settings.home / sub)
+    direct = linked_home(settings.home, tmp_path / "direct")
     build_cache([1], model="tiny-random", tokens=4000, settings=direct, progress=False)
     _assert_same(_arrays(fresh_settings, 1)[1], _arrays(direct, 1)[1])
 
@@ -140,12 +135,7 @@ def test_interrupted_build_resumes_to_the_same_result(fresh_settings, settings, 
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "resuming" in done.stderr
-    from autointerp.config import Settings
-
-    direct = Settings(home=tmp_path / "direct", batch_size=4)
-    direct.home.mkdir()
-    for sub in ("models", "corpora"):
-        (direct.home / sub).symlink_to(settings.home / sub)
+    direct = linked_home(settings.home, tmp_path / "direct", batch_size=4)
     build_cache([0, 1], model="tiny-random", tokens=tokens, settings=direct, progress=False)
     for layer in (0, 1):
         m, got = _arrays(fresh_settings, layer)

@@ -5,53 +5,47 @@ from langchain_core.messages import HumanMessage
 
 from autointerp.errors import InputError
 from autointerp.llm import LLMError, make_llm
-from tests.llm.openai_server import GOOD_KEY, Server
+from tests.llm.openai_server import GOOD_KEY
 
 
-@pytest.fixture()
-def server(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
-    with Server() as s:
-        yield s
 
-
-def test_openai_compatible_round_trip_counts_tokens(server, settings):
-    llm = make_llm(f"openai-compatible:test-model@{server.url}", settings)
+def test_openai_compatible_round_trip_counts_tokens(openai_server, settings):
+    llm = make_llm(f"openai-compatible:test-model@{openai_server.url}", settings)
     assert llm.invoke([HumanMessage("hello there")]) == "you said: hello there"
-    assert server.requests[0]["model"] == "test-model"
+    assert openai_server.requests[0]["model"] == "test-model"
     assert llm.usage.calls == 1 and llm.usage.prompt_tokens == 2 and llm.usage.completion_tokens == 4
     assert llm.usage.cost_usd is None  # no known price for this model
 
 
-def test_transient_errors_are_retried(server, settings):
-    server.replies = [(500, "boom"), (429, "slow down"), (503, "busy"), (200, "finally")]
-    llm = make_llm(f"openai-compatible:gpt-4o-mini@{server.url}", settings)
+def test_transient_errors_are_retried(openai_server, settings):
+    openai_server.replies = [(500, "boom"), (429, "slow down"), (503, "busy"), (200, "finally")]
+    llm = make_llm(f"openai-compatible:gpt-4o-mini@{openai_server.url}", settings)
     assert llm.invoke([HumanMessage("x")]) == "finally"
-    assert len(server.requests) == 4 and llm.usage.calls == 1
+    assert len(openai_server.requests) == 4 and llm.usage.calls == 1
     assert llm.usage.cost_usd == pytest.approx((1 * 0.15 + 1 * 0.60) / 1e6)
 
 
-def test_retries_give_up_with_a_typed_error(server, settings):
-    server.replies = [(500, "boom")] * 10
-    llm = make_llm(f"openai-compatible:m@{server.url}", settings)
+def test_retries_give_up_with_a_typed_error(openai_server, settings):
+    openai_server.replies = [(500, "boom")] * 10
+    llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     llm.max_attempts = 3
     with pytest.raises(LLMError, match="gave up after 3 attempts"):
         llm.invoke([HumanMessage("x")])
-    assert len(server.requests) == 3
+    assert len(openai_server.requests) == 3
 
 
-def test_auth_and_bad_request_fail_fast_without_leaking_the_key(server, settings, monkeypatch):
+def test_auth_and_bad_request_fail_fast_without_leaking_the_key(openai_server, settings, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-456")
-    llm = make_llm(f"openai-compatible:m@{server.url}", settings)
+    llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     with pytest.raises(LLMError, match="AuthenticationError") as e:
         llm.invoke([HumanMessage("x")])
-    assert len(server.requests) == 1 and "sk-wrong-key-456" not in str(e.value)
+    assert len(openai_server.requests) == 1 and "sk-wrong-key-456" not in str(e.value)
     monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
-    server.replies = [(400, "bad request: context too long")]
-    llm = make_llm(f"openai-compatible:m@{server.url}", settings)
+    openai_server.replies = [(400, "bad request: context too long")]
+    llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     with pytest.raises(LLMError, match="BadRequestError"):
         llm.invoke([HumanMessage("x")])
-    assert len(server.requests) == 2
+    assert len(openai_server.requests) == 2
 
 
 def test_bad_specs(settings, monkeypatch):

@@ -10,16 +10,9 @@ from autointerp.llm import make_llm
 from autointerp.scoring.llm_methods import (
     DetectionFailed, counterfactual_score, detection_score, parse_texts, parse_yes_no,
 )
-from tests.llm.openai_server import GOOD_KEY, Server
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture()
-def server(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
-    with Server() as s:
-        yield s
 
 
 def test_parsers():
@@ -29,28 +22,28 @@ def test_parsers():
     assert parse_texts("1. The cat sat.\n- A dog ran.\nok") == ["The cat sat.", "A dog ran."]
 
 
-def test_detection_balanced_accuracy(server, real_settings):
-    llm = make_llm(f"openai-compatible:m@{server.url}", real_settings)
-    server.replies = [(200, "yes")] * 3 + [(200, "no")] * 2 + [(200, "no")] * 5
+def test_detection_balanced_accuracy(openai_server, real_settings):
+    llm = make_llm(f"openai-compatible:m@{openai_server.url}", real_settings)
+    openai_server.replies = [(200, "yes")] * 3 + [(200, "no")] * 2 + [(200, "no")] * 5
     s = detection_score("L3.N74", "numbers", llm, n=5, settings=real_settings)
     assert s.method == "detection" and s.details["true_positive_rate"] == pytest.approx(0.6)
     assert s.details["true_negative_rate"] == 1.0 and s.value == pytest.approx(0.8)
     assert not set(s.split.score_top_windows) & set(s.split.explain_windows)
-    server.replies = [(200, "maybe")] * 3
+    openai_server.replies = [(200, "maybe")] * 3
     with pytest.raises(DetectionFailed):
         detection_score("L3.N74", "numbers", llm, n=1, settings=real_settings)
 
 
-def test_counterfactual_runs_texts_on_the_real_model(server, real_settings):
-    llm = make_llm(f"openai-compatible:m@{server.url}", real_settings)
+def test_counterfactual_runs_texts_on_the_real_model(openai_server, real_settings):
+    llm = make_llm(f"openai-compatible:m@{openai_server.url}", real_settings)
     pos = ["It was a long day.", "She bought a car.", "He is an engineer."]
     neg = ["Numbers: 12 34 56.", "Blue green red.", "Hello world again."]
-    server.replies = [(200, json.dumps(pos)), (200, json.dumps(neg))]
+    openai_server.replies = [(200, json.dumps(pos)), (200, json.dumps(neg))]
     s = counterfactual_score("L29.N720", "the article a or an", llm, n=3, settings=real_settings)
     d = s.details
     assert s.method == "counterfactual" and s.n_examples == 6 and 0 <= s.value <= 1
     assert d["mean_activation_gap"] > 0  # the "an" neuron does fire more on texts with articles
-    server.replies = [(200, "nothing useful"), (200, "[]")]
+    openai_server.replies = [(200, "nothing useful"), (200, "[]")]
     with pytest.raises(AutointerpError, match="no usable texts"):
         counterfactual_score("L29.N720", "x", llm, n=3, settings=real_settings)
 

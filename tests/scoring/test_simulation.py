@@ -14,6 +14,7 @@ from autointerp.errors import InputError
 from autointerp.records import ActivationRecord
 from autointerp.scoring.simulation import discretise, pearson, score_records, simulation_score
 from autointerp.scoring.split import held_out
+from tests.conftest import linked_home
 
 LAYER = 6
 NEURONS = sorted(np.random.default_rng(0).choice(1536, 10, replace=False).tolist())  # fixed, not picked
@@ -21,11 +22,7 @@ NEURONS = sorted(np.random.default_rng(0).choice(1536, 10, replace=False).tolist
 
 @pytest.fixture(scope="module")
 def scoring_settings(home, smol, tmp_path_factory) -> Settings:
-    path = tmp_path_factory.mktemp("scoring-home")
-    for sub in ("models", "corpora"):
-        (home / sub).mkdir(exist_ok=True)
-        (path / sub).symlink_to(home / sub)
-    s = Settings(home=path, tokens=65_536)
+    s = linked_home(home, tmp_path_factory.mktemp("scoring-home"), tokens=65_536)
     build_cache([LAYER], settings=s, progress=False)
     return s
 
