@@ -179,7 +179,8 @@ def context(
     from rich.table import Table
 
     from autointerp.fileio import atomic_write_text
-    from autointerp.tools.context import context as run, render_context_html
+    from autointerp.tools.context import context as run
+    from autointerp.tools.context import render_context_html
 
     if mode not in ("delete", "replace"):
         raise InputError(f"--mode must be delete or replace, got {mode!r}")
@@ -244,7 +245,8 @@ def triage(
     """The seed paper's layer scan from the cache alone: relatedness, normalised activation, unique tokens."""
     from rich.table import Table
 
-    from autointerp.tools.triage import parse_range, triage as run, write_csv, write_plot
+    from autointerp.tools.triage import parse_range, write_csv, write_plot
+    from autointerp.tools.triage import triage as run
 
     res = run(layer, parse_range(neurons), threshold, model=model, corpus=corpus)
     if csv_ is not None:

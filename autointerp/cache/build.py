@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import shutil
 import signal
@@ -14,7 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from autointerp.cache import store
 from autointerp.cache.stream import LayerState
@@ -23,8 +30,6 @@ from autointerp.corpus import CorpusSource, Windows, load_windows, resolve_corpu
 from autointerp.errors import AutointerpError, InputError
 from autointerp.records import CacheManifest
 from autointerp.targets import Target, load_target
-
-log = logging.getLogger(__name__)
 
 
 class CacheInterrupted(AutointerpError):
@@ -83,9 +88,11 @@ def plan(target: Target, corpus: str | None, tokens: int | None, settings: Setti
 
 
 class _Rate(ProgressColumn):
-    def render(self, task):
+    """Tokens per second (the bar counts tokens)."""
+
+    def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
-        return TextColumn("").render(task) if not speed else f"{speed:,.0f} tok/s"
+        return Text(f"{speed:,.0f} tok/s" if speed else "")
 
 
 class _StopRequest:

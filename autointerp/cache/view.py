@@ -12,8 +12,16 @@ from rich.console import Console
 from autointerp.cache import store
 from autointerp.cache.build import CachePlan, mismatch, plan, run_plan
 from autointerp.config import Settings, get_settings
+from autointerp.errors import CacheError
 from autointerp.records import (
-    ActivationRecord, CacheManifest, Histogram, NeuronExamples, NeuronId, NeuronStats, QuantileBin, TopToken,
+    ActivationRecord,
+    CacheManifest,
+    Histogram,
+    NeuronExamples,
+    NeuronId,
+    NeuronStats,
+    QuantileBin,
+    TopToken,
 )
 from autointerp.targets import Target, load_target
 
@@ -110,8 +118,6 @@ def open_layer(
     if (found is None or found.status != "complete" or mismatch(found, p.expected(layer))
             or store.verify(p.directory(layer), found)):
         if not build:
-            from autointerp.errors import CacheError
-
             raise CacheError(f"no complete cache for layer {layer} of {target.name}; run `autointerp cache --layers {layer}`")
         run_plan(p, [layer], console, progress)
         found = store.read_manifest(p.directory(layer))

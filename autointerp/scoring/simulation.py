@@ -9,7 +9,13 @@ import numpy as np
 from autointerp.cache.view import open_layer
 from autointerp.config import Settings
 from autointerp.errors import InputError
-from autointerp.records import ActivationRecord, NeuronId, Score, SimulatorName, SplitKind
+from autointerp.records import (
+    ActivationRecord,
+    NeuronId,
+    Score,
+    SimulatorName,
+    SplitKind,
+)
 from autointerp.scoring.simulators import get_simulator
 from autointerp.scoring.split import held_out
 from autointerp.tools.common import resolve
