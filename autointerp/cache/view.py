@@ -66,6 +66,12 @@ class LayerCache:
                                 counts=[int(c) for c in a["hist_counts"][n]]),
         )
 
+    def max_activation(self, n: int) -> float:
+        """The neuron's largest window max (its first top example), without decoding any window."""
+        wins = self.arrays["top_win"][n]
+        keys = self.arrays["top_keys"][n][wins >= 0]
+        return float(-keys.min()) if keys.size else 0.0
+
     def top(self, n: int) -> list[ActivationRecord]:
         keys, wins, acts = self.arrays["top_keys"][n], self.arrays["top_win"][n], self.arrays["top_acts"][n]
         order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0]

@@ -55,7 +55,7 @@ def detection_score(neuron: NeuronId | str, explanation: str, llm: LLM, n: int =
     neuron, target, settings = resolve(neuron, model, settings)
     layer = open_layer(neuron.layer, model, corpus, settings)
     _, scored, split = held_out(layer, neuron.index, n, 0, "top-and-random", settings.seed)
-    max_act = layer.top(neuron.index)[0].max_activation
+    max_act = layer.max_activation(neuron.index)
     quiet = [r for r in layer.random(neuron.index) if r.max_activation < 0.2 * max_act][:n]
     split = split.model_copy(update={"score_random_windows": [r.window for r in quiet]})
     text = lambda r: "".join(r.tokens[int(r.has_bos):])  # noqa: E731
@@ -88,7 +88,7 @@ def counterfactual_score(neuron: NeuronId | str, explanation: str, llm: LLM, n: 
         raise InputError("the explanation is empty")
     neuron, target, settings = resolve(neuron, model, settings)
     layer = open_layer(neuron.layer, model, corpus, settings)
-    max_act = layer.top(neuron.index)[0].max_activation
+    max_act = layer.max_activation(neuron.index)
     _, _, split = held_out(layer, neuron.index, 0, 0, "random-only", settings.seed)
     texts = {}
     for want, phrase in ((True, "should"), (False, "should not")):

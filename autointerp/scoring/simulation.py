@@ -63,8 +63,7 @@ def simulation_score(neuron: NeuronId | str, explanation: str, simulator: Simula
     neuron, target, settings = resolve(neuron, model, settings)
     layer = open_layer(neuron.layer, model, corpus, settings)
     _, records, split = held_out(layer, neuron.index, n_top, n_random, kind, settings.seed)
-    top = layer.top(neuron.index)
-    max_act = top[0].max_activation if top else 0.0
+    max_act = layer.max_activation(neuron.index)
     value, per, n_tok = score_records(explanation, triggers or [], records, max_act, simulator, llm)
     return Score(neuron=str(neuron), model=target.name, explanation=explanation, method="simulation",
                  simulator=simulator, value=round(value, 5), per_example=[None if c is None else round(c, 5) for c in per],

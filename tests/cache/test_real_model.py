@@ -54,6 +54,7 @@ def test_summaries_match_brute_force(real_cache, smol, fresh_settings):
         assert {int(w) for w in a["top_win"][n] if w >= 0} == want
         ex = real_cache.neuron(NeuronId(layer=LAYER, index=n))
         assert ex.max_activation == pytest.approx(float(wmax[:, n].max()), abs=1e-5)
+        assert real_cache.max_activation(n) == ex.max_activation
         assert sum(ex.stats.histogram.counts) == real_cache.n_tokens
 
 
