@@ -214,10 +214,8 @@ def tokenise(
 def load_windows(source: CorpusSource, target, window: int, seed: int, data_dir: Path,
                  max_text_tokens: int | None = None) -> Windows:
     """Tokenised windows, kept under the data dir; re-tokenised when the corpus content changes."""
-    win = tokenise(source, target.tokenizer, window, target.prepend_bos, target.bos_id, seed, max_text_tokens) \
-        if source.kind == "hf" else None
-    if win is not None:
-        return win
+    if source.kind == "hf":  # streamed: read only as far as the budget needs, nothing kept
+        return tokenise(source, target.tokenizer, window, target.prepend_bos, target.bos_id, seed, max_text_tokens)
     corpus_hash = _content_hash(source, data_dir)
     path = data_dir / "corpora" / source.slug / f"{_slug(target.name)}-w{window}-s{seed}-{corpus_hash[:16]}.npy"
     if path.exists():

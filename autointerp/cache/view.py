@@ -72,9 +72,10 @@ class LayerCache:
         keys = self.arrays["top_keys"][n][wins >= 0]
         return float(-keys.min()) if keys.size else 0.0
 
-    def top(self, n: int) -> list[ActivationRecord]:
+    def top(self, n: int, limit: int | None = None) -> list[ActivationRecord]:
+        """The neuron's top windows, strongest first; only the first `limit` are decoded."""
         keys, wins, acts = self.arrays["top_keys"][n], self.arrays["top_win"][n], self.arrays["top_acts"][n]
-        order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0]
+        order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0][:limit]
         return [self.record(int(wins[i]), acts[i], max_activation=float(-keys[i])) for i in order]
 
     def random(self, n: int) -> list[ActivationRecord]:

@@ -13,6 +13,7 @@ from autointerp.cache.view import open_layer
 from autointerp.config import Settings
 from autointerp.records import ActivationRecord, NeuronExamples, NeuronId
 from autointerp.tools.common import resolve
+from autointerp.tools.words import span_of, word_spans
 
 SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -43,20 +44,14 @@ def _visible(s: str) -> str:
 
 
 def snippet(rec: ActivationRecord, words: int = 3) -> Snippet:
-    first = int(rec.has_bos)
-    toks = rec.tokens[first:]
-    m = rec.max_index - first
-    word_of, w = [], 0
-    for i, t in enumerate(toks):
-        if i and (t[:1].isspace() or toks[i - 1][-1:].isspace()):
-            w += 1
-        word_of.append(w)
-    mw = word_of[m]
-    pick = lambda lo, hi: "".join(t for t, x in zip(toks, word_of) if lo <= x <= hi)  # noqa: E731
-    before = "".join(t for i, t in enumerate(toks) if word_of[i] == mw and i < m)
-    after = "".join(t for i, t in enumerate(toks) if word_of[i] == mw and i > m)
-    return Snippet(_visible(pick(mw - words, mw - 1)), _visible(before), _visible(toks[m]), _visible(after),
-                   _visible(pick(mw + 1, mw + words)))
+    spans = word_spans(rec.tokens, int(rec.has_bos))
+    mw = span_of(spans, rec.max_index)
+    join = lambda lo, hi: "".join(rec.tokens[lo:hi])  # noqa: E731
+    a, b = spans[mw]
+    left = join(spans[max(0, mw - words)][0], a)
+    right = join(b, spans[min(len(spans) - 1, mw + words)][1])
+    return Snippet(_visible(left), _visible(join(a, rec.max_index)), _visible(rec.tokens[rec.max_index]),
+                   _visible(join(rec.max_index + 1, b)), _visible(right))
 
 
 def sparkline(counts: list[int]) -> str:

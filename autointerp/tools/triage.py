@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from autointerp.cache.view import LayerCache, open_layer
+from autointerp.cache.view import open_layer
 from autointerp.config import Settings, get_settings
 from autointerp.embeddings import embed
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_write_bytes, atomic_write_text
-from autointerp.records import ActivationRecord
 
 
 class TriageRow(BaseModel):
@@ -55,13 +54,6 @@ def parse_range(spec: str) -> range:
     return r
 
 
-def _top_records(layer: LayerCache, n: int, examples: int) -> list[ActivationRecord]:
-    a = layer.arrays
-    keys, wins, acts = a["top_keys"][n], a["top_win"][n], a["top_acts"][n]
-    order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0][:examples]
-    return [layer.record(int(wins[i]), acts[i], max_activation=float(-keys[i])) for i in order]
-
-
 def triage(layer: int, neurons: range, threshold: float = 0.6, examples: int = 20, model: str | None = None,
            corpus: str | None = None, settings: Settings | None = None) -> TriageResult:
     from autointerp.tools.show import snippet
@@ -72,7 +64,7 @@ def triage(layer: int, neurons: range, threshold: float = 0.6, examples: int = 2
     cache = open_layer(layer, model, corpus, settings)
     if neurons.start < 0 or neurons.stop > cache.target.d_mlp:
         raise InputError(f"neurons {neurons.start}:{neurons.stop} are out of range: layer {layer} has 0..{cache.target.d_mlp - 1}")
-    recs = {n: _top_records(cache, n, examples) for n in neurons}
+    recs = {n: cache.top(n, examples) for n in neurons}
     texts, owner = [], []
     for n, rs in recs.items():
         for r in rs:
