@@ -65,6 +65,15 @@ def _fatal_message(e: Exception) -> str:
 
 
 @dataclass
+class PromptLogprobs:
+    """Per prompt token: its text, its character offset, and the top next-token logprobs before it."""
+
+    tokens: list[str]
+    offsets: list[int]
+    top: list[dict[str, float]]
+
+
+@dataclass
 class LLM:
     """A chat model with its name, retry policy and running usage."""
 
@@ -73,6 +82,10 @@ class LLM:
     price: tuple[float, float] | None
     usage: Usage = field(default_factory=Usage)
     max_attempts: int = 5
+    endpoint: tuple[str, str, str] | None = None  # (model, base_url, key) of an OpenAI-compatible server
+
+    def __repr__(self) -> str:  # never show a key
+        return f"LLM({self.name!r})"
 
     @property
     def local(self):
@@ -80,23 +93,47 @@ class LLM:
 
         return self.chat if isinstance(self.chat, LocalChatModel) else None
 
-    def invoke(self, messages: list[BaseMessage], **kw) -> str:
-        """The reply text. Transient errors (rate limit, timeout, connection, 5xx) are retried with
-        exponential backoff; auth and bad-request errors fail at once with a clear LLMError."""
+    def _call(self, fn):
+        """Run one API call under the retry policy; turn API failures into one-line LLMErrors."""
 
         @retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(self.max_attempts),
                wait=wait_exponential(multiplier=0.5, max=20), reraise=True)
         def call():
-            return self.chat.invoke(messages, **kw)
+            return fn()
 
         try:
-            msg = call()
+            return call()
         except Exception as e:
             if _transient(e):
                 raise LLMError(f"{self.name}: gave up after {self.max_attempts} attempts: {_fatal_message(e)}") from e
             if _api_error(e):
                 raise LLMError(f"{self.name}: {_fatal_message(e)}") from e
             raise
+
+    def prompt_logprobs(self, prompt: str, top: int = 20) -> PromptLogprobs:
+        """Top next-token logprobs at every prompt token, from a server's legacy completions endpoint
+        (`echo` + `logprobs`, as vLLM serves it). Only OpenAI-compatible backends have it."""
+        if self.endpoint is None:
+            raise InputError(f"{self.name} has no completions endpoint for prompt logprobs")
+        from openai import OpenAI
+
+        model, url, key = self.endpoint
+        client = OpenAI(api_key=key, base_url=url, max_retries=0, timeout=120)
+        resp = self._call(lambda: client.completions.create(model=model, prompt=prompt, echo=True, logprobs=top,
+                                                            max_tokens=1, temperature=0))
+        lp = resp.choices[0].logprobs if resp.choices else None
+        if lp is None or not lp.tokens or lp.text_offset is None or lp.top_logprobs is None:
+            raise LLMError(f"{self.name}: the server returned no prompt logprobs (it needs echo + logprobs "
+                           "on /v1/completions, as vLLM serves)")
+        usage = resp.usage
+        self.usage.add(usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, self.price)
+        return PromptLogprobs(tokens=list(lp.tokens), offsets=list(lp.text_offset),
+                              top=[dict(t or {}) for t in lp.top_logprobs])
+
+    def invoke(self, messages: list[BaseMessage], **kw) -> str:
+        """The reply text. Transient errors (rate limit, timeout, connection, 5xx) are retried with
+        exponential backoff; auth and bad-request errors fail at once with a clear LLMError."""
+        msg = self._call(lambda: self.chat.invoke(messages, **kw))
         meta = getattr(msg, "usage_metadata", None) or {}
         self.usage.add(int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)), self.price)
         return str(msg.content)
@@ -121,7 +158,8 @@ def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
     if kind == "openai-compatible" and "@" in rest:
         model, _, url = rest.partition("@")
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
-        return LLM(f"openai-compatible:{model}", _openai(model, key, url), price=PRICES.get(model))
+        return LLM(f"openai-compatible:{model}", _openai(model, key, url), price=PRICES.get(model),
+                   endpoint=(model, url, key))
     raise InputError(f"unknown --llm {spec!r}: use local, openai:<model> or openai-compatible:<model>@<base_url>")
 
 

@@ -1,7 +1,8 @@
 """A small real HTTP server speaking the OpenAI chat-completions protocol, for tests.
 
 Replies come from a queue the test fills (status code + content); an empty queue echoes the last
-user message. Requests are recorded, so tests can count retries.
+user message. Requests are recorded, so tests can count retries. `/v1/completions` with `echo` and
+`logprobs` (vLLM's prompt logprobs) answers from `server.scorer(prompt, top)` when a test sets one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class Server:
     def __init__(self) -> None:
         self.replies: list[tuple[int, str]] = []
         self.requests: list[dict] = []
+        self.scorer = None  # (prompt, top) -> (tokens, offsets, top_logprobs)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,6 +34,8 @@ class Server:
                 status, content = outer.replies.pop(0) if outer.replies else (200, None)
                 if status != 200:
                     return self._send(status, {"error": {"message": content or "error", "type": "server_error"}})
+                if self.path.endswith("/completions") and "messages" not in body:
+                    return self._completion(body)
                 if content is None:
                     content = "you said: " + str(body["messages"][-1]["content"])
                 prompt = sum(len(str(m["content"]).split()) for m in body["messages"])
@@ -42,6 +46,20 @@ class Server:
                                  "message": {"role": "assistant", "content": content}}],
                     "usage": {"prompt_tokens": prompt, "completion_tokens": len(content.split()),
                               "total_tokens": prompt + len(content.split())},
+                })
+
+            def _completion(self, body):
+                if outer.scorer is None or not body.get("echo"):
+                    return self._send(400, {"error": {"message": "echo is not supported", "type": "invalid_request_error"}})
+                tokens, offsets, top = outer.scorer(body["prompt"], int(body.get("logprobs") or 1))
+                self._send(200, {
+                    "id": "cmpl-test", "object": "text_completion", "created": int(time.time()),
+                    "model": body.get("model", "test"),
+                    "choices": [{"index": 0, "finish_reason": "length", "text": body["prompt"],
+                                 "logprobs": {"tokens": tokens, "text_offset": offsets, "top_logprobs": top,
+                                              "token_logprobs": [None] + [top[i].get(t) for i, t in
+                                                                          enumerate(tokens) if i]}}],
+                    "usage": {"prompt_tokens": len(tokens), "completion_tokens": 0, "total_tokens": len(tokens)},
                 })
 
             def _send(self, status, obj):

@@ -2,9 +2,11 @@
 
 import json
 
+import numpy as np
 import pytest
+import torch
 
-from autointerp.llm import make_llm
+from autointerp.llm import LLMError, make_llm
 from autointerp.records import ActivationRecord
 from autointerp.scoring.llm_simulators import LLMSimulator, LogprobSimulator, SimulationFailed
 from autointerp.scoring.simulation import score_records, simulation_score
@@ -35,7 +37,47 @@ def test_llm_simulator_typed_failure_never_zeros(openai_server, settings):
 
 def test_logprob_needs_a_backend_with_logprobs(openai_server, settings):
     with pytest.raises(InputError, match="no prompt logprobs"):
-        LogprobSimulator(make_llm(f"openai-compatible:m@{openai_server.url}", settings))
+        LogprobSimulator(make_llm("openai:gpt-4o-mini", settings))
+    sim = LogprobSimulator(make_llm(f"openai-compatible:m@{openai_server.url}", settings))
+    with pytest.raises(LLMError, match="echo is not supported"):
+        sim.predict("smooth", [], [REC])
+
+
+def _real_scorer(target):
+    """What vLLM returns for echo + logprobs, computed with the real SmolLM2."""
+
+    def scorer(prompt: str, top: int):
+        tok = target.tokenizer
+        enc = tok(prompt, return_offsets_mapping=True, add_special_tokens=False)
+        ids = enc["input_ids"]
+        with torch.inference_mode():
+            lp = torch.log_softmax(target.bridge.original_model(torch.tensor([ids])).logits[0].float(), -1)
+        tops = [{}]
+        for row in lp[:-1]:
+            v, i = row.topk(top)
+            tops.append({tok.decode([int(k)]): float(x) for k, x in zip(i, v)})
+        return [tok.decode([i]) for i in ids], [s for s, _ in enc["offset_mapping"]], tops
+
+    return scorer
+
+
+def test_logprob_simulator_on_an_openai_compatible_server(openai_server, settings, smol):
+    """Given enough top logprobs, a server's prompt logprobs give the local model's exact expected values;
+    vLLM's default cap of 20 truncates the digit distribution, so those only track them."""
+    openai_server.scorer = _real_scorer(smol)
+    rec = REC.model_copy(update=dict(tokens=["<s>", "The", " smooth", " road", " in", " 1990", "."],
+                                     activations=[0, 0, 4, 0.5, 0, 0, 0]))
+    remote_llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
+    local = LogprobSimulator(make_llm("local", settings)).predict("the word smooth", [], [rec])[0]
+    wide = LogprobSimulator(remote_llm, top=500).predict("the word smooth", [], [rec])[0]
+    capped = LogprobSimulator(remote_llm).predict("the word smooth", [], [rec])[0]
+    print("local ", local, "\nwide  ", wide, "\ncapped", capped)
+    assert wide[0] == 0.0 and len(wide) == len(rec.tokens)
+    assert max(abs(a - b) for a, b in zip(wide, local)) < 0.01
+    assert float(np.corrcoef(capped[1:], local[1:])[0, 1]) > 0.5
+    body = openai_server.requests[-1]
+    assert body["echo"] is True and body["logprobs"] == 20 and body["prompt"].count("\t0\n") == 6
+    assert remote_llm.usage.calls == 2 and remote_llm.usage.prompt_tokens > 50
 
 
 @pytest.mark.integration
