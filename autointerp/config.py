@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     seed: int = 0
     checkpoint_seconds: float = 120.0
     hub_timeout: float = 3.0
+    chroma_url: str | None = Field(default=None, description="a Chroma server (http://host:port); default: a "
+                                   "PersistentClient under the data dir")
+    llm: str = Field(default="local", description="explainer/simulator LLM: local, openai:<m>, "
+                     "openai-compatible:<m>@<url>")
 
     @property
     def data_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -151,3 +152,47 @@ class Score(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     details: dict[str, float] = Field(default_factory=dict, description="method-specific figures")
+
+
+ExplanationKind = Literal["input", "output", "both"]
+ExplainMethod = Literal["agent", "one-shot", "heuristic"]
+
+
+class Evidence(BaseModel):
+    """What the explainer saw and found; kept with the explanation so a reader can check it."""
+
+    top_tokens: list[TopToken] = Field(default_factory=list, description="most frequent max tokens of top windows")
+    substitutions: list[str] = Field(default_factory=list, description="findings of substitution tests")
+    context: list[str] = Field(default_factory=list, description="findings of context edits")
+    probes: list[str] = Field(default_factory=list, description="texts the explainer ran, with their max activation")
+    promoted_tokens: list[str] = Field(default_factory=list, description="top tokens by direct logit attribution")
+    suppressed_tokens: list[str] = Field(default_factory=list)
+
+
+class Explanation(BaseModel):
+    """One explanation of one neuron by one explainer, with the evidence and held-out scores behind it."""
+
+    neuron: str = Field(description="canonical id, e.g. L6.N74")
+    model: str
+    text: str = Field(min_length=1)
+    kind: ExplanationKind = "input"
+    triggers: list[str] = Field(default_factory=list, description="exact words/phrases, for the lexical simulator")
+    evidence: Evidence = Field(default_factory=Evidence)
+    scores: list[Score] = Field(default_factory=list, description="held-out scores; the first is the headline")
+    method: ExplainMethod
+    explainer: str = Field(description="the explaining LLM, e.g. local or openai:gpt-4o-mini")
+    prompt_version: str = Field(description="e.g. agent_v1; ids derive from it")
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    transcript: str | None = Field(default=None, description="path of the JSONL transcript")
+
+    @property
+    def score(self) -> float | None:
+        return self.scores[0].value if self.scores else None
+
+    @property
+    def layer(self) -> int:
+        return NeuronId.parse(self.neuron).layer
