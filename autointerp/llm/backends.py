@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from autointerp.config import Settings, get_settings
@@ -130,25 +130,38 @@ class LLM:
         return PromptLogprobs(tokens=list(lp.tokens), offsets=list(lp.text_offset),
                               top=[dict(t or {}) for t in lp.top_logprobs])
 
+    def invoke_message(self, messages: list[BaseMessage], tools: list | None = None, **kw) -> AIMessage:
+        """The reply message (with any tool calls), usage counted. `tools` binds langchain tools
+        natively; a chat model without tool calling raises NotImplementedError (see `can_call_tools`)."""
+        runnable = self.chat.bind_tools(tools) if tools else self.chat
+        msg = self._call(lambda: runnable.invoke(messages, **kw))
+        meta = getattr(msg, "usage_metadata", None) or {}
+        self.usage.add(int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)), self.price)
+        return msg
+
     def invoke(self, messages: list[BaseMessage], **kw) -> str:
         """The reply text. Transient errors (rate limit, timeout, connection, 5xx) are retried with
         exponential backoff; auth and bad-request errors fail at once with a clear LLMError."""
-        msg = self._call(lambda: self.chat.invoke(messages, **kw))
-        meta = getattr(msg, "usage_metadata", None) or {}
-        self.usage.add(int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)), self.price)
-        return str(msg.content)
+        return str(self.invoke_message(messages, **kw).content)
+
+    @property
+    def can_call_tools(self) -> bool:
+        try:
+            self.chat.bind_tools([])
+        except NotImplementedError:
+            return False
+        return True
 
 
 def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
     """`local`, `openai:<model>` (needs OPENAI_API_KEY) or `openai-compatible:<model>@<base_url>`."""
     settings = settings or get_settings()
-    spec = spec or os.environ.get("AUTOINTERP_LLM") or "local"
+    spec = spec or settings.llm
     if spec == "local":
         from autointerp.llm.local import LocalChatModel
-        from autointerp.targets import load_target
+        from autointerp.targets.embedded import load_chat_model
 
-        target = load_target("smollm2-135m", settings)
-        return LLM("local", LocalChatModel(target.bridge.original_model, target.tokenizer), price=(0.0, 0.0))
+        return LLM("local", LocalChatModel(*load_chat_model(settings.data_dir)), price=(0.0, 0.0))
     kind, _, rest = spec.partition(":")
     if kind == "openai" and rest:
         key = os.environ.get("OPENAI_API_KEY")

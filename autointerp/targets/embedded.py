@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from functools import lru_cache
 import os
 import shutil
 import tempfile
@@ -77,6 +78,20 @@ def load_smollm2(data_dir: Path):
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", dtype=torch.float32)
     return model, tok
+
+
+@lru_cache(maxsize=2)
+def load_chat_model(data_dir: Path):
+    """The same weights as a plain HF model for generation: SDPA attention and no hook wrappers
+    make it about twice as fast as the TransformerBridge's wrapped copy on long prompts."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = converted_dir(data_dir)
+    _quiet_transformers()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", dtype=torch.float32)
+    return model.eval(), tok
 
 
 def load_tiny_random(data_dir: Path):

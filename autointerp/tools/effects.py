@@ -89,12 +89,14 @@ def _tok(target: Target, i: int) -> str:
 
 
 def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str | None = None,
-            corpus: str | None = None, settings: Settings | None = None) -> EffectsResult:
+            corpus: str | None = None, settings: Settings | None = None,
+            windows: set[int] | None = None) -> EffectsResult:
+    """Output side: DLA, mean ablation on top contexts (only `windows` when given), and patching."""
     if k < 1 or contexts < 1:
         raise InputError("-k and --contexts must be >= 1")
     neuron, target, settings = resolve(neuron, model, settings)
     layer = open_layer(neuron.layer, model, corpus, settings)
-    top = layer.top(neuron.index)[:contexts]
+    top = [r for r in layer.top(neuron.index) if windows is None or r.window in windows][:contexts]
     mean = layer.stats(neuron.index).mean
     ids = torch.tensor([r.token_ids for r in top])
     pos = torch.tensor([r.max_index for r in top])

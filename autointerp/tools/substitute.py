@@ -39,7 +39,8 @@ class SubstituteResult(BaseModel):
 
 
 def substitute(neuron: NeuronId | str, examples: int = 20, k: int = 5, model: str | None = None,
-               corpus: str | None = None, settings: Settings | None = None) -> SubstituteResult:
+               corpus: str | None = None, settings: Settings | None = None,
+               windows: set[int] | None = None) -> SubstituteResult:
     """For each top example: the activation on its max word, and on each of k synonyms in its place.
 
     seed_score (our reading of the seed paper): the mean, over every checked phrase (originals
@@ -49,7 +50,8 @@ def substitute(neuron: NeuronId | str, examples: int = 20, k: int = 5, model: st
     if examples < 1 or k < 1:
         raise InputError("--examples and -k must be >= 1")
     neuron, target, settings = resolve(neuron, model, settings)
-    top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)[:examples]
+    top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)
+    top = [r for r in top if windows is None or r.window in windows][:examples]
     jobs, plans = [], []
     for rec in top:
         a, b = alpha_run(rec.tokens, rec.max_index, int(rec.has_bos))

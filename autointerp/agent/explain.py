@@ -1,0 +1,151 @@
+"""`explain`: one neuron, one explainer (agent, one-shot or the seed-style heuristic), one record
+whose headline score comes from held-out windows no tool ever saw."""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.messages import HumanMessage
+
+from autointerp.agent.loop import PROMPT_VERSION, AgentConfig, StopReason, run_loop
+from autointerp.agent.session import Candidate, Session, open_session
+from autointerp.agent.tools import _marked, make_tools
+from autointerp.agent.transcript import Transcript
+from autointerp.config import Settings
+from autointerp.errors import AutointerpError
+from autointerp.llm import LLM, LLMError, make_llm
+from autointerp.prompts import render
+from autointerp.records import ExplainMethod, Explanation, NeuronId, SimulatorName
+from autointerp.tools import effects as effects_mod
+
+ONE_SHOT_VERSION = 1
+PROMPT_VERSIONS: dict[str, str] = {"agent": f"agent_v{PROMPT_VERSION}", "one-shot": f"one_shot_v{ONE_SHOT_VERSION}",
+                                   "heuristic": "heuristic_v1"}
+
+
+class ExplanationFailed(LLMError):
+    """The explainer produced nothing usable as an explanation."""
+
+
+def _examples(session: Session, n: int = 10) -> str:
+    return "\n".join(f"{session.normalised(r.max_activation)}: {_marked(r)}" for r in session.explain[:n])
+
+
+def heuristic(session: Session, n: int = 5) -> tuple[str, list[str]]:
+    """The seed paper's explanation: the neuron's most frequent unique peak tokens."""
+    words = list(dict.fromkeys(t.token.strip() for t in session.top_tokens(20) if t.token.strip()))[:n]
+    if not words:
+        raise ExplanationFailed(f"{session.neuron} has no top tokens to list")
+    return "the tokens " + ", ".join(f'"{w}"' for w in words), words
+
+
+def clean_reply(text: str) -> str:
+    """The first sentence-bearing line of a reply, without labels or quotes."""
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*#>]+\s*)?(?:explanation|answer|neuron)\s*:\s*", "", line, flags=re.I).strip(" \"'`*")
+        line = re.split(r"(?<=[a-z0-9\"')])\. ", line)[0]
+        if len(re.findall(r"[A-Za-z]", line)) >= 3:
+            return line[:300]
+    raise ExplanationFailed(f"the explainer's reply holds no explanation: {text[:80]!r}")
+
+
+def one_shot(session: Session, llm: LLM, transcript: Transcript) -> str:
+    prompt = render("one_shot", ONE_SHOT_VERSION, examples=_examples(session))
+    transcript.add("prompt", role="user", content=prompt)
+    hints = {"prefill": "The neuron fires on", "repetition_penalty": 1.3, "max_tokens": 60} if llm.local else {}
+    reply = llm.invoke([HumanMessage(prompt)], **hints)
+    transcript.add("llm", content=reply)
+    return clean_reply(reply)
+
+
+def _output_side(session: Session) -> str | None:
+    """What the neuron promotes, when DLA and mean ablation agree on at least two of their top ten
+    tokens; otherwise the evidence does not support an output claim."""
+    res = session.effects or effects_mod.effects(session.neuron, k=10, contexts=10, model=session.target.name,
+                                                 settings=session.settings,
+                                                 windows={r.window for r in session.explain})
+    session.effects = res
+    session.evidence.promoted_tokens = [t.token for t in res.promoted]
+    session.evidence.suppressed_tokens = [t.token for t in res.suppressed]
+    lost = {t.token.strip().lower() for t in res.ablation_lost}
+    agreed = [t.token for t in res.promoted if t.token.strip() and t.token.strip().lower() in lost]
+    if len(agreed) < 2:
+        return None
+    return "promotes " + ", ".join(f'"{t.strip()}"' for t in agreed[:3]) + " as the next token"
+
+
+def explain(neuron: NeuronId | str, model: str | None = None, llm: LLM | str | None = None,
+            method: ExplainMethod = "agent", config: AgentConfig | None = None,
+            simulator: SimulatorName = "embedding", settings: Settings | None = None, store=None) -> Explanation:
+    """Explain one neuron and return the record (the caller stores it). The transcript is saved
+    whatever happens; an explainer that yields nothing raises ExplanationFailed."""
+    config = config or AgentConfig()
+    llm_obj = llm if isinstance(llm, LLM) or method == "heuristic" else make_llm(llm, settings)
+    needs_sim_llm = simulator in ("llm", "llm-logprob")
+    if needs_sim_llm and llm_obj is None:
+        raise AutointerpError(f"--simulator {simulator} needs an LLM")
+    session = open_session(neuron, model, settings, simulator, llm_obj if needs_sim_llm else None)
+    transcript = Transcript(session.settings, session.target.name, session.neuron, method)
+    transcript.add("start", neuron=str(session.neuron), model=session.target.name, method=method,
+                   explainer=llm_obj.name if llm_obj else None, simulator=simulator, config=config.model_dump(),
+                   split=session.split.model_dump())
+    steps, stop = 0, None
+    base = (llm_obj.usage.prompt_tokens, llm_obj.usage.completion_tokens, llm_obj.usage.cost_usd) if llm_obj else None
+    try:
+        chosen, steps, stop = _run(method, session, llm_obj, transcript, config, store, base)
+        text, kind = chosen.text, session.kind if chosen is session.submitted else "input"
+        if method == "agent":
+            output = _output_side(session)
+            if output and kind == "input":
+                text, kind = f"{text.rstrip('.')}; it {output}", "both"
+        score = session.test_score(chosen.text, chosen.triggers)
+        transcript.add("score", steps, split="test", text=chosen.text, value=score.value, n_tokens=score.n_tokens)
+    except Exception as e:
+        transcript.add("error", steps, error=f"{type(e).__name__}: {e}")
+        transcript.save()
+        raise
+    prompt_t, completion_t, cost = _spent(llm_obj, base)
+    record = Explanation(
+        neuron=str(session.neuron), model=session.target.name, text=text, kind=kind, triggers=chosen.triggers,
+        evidence=session.evidence, scores=[score], method=method, explainer=llm_obj.name if llm_obj else "none",
+        prompt_version=PROMPT_VERSIONS[method], steps=steps,
+        prompt_tokens=prompt_t, completion_tokens=completion_t, cost_usd=cost, transcript=str(transcript.path))
+    transcript.add("final", steps, stop=stop, validation=chosen.validation, record=record.model_dump(mode="json"))
+    transcript.save()
+    return record
+
+
+def _spent(llm: LLM | None, base) -> tuple[int, int, float | None]:
+    """This run's tokens and cost: an LLM may be shared by many runs (batch)."""
+    if llm is None:
+        return 0, 0, 0.0
+    u = llm.usage
+    cost = None if u.cost_usd is None or base[2] is None else round(u.cost_usd - base[2], 8)
+    return u.prompt_tokens - base[0], u.completion_tokens - base[1], cost
+
+
+def _run(method: ExplainMethod, session: Session, llm: LLM | None, transcript: Transcript, config: AgentConfig,
+         store, base) -> tuple[Candidate, int, StopReason | None]:
+    if method == "heuristic":
+        text, words = heuristic(session)
+        return session.validate(text, words, "heuristic"), 0, None
+    if method == "one-shot":
+        return session.validate(one_shot(session, llm, transcript), [], "one-shot"), 0, None
+    text, words = heuristic(session)
+    seeds = [session.validate(text, words, "heuristic")]
+    try:
+        seeds.append(session.validate(one_shot(session, llm, transcript), [], "one-shot"))
+    except ExplanationFailed as e:
+        transcript.add("observation", content=f"one-shot seed failed: {e}")
+    for c in seeds:
+        transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
+    task = render("agent_task", PROMPT_VERSION, neuron=session.neuron,
+                  top_tokens=", ".join(repr(t.token) for t in session.evidence.top_tokens[:8]),
+                  examples=_examples(session, 8), max_steps=config.max_steps,
+                  candidates="\n".join(f"- {c.validation:.3f}: {c.text}" for c in seeds))
+    stop: StopReason
+    spent = llm.usage.prompt_tokens + llm.usage.completion_tokens - sum(base[:2])
+    stop, steps = run_loop(session, llm, make_tools(session, store), task, transcript, config, spent)
+    for c in session.candidates[len(seeds):]:
+        transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
+    return session.best, steps, stop

@@ -1,0 +1,150 @@
+"""The bounded agent loop. Native tool calling where the chat model has it, else a JSON-step
+fallback that runs the same tools. Ends on `submit`, the target score, the step limit or the token
+budget; tool failures and malformed steps go back to the model as observations."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, Field
+
+from autointerp.agent.session import Session
+from autointerp.agent.transcript import Transcript
+from autointerp.llm import LLM
+from autointerp.prompts import render
+
+PROMPT_VERSION = 1
+MAX_OBSERVATION = 1500
+StopReason = Literal["submit", "target-score", "max-steps", "budget"]
+
+
+class AgentConfig(BaseModel):
+    max_steps: int = Field(default=8, ge=1, le=100)
+    target_score: float = Field(default=0.9, le=1.0)
+    max_tokens: int = Field(default=60_000, ge=1, description="explainer LLM token budget (prompt + completion)")
+
+
+class StepError(ValueError):
+    """A reply that is not a usable JSON step."""
+
+
+_CLOSERS = ("", "}", "}}", '"}}', '"]}}', "]}}", '"}', '"]}')
+
+
+def _objects(text: str):
+    """Each JSON object that starts at a `{` of `text`; one cut off at the end is closed first."""
+    dec = json.JSONDecoder()
+    for i, ch in enumerate(text):
+        if ch != "{":
+            continue
+        for closer in _CLOSERS:
+            try:
+                obj, _ = dec.raw_decode(text[i:].rstrip().rstrip(",") + closer)
+            except json.JSONDecodeError:
+                continue
+            yield obj
+            break
+
+
+def parse_step(text: str) -> tuple[str, dict]:
+    """The first JSON object in `text` with a string "tool" and an object "args" (optional)."""
+    for obj in _objects(text):
+        if isinstance(obj, dict) and isinstance(obj.get("tool"), str):
+            args = obj.get("args", {})
+            if not isinstance(args, dict):
+                raise StepError('"args" must be a JSON object')
+            return obj["tool"], args
+    raise StepError('no JSON object with a "tool" field')
+
+
+def run_tool(tools: dict[str, BaseTool], name: str, args: dict) -> tuple[str, bool]:
+    """(observation, ok). Any failure becomes an observation the model can act on."""
+    tool = tools.get(name)
+    if tool is None:
+        return f"error: unknown tool {name!r}; tools: {', '.join(tools)}", False
+    try:
+        return str(tool.invoke(args))[:MAX_OBSERVATION], True
+    except Exception as e:  # noqa: BLE001 - the model gets the failure, the loop goes on
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"error: {name} failed: {msg[:400]}", False
+
+
+def _tool_lines(tools: list[BaseTool]) -> str:
+    return "\n".join(f"- {t.name}({', '.join(t.args)}): {t.description.splitlines()[0]}" for t in tools)
+
+
+def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, transcript: Transcript,
+             config: AgentConfig, spent: int = 0) -> tuple[StopReason, int]:
+    """(why it stopped, steps taken). The session keeps every scored candidate. `spent`: tokens this
+    run used before the loop (the one-shot seed), counted against the budget."""
+    by_name = {t.name: t for t in tools}
+    native = llm.can_call_tools
+    system = render("agent_system", PROMPT_VERSION, neuron=session.neuron, model=session.target.name)
+    if not native:
+        system += "\n\n" + render("agent_json", PROMPT_VERSION, tools=_tool_lines(tools))
+    messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(task)]
+    transcript.add("prompt", role="system", content=system)
+    transcript.add("prompt", role="user", content=task)
+    start_tokens = llm.usage.prompt_tokens + llm.usage.completion_tokens - spent
+    done: list[tuple[str, dict]] = []
+    for step in range(1, config.max_steps + 1):
+        if llm.usage.prompt_tokens + llm.usage.completion_tokens - start_tokens >= config.max_tokens:
+            return "budget", step - 1
+        if native:
+            _native_step(llm, tools, by_name, messages, transcript, step)
+        else:
+            _json_step(llm, by_name, messages, transcript, step, done)
+        if session.submitted is not None:
+            return "submit", step
+        best = session.best
+        if best is not None and best.validation >= config.target_score:
+            return "target-score", step
+    return "max-steps", config.max_steps
+
+
+def _native_step(llm, tools, by_name, messages, transcript, step) -> None:
+    msg = llm.invoke_message(messages, tools=tools)
+    messages.append(msg)
+    calls = [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in msg.tool_calls]
+    transcript.add("llm", step, content=str(msg.content), tool_calls=calls)
+    for bad in msg.invalid_tool_calls:
+        obs = f"error: malformed call to {bad.get('name')!r}: {bad.get('error') or 'arguments are not valid JSON'}"
+        messages.append(ToolMessage(obs, tool_call_id=bad.get("id") or "invalid"))
+        transcript.add("tool_result", step, name=bad.get("name"), result=obs, ok=False)
+    for call in calls:
+        transcript.add("tool_call", step, name=call["name"], args=call["args"])
+        obs, ok = run_tool(by_name, call["name"], call["args"])
+        messages.append(ToolMessage(obs, tool_call_id=call["id"]))
+        transcript.add("tool_result", step, name=call["name"], result=obs, ok=ok)
+    if not calls and not msg.invalid_tool_calls:
+        nudge = "Call a tool to test your hypothesis, or `submit` your explanation."
+        messages.append(HumanMessage(nudge))
+        transcript.add("observation", step, content=nudge)
+
+
+def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, dict]]) -> None:
+    # The local model's reply is started for it: far more of a tiny model's steps then parse.
+    hints = {"prefill": '{"tool": "', "max_tokens": 160, "stop_strings": ["}}"]} if llm.local else {}
+    text = llm.invoke(messages, **hints)
+    messages.append(AIMessage(text))
+    transcript.add("llm", step, content=text)
+    try:
+        name, args = parse_step(text)
+    except StepError as e:
+        obs = render("agent_json_retry", PROMPT_VERSION, problem=str(e))
+        messages.append(HumanMessage(obs))
+        transcript.add("observation", step, content=obs)
+        return
+    transcript.add("tool_call", step, name=name, args=args)
+    if (name, args) in done:
+        obs, ok = "error: you already made exactly this call; change the arguments or use another tool", False
+    else:
+        obs, ok = run_tool(by_name, name, args)
+        done.append((name, args))
+    transcript.add("tool_result", step, name=name, result=obs, ok=ok)
+    unused = [t for t in by_name if t not in {n for n, _ in done}]
+    messages.append(HumanMessage(f"Result of {name}:\n{obs}\n\nTools not used yet: {', '.join(unused) or 'none'}. "
+                                 "Next step: one JSON object."))

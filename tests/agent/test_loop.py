@@ -1,0 +1,140 @@
+"""The whole agent loop driven by a scripted chat model: real tools, real model, real held-out scoring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from langchain_core.messages import AIMessage, ToolMessage
+
+from autointerp.agent import AgentConfig, explain
+from autointerp.agent.loop import StepError, parse_step
+from autointerp.agent.transcript import load
+from autointerp.llm import LLM
+from tests.agent.scripted import ScriptedChatModel, call
+
+NEURON = "L3.N74"
+
+
+def scripted(*replies, native=True) -> LLM:
+    return LLM("scripted", ScriptedChatModel(script=list(replies), native=native), price=None)
+
+
+def events(rec, kind):
+    return [e for e in load(Path(rec.transcript)) if e.type == kind]
+
+
+def test_native_loop_tool_calls_errors_and_submit(real_settings):
+    llm = scripted(
+        AIMessage("fires on numbers"),  # the one-shot seed
+        AIMessage("", tool_calls=[call("top_examples", 1, n=3), call("probe", 2, texts=["In 1990 the", "A cat."])]),
+        AIMessage("", invalid_tool_calls=[{"name": "score", "args": "{not json", "id": "bad-1", "error": "bad JSON",
+                                           "type": "invalid_tool_call"}]),
+        AIMessage("", tool_calls=[call("context", 3, example=9999), call("no_such_tool", 4),
+                                  call("probe", 5, texts=[])]),
+        AIMessage("thinking"),  # no call: nudged
+        AIMessage("", tool_calls=[call("score", 6, explanation="years and numbers", triggers=["1990"])]),
+        AIMessage("", tool_calls=[call("submit", 7, explanation="years and numbers, as digits", kind="input")]),
+    )
+    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=10), settings=real_settings)
+    chat = llm.chat
+    assert not chat.script, "every scripted reply was used"
+    assert rec.steps == 6 and rec.method == "agent" and rec.explainer == "scripted"
+    assert [e.data["stop"] for e in events(rec, "final")] == ["submit"]
+    observations = [m.content for m in chat.seen[-1] if isinstance(m, ToolMessage)]
+    assert any(o.startswith("error: malformed call to 'score'") for o in observations)
+    assert any("example must be in 0.." in o for o in observations)
+    assert any("unknown tool 'no_such_tool'" in o for o in observations)
+    assert any("give at least one non-empty text" in o for o in observations)
+    assert any(o.startswith("0. (") for o in observations), "top_examples numbered from its start"
+    assert len(rec.evidence.probes) == 2
+    results = events(rec, "tool_result")
+    assert sum(not e.data["ok"] for e in results) == 4
+    # The record is the best validation candidate, scored once more on windows no tool saw.
+    sources = {e.data.get("source") for e in events(rec, "score") if e.data.get("split") == "validation"}
+    assert {"heuristic", "one-shot", "score", "submit"} <= sources
+    s = rec.scores[0]
+    held = set(s.split.score_top_windows) | set(s.split.score_random_windows)
+    assert held and not held & set(s.split.explain_windows) and s.n_examples == 10
+    assert rec.prompt_tokens > 0 and rec.cost_usd is None and Path(rec.transcript).exists()
+
+
+def test_json_fallback_runs_the_same_tools(real_settings):
+    llm = scripted(
+        AIMessage("fires on numbers"),
+        AIMessage("I would like to look at examples"),  # not JSON: sent back, loop goes on
+        AIMessage('{"tool": "probe", "args": {"texts": ["In 1990 the war", "The cat sat."]}}'),
+        AIMessage('{"tool": "probe", "args": {"texts": ["In 1990 the war", "The cat sat."]}}'),  # repeated
+        AIMessage('Sure. {"tool": "submit", "args": {"explanation": "years such as 1990", "triggers": ["1990"]}}'),
+        native=False,
+    )
+    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=6), settings=real_settings)
+    assert rec.steps == 4 and [e.data["stop"] for e in events(rec, "final")] == ["submit"]
+    sent = [str(m.content) for m in llm.chat.seen[-1]]
+    assert any("not a usable step" in t for t in sent)
+    assert any("already made exactly this call" in t for t in sent)
+    assert '"tool": "<name>"' in sent[0], "the fallback's system prompt describes the JSON step"
+    assert len(rec.evidence.probes) == 2
+
+
+def test_stops_at_max_steps_and_target_score_with_best_so_far(real_settings):
+    looping = [AIMessage("", tool_calls=[call("top_examples", i, start=i)]) for i in range(3)]
+    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), *looping), config=AgentConfig(max_steps=3),
+                  settings=real_settings)
+    assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "max-steps"
+    best = max((e for e in events(rec, "score") if e.data.get("split") == "validation"), key=lambda e: e.data["value"])
+    assert rec.scores[0].explanation == best.data["text"]
+    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), looping[0]),
+                  config=AgentConfig(max_steps=5, target_score=-1.0), settings=real_settings)
+    assert rec.steps == 1 and events(rec, "final")[0].data["stop"] == "target-score"
+    rec = explain(NEURON, llm=scripted(AIMessage("numbers")), config=AgentConfig(max_steps=5, max_tokens=1),
+                  settings=real_settings)
+    assert rec.steps == 0 and events(rec, "final")[0].data["stop"] == "budget"
+
+
+def test_one_shot_and_heuristic(real_settings):
+    rec = explain(NEURON, llm=scripted(AIMessage("Explanation: the years in dates.\nMore text")), method="one-shot",
+                  settings=real_settings)
+    assert rec.text == "the years in dates." and rec.method == "one-shot" and rec.prompt_version == "one_shot_v1"
+    rec = explain(NEURON, method="heuristic", settings=real_settings)
+    assert rec.text.startswith("the tokens ") and rec.triggers and rec.explainer == "none"
+
+
+@given(st.text(max_size=200))
+def test_parse_step_never_crashes(text):
+    try:
+        name, args = parse_step(text)
+    except StepError:
+        return
+    assert isinstance(name, str) and isinstance(args, dict)
+
+
+def test_parse_step_repairs_a_cut_off_reply():
+    assert parse_step('{"tool": "probe", "args": {"texts": ["a", "b') == ("probe", {"texts": ["a", "b"]})
+    with pytest.raises(StepError):
+        parse_step('{"tool": "probe", "args": [1]}')
+
+
+@pytest.mark.integration
+def test_explain_cli_with_the_real_local_llm(real_settings):
+    """The real embedded LLM drives the loop (JSON-step fallback) within its step budget; the stored
+    record's score comes from held-out windows; `transcript` shows the run."""
+    from autointerp.store import open_store
+    from tests.test_cli import run
+
+    r = run(real_settings, "explain", NEURON, "--llm", "local", "--max-steps", "2", "--json", timeout=900)
+    assert r.returncode == 0, r.stderr
+    printed = json.loads(r.stdout)
+    stored = open_store(real_settings).latest("smollm2-135m", NEURON)
+    assert stored is not None and stored.text == printed["text"] and stored.explainer == "local"
+    assert stored.steps <= 2 and stored.prompt_tokens > 0 and stored.completion_tokens > 0
+    s = stored.scores[0]
+    assert s.method == "simulation" and s.n_examples == 10
+    assert not (set(s.split.score_top_windows) | set(s.split.score_random_windows)) & set(s.split.explain_windows)
+    llm_events = [e for e in load(Path(stored.transcript)) if e.type == "llm"]
+    assert len(llm_events) == 1 + stored.steps, "the one-shot seed, then one reply per step"
+    shown = run(real_settings, "transcript", NEURON)
+    assert shown.returncode == 0 and "final:" in shown.stdout and "[1] llm:" in shown.stdout
