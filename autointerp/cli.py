@@ -333,5 +333,15 @@ def main() -> None:
         sys.exit(130)
 
 
+from autointerp.store.cli import register as _register_store  # noqa: E402
+_register_store(app)
+from autointerp.agent.cli import register as _register_agent  # noqa: E402
+
+_register_agent(app)
+from autointerp.batch.cli import register as _register_batch  # noqa: E402
+
+_register_batch(app)
+
+
 if __name__ == "__main__":
     main()

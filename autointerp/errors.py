@@ -19,3 +19,7 @@ class CorpusError(AutointerpError):
 
 class CacheError(AutointerpError):
     """A cache file is missing, corrupt or does not match what was asked for."""
+
+
+class StoreError(AutointerpError):
+    """The explanation store cannot be opened or used (other embedding model, unreachable server...)."""

@@ -153,6 +153,11 @@ class LLM:
         return True
 
 
+def llm_name(spec: str) -> str:
+    """The name records carry for an --llm spec: the server URL is left out."""
+    return spec.partition("@")[0] if spec.startswith("openai-compatible:") else spec
+
+
 def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
     """`local`, `openai:<model>` (needs OPENAI_API_KEY) or `openai-compatible:<model>@<base_url>`."""
     settings = settings or get_settings()
@@ -171,7 +176,7 @@ def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
     if kind == "openai-compatible" and "@" in rest:
         model, _, url = rest.partition("@")
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
-        return LLM(f"openai-compatible:{model}", _openai(model, key, url), price=PRICES.get(model),
+        return LLM(llm_name(spec), _openai(model, key, url), price=PRICES.get(model),
                    endpoint=(model, url, key))
     raise InputError(f"unknown --llm {spec!r}: use local, openai:<model> or openai-compatible:<model>@<base_url>")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 import torch
@@ -34,6 +35,8 @@ class Target:
         self.n_ctx: int = int(cfg.n_ctx)
         self.bos_id: int | None = tokenizer.bos_token_id
         self.prepend_bos: bool = bool(getattr(cfg, "default_prepend_bos", True)) and self.bos_id is not None
+        # Hooks live on the shared modules: one forward at a time (batch workers are threads).
+        self.lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Target({self.name!r}, layers={self.n_layers}, d_mlp={self.d_mlp})"
@@ -84,10 +87,11 @@ class Target:
 
         hooks = [(hook_name(layer), make_hook(layer)) for layer in sorted(set(layers))]
         kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
-        try:
-            self.bridge.run_with_hooks(tokens, fwd_hooks=hooks, return_type=None, **kwargs)
-        except _StopForward:
-            pass
+        with self.lock:
+            try:
+                self.bridge.run_with_hooks(tokens, fwd_hooks=hooks, return_type=None, **kwargs)
+            except _StopForward:
+                pass
 
     def layer_activations(
         self, tokens: torch.Tensor, layer: int, attention_mask: torch.Tensor | None = None

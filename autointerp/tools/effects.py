@@ -79,7 +79,7 @@ def _logprobs(target: Target, ids: torch.Tensor, neuron: NeuronId, value=None) -
             return act
 
         hooks = [(hook_name(neuron.layer), hook)]
-    with torch.inference_mode():
+    with torch.inference_mode(), target.lock:
         logits = target.bridge.run_with_hooks(ids, fwd_hooks=hooks, return_type="logits")
     return torch.log_softmax(logits.float(), dim=-1)
 
@@ -103,7 +103,8 @@ def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str 
     rows = torch.arange(len(top))
 
     scale = torch.ones(())
-    _, cache = target.bridge.run_with_cache(ids, names_filter=lambda n: n == "ln_final.hook_scale")
+    with target.lock:
+        _, cache = target.bridge.run_with_cache(ids, names_filter=lambda n: n == "ln_final.hook_scale")
     if "ln_final.hook_scale" in cache:
         scale = cache["ln_final.hook_scale"][rows, pos].float().mean()
     direction = _w_out(target, neuron) * _final_norm_weight(target) / scale

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def parse_range(spec: str) -> range:
     return r
 
 
-def triage(layer: int, neurons: range, threshold: float = 0.6, examples: int = 20, model: str | None = None,
+def triage(layer: int, neurons: Sequence[int], threshold: float = 0.6, examples: int = 20, model: str | None = None,
            corpus: str | None = None, settings: Settings | None = None) -> TriageResult:
     from autointerp.tools.show import snippet
 
@@ -62,8 +63,9 @@ def triage(layer: int, neurons: range, threshold: float = 0.6, examples: int = 2
     if len(neurons) == 0:
         raise InputError("the neuron range is empty")
     cache = open_layer(layer, model, corpus, settings)
-    if neurons.start < 0 or neurons.stop > cache.target.d_mlp:
-        raise InputError(f"neurons {neurons.start}:{neurons.stop} are out of range: layer {layer} has 0..{cache.target.d_mlp - 1}")
+    if min(neurons) < 0 or max(neurons) >= cache.target.d_mlp:
+        raise InputError(f"neurons {min(neurons)}:{max(neurons) + 1} are out of range: layer {layer} has "
+                         f"0..{cache.target.d_mlp - 1}")
     recs = {n: cache.top(n, examples) for n in neurons}
     texts, owner = [], []
     for n, rs in recs.items():

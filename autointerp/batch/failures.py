@@ -1,0 +1,38 @@
+"""Failed neurons of a batch, one small file each (written atomically), so a crash never leaves a
+half-written ledger and concurrent workers never contend for one file."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+from autointerp.config import Settings
+from autointerp.fileio import atomic_write_text
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^\w.-]", "_", s)
+
+
+class Failures:
+    def __init__(self, settings: Settings, model: str, explainer: str, prompt_version: str) -> None:
+        self.dir = settings.data_dir / "batch" / _slug(model) / _slug(explainer) / _slug(prompt_version) / "failed"
+
+    def record(self, neuron: str, reason: str) -> None:
+        payload = {"neuron": neuron, "reason": reason[:2000], "at": datetime.now(timezone.utc).isoformat()}
+        atomic_write_text(self.dir / f"{neuron}.json", json.dumps(payload))
+
+    def clear(self, neuron: str) -> None:
+        (self.dir / f"{neuron}.json").unlink(missing_ok=True)
+
+    def all(self) -> dict[str, str]:
+        """neuron -> reason."""
+        out = {}
+        for p in sorted(self.dir.glob("*.json")) if self.dir.exists() else []:
+            try:
+                d = json.loads(p.read_text(encoding="utf-8"))
+                out[d["neuron"]] = d["reason"]
+            except (OSError, ValueError, KeyError):
+                continue
+        return out

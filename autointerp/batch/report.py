@@ -1,0 +1,172 @@
+"""`report`: a layer's stored explanations as the seed paper's table (CSV, Markdown), plots (PNG)
+and a browsable HTML index with one page per neuron. Every file is written atomically."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from autointerp.agent import transcript as tr
+from autointerp.cache.view import open_layer
+from autointerp.config import Settings, get_settings
+from autointerp.errors import InputError
+from autointerp.fileio import atomic_write_bytes, atomic_write_text
+from autointerp.records import Explanation, NeuronId
+from autointerp.tools.show import _window_html
+from autointerp.tools.triage import triage
+
+
+class ReportRow(BaseModel):
+    index: int
+    normalised_activation: float
+    max_activation: float
+    unique_tokens: list[str]
+    relatedness: float
+    explanation: str
+    score: float | None
+    explainer: str
+    method: str
+
+
+def _best_per_neuron(records: list[Explanation]) -> dict[int, Explanation]:
+    best: dict[int, Explanation] = {}
+    for r in records:
+        i = NeuronId.parse(r.neuron).index
+        if i not in best or (r.score if r.score is not None else -2) > (best[i].score if best[i].score is not None else -2):
+            best[i] = r
+    return best
+
+
+def write_report(layer: int, out: Path, model: str | None = None, settings: Settings | None = None,
+                 store=None) -> list[ReportRow]:
+    from autointerp.store import open_store
+
+    settings = settings or get_settings()
+    model = model or settings.model
+    store = store or open_store(settings)
+    best = _best_per_neuron(store.list(model=model, layer=layer))
+    if not best:
+        raise InputError(f"nothing stored for layer {layer} of {model}: run `autointerp batch --layers {layer}` first")
+    cache = open_layer(layer, model, None, settings)
+    maxes = {n: cache.max_activation(n) for n in range(cache.target.d_mlp)}
+    layer_max = max(maxes.values()) or 1.0
+    rel = {r.index: r.relatedness for r in triage(layer, sorted(best), model=model, settings=settings).rows}
+    rows = [ReportRow(index=i, normalised_activation=round(maxes[i] / layer_max, 5), max_activation=round(maxes[i], 5),
+                      unique_tokens=list(dict.fromkeys(r.max_token for r in cache.top(i, 20)))[:8],
+                      relatedness=rel[i], explanation=rec.text, score=rec.score, explainer=rec.explainer,
+                      method=rec.method) for i, rec in sorted(best.items())]
+    out.mkdir(parents=True, exist_ok=True)
+    _write_tables(rows, out)
+    _write_plots(rows, maxes, model, layer, out)
+    for i, rec in best.items():
+        _write_neuron_page(rec, cache, out, settings)
+    atomic_write_text(out / "index.html", _index_html(rows, model, layer))
+    return rows
+
+
+def _write_tables(rows: list[ReportRow], out: Path) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["index", "normalised_activation", "unique_tokens", "explanation", "score", "explainer", "relatedness"])
+    for r in rows:
+        w.writerow([r.index, f"{r.normalised_activation:.4f}", " | ".join(repr(t) for t in r.unique_tokens),
+                    r.explanation, "" if r.score is None else f"{r.score:.4f}", r.explainer, f"{r.relatedness:.4f}"])
+    atomic_write_text(out / "report.csv", buf.getvalue())
+    cell = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    md = ["| index | normalised activation | unique tokens | explanation | score |", "|---|---|---|---|---|"]
+    md += [f"| {r.index} | {r.normalised_activation:.3f} | {cell(', '.join(repr(t) for t in r.unique_tokens[:5]))} | "
+           f"{cell(r.explanation)} | {'' if r.score is None else f'{r.score:+.3f}'} |" for r in rows]
+    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _write_plots(rows: list[ReportRow], maxes: dict[int, float], model: str, layer: int, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = [r.score for r in rows if r.score is not None]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(scores, bins=20, range=(-1, 1), color="#1f77b4")
+    ax.set_xlabel("held-out simulation score")
+    ax.set_ylabel("neurons")
+    ax.set_title(f"{model} layer {layer}: {len(scores)} explanations")
+    atomic_write_bytes(out / "scores.png", _png(fig))
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    explained = {r.index for r in rows}
+    idx = sorted(maxes)
+    ax.bar(idx, [maxes[i] for i in idx], width=1.0, color=["#d62728" if i in explained else "#9ecae1" for i in idx])
+    ax.set_xlabel(f"neuron (layer {layer}); red = explained")
+    ax.set_ylabel("max activation")
+    atomic_write_bytes(out / "max_activation.png", _png(fig))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    pts = [(r.relatedness, r.score) for r in rows if r.score is not None]
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12)
+    ax.set_xlabel("relatedness of top examples (seed triage)")
+    ax.set_ylabel("held-out simulation score")
+    atomic_write_bytes(out / "score_vs_relatedness.png", _png(fig))
+
+
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px} td{vertical-align:top;padding:2px 6px}"
+          " td.win{font-family:ui-monospace,monospace;white-space:pre-wrap} span.max{outline:2px solid #c00}"
+          " table{border-collapse:collapse} tr:nth-child(even){background:#fafafa} pre{white-space:pre-wrap}")
+
+
+def _index_html(rows: list[ReportRow], model: str, layer: int) -> str:
+    e = html.escape
+    body = "".join(
+        f"<tr><td><a href='neurons/L{layer}.N{r.index}.html'>L{layer}.N{r.index}</a></td>"
+        f"<td>{r.normalised_activation:.3f}</td><td>{e(', '.join(repr(t) for t in r.unique_tokens[:5]))}</td>"
+        f"<td>{e(r.explanation)}</td><td>{'' if r.score is None else f'{r.score:+.3f}'}</td><td>{e(r.explainer)}</td></tr>"
+        for r in rows)
+    imgs = "".join(f"<img src='{n}' alt='{n}' style='max-width:100%'>" for n in
+                   ("scores.png", "max_activation.png", "score_vs_relatedness.png"))
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(model)} layer {layer}</title>"
+            f"<style>{_STYLE}</style></head><body><h1>{e(model)} layer {layer}</h1>"
+            f"<p>{len(rows)} explained neurons. Tables: <a href='report.csv'>CSV</a>, <a href='report.md'>Markdown</a>.</p>"
+            f"{imgs}<table id='neurons'><tr><th>neuron</th><th>normalised activation</th><th>unique tokens</th>"
+            f"<th>explanation</th><th>score</th><th>explainer</th></tr>{body}</table></body></html>\n")
+
+
+def _write_neuron_page(rec: Explanation, cache, out: Path, settings: Settings) -> None:
+    e = html.escape
+    n = NeuronId.parse(rec.neuron)
+    scale = cache.max_activation(n.index) or 1.0
+    top = "".join(f"<tr><td>{r.max_activation:.3f}</td><td class='win'>{_window_html(r, scale)}</td></tr>"
+                  for r in cache.top(n.index, 10))
+    ev = rec.evidence
+    lists = "".join(f"<h3>{label}</h3><ul>" + "".join(f"<li>{e(x)}</li>" for x in items) + "</ul>"
+                    for label, items in (("probes", ev.probes), ("substitutions", ev.substitutions),
+                                         ("context", ev.context)) if items)
+    transcript_html = "<p>no transcript</p>"
+    if rec.transcript and Path(rec.transcript).exists():
+        name = f"{rec.neuron}.jsonl"
+        atomic_write_bytes(out / "transcripts" / name, Path(rec.transcript).read_bytes())
+        lines = "\n".join(tr.render_event(ev_) for ev_ in tr.load(Path(rec.transcript)))
+        transcript_html = f"<p><a href='../transcripts/{name}'>JSONL</a></p><pre>{e(lines)}</pre>"
+    s = rec.scores[0] if rec.scores else None
+    score = (f"{s.value:+.4f} ({s.method}, {s.simulator}, {s.n_examples} held-out windows, {s.n_tokens} tokens)"
+             if s else "unscored")
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(rec.neuron)}</title>"
+            f"<style>{_STYLE}</style></head><body><p><a href='../index.html'>index</a></p>"
+            f"<h1>{e(rec.neuron)} <small>{e(rec.model)}</small></h1><p id='explanation'><b>{e(rec.text)}</b></p>"
+            f"<p>score {e(score)}; {e(rec.method)} by {e(rec.explainer)} ({e(rec.prompt_version)}), {rec.steps} steps, "
+            f"{rec.prompt_tokens + rec.completion_tokens} LLM tokens</p>"
+            f"<h2>Evidence</h2><p>top tokens: {e(', '.join(f'{t.token!r}×{t.count}' for t in ev.top_tokens))}</p>"
+            f"<p>promotes: {e(', '.join(repr(t) for t in ev.promoted_tokens[:10])) or '—'}</p>{lists}"
+            f"<h2>Top examples</h2><table id='top'>{top}</table><h2>Transcript</h2>{transcript_html}</body></html>\n")
+    atomic_write_text(out / "neurons" / f"{rec.neuron}.html", page)

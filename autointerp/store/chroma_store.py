@@ -1,0 +1,269 @@
+"""The explanation store: Chroma collections of current explanations and of every earlier version.
+
+Embeddings come only from the bundled MiniLM and are always passed to Chroma explicitly; the
+collections have no embedding function, so Chroma's downloading default can never run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+from pydantic import BaseModel
+
+from autointerp.config import Settings, get_settings
+from autointerp.embeddings import MODEL_ID
+from autointerp.errors import InputError, StoreError
+from autointerp.records import Explanation, NeuronId
+from autointerp.store import keys
+from autointerp.store.embedding import NAME as EMBEDDER
+from autointerp.store.embedding import MiniLMEmbedding, embed_texts
+
+CURRENT = "autointerp-explanations"
+HISTORY = "autointerp-history"
+FORMAT = 1
+_WRITE_BATCH = 1000
+
+
+class SearchHit(BaseModel):
+    id: str
+    similarity: float
+    explanation: Explanation
+
+
+class Store:
+    """Explanations keyed by (model, neuron, explainer, prompt_version); see `open_store`."""
+
+    def __init__(self, client, where: str, lock: contextlib.AbstractContextManager | None = None):
+        self._client = client
+        self.where = where
+        self._lock = lock if lock is not None else contextlib.nullcontext()
+        with self._lock:
+            self._current = self._collection(CURRENT)
+            self._history = self._collection(HISTORY)
+
+    def _collection(self, name: str):
+        from chromadb.errors import NotFoundError
+
+        try:
+            try:  # no embedding function here: Chroma would raise its own conflict before we can explain
+                col = self._client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                col = self._client.get_or_create_collection(
+                    name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=MiniLMEmbedding(),
+                    metadata={"embedding_model": MODEL_ID, "embedding_dim": 384, "format": FORMAT})
+        except Exception as e:  # chromadb raises bare ValueError/InternalError subclasses
+            raise StoreError(f"cannot open collection {name!r} in {self.where}: {e}") from e
+        model = (col.metadata or {}).get("embedding_model")
+        config = col.configuration_json or {}
+        ef = (config.get("embedding_function") or {}).get("name")
+        if model != MODEL_ID or ef not in (None, EMBEDDER):
+            other = model if model != MODEL_ID else f"the embedding function {ef!r}"
+            raise StoreError(f"collection {name!r} in {self.where} holds embeddings of "
+                             f"{other or 'an unrecorded model'}, not {MODEL_ID}: refusing to mix them; "
+                             f"use another store or re-embed (export from it, import into an empty store)")
+        space = (config.get("hnsw") or {}).get("space")
+        if space not in (None, "cosine"):
+            raise StoreError(f"collection {name!r} in {self.where} uses {space} distance, not cosine")
+        return col
+
+    # writing
+
+    def add(self, expl: Explanation) -> str:
+        """Upsert one explanation; the version it replaces stays in the history. Returns its id."""
+        return self.add_many([expl])[0]
+
+    def add_many(self, expls: Iterable[Explanation]) -> list[str]:
+        """Upsert many at once (one embedding batch). Per id the newest created_at is current and
+        every other version goes to the history, so the outcome does not depend on the order."""
+        expls = [keys.canonical(e) for e in expls]
+        if not expls:
+            return []
+        vecs = embed_texts([e.text for e in expls])
+        ids = [keys.id_of(e) for e in expls]
+        with self._lock:
+            for start in range(0, len(expls), _WRITE_BATCH):
+                sl = slice(start, start + _WRITE_BATCH)
+                self._write(expls[sl], vecs[sl], ids[sl])
+        return ids
+
+    def _write(self, expls: list[Explanation], vecs: np.ndarray, ids: list[str]) -> None:
+        versions: dict[str, list[tuple[Explanation, np.ndarray]]] = {}
+        old = self._current.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "embeddings"])
+        old_vecs = old["embeddings"] if old["embeddings"] is not None else []
+        for rid, meta, vec in zip(old["ids"], old["metadatas"], old_vecs):
+            versions.setdefault(rid, []).append((keys.from_metadata(meta), np.asarray(vec, dtype=np.float32)))
+        for rid, e, v in zip(ids, expls, vecs):
+            versions.setdefault(rid, []).append((e, v))
+        current, history = [], []
+        for vs in versions.values():
+            # max() keeps the last of equal timestamps: a new version with the same time wins.
+            newest = max(range(len(vs)), key=lambda i: (keys.timestamp(vs[i][0]), i))
+            current.append(vs[newest])
+            seen = {keys.content_hash(vs[newest][0])}
+            for i, (e, v) in enumerate(vs):
+                if i != newest and keys.content_hash(e) not in seen:
+                    seen.add(keys.content_hash(e))
+                    history.append((e, v))
+        if history:  # first, so a crash between the two writes loses no version
+            self._upsert(self._history, [keys.history_id(e) for e, _ in history], history)
+        self._upsert(self._current, [keys.id_of(e) for e, _ in current], current)
+
+    @staticmethod
+    def _upsert(col, ids: list[str], items: list[tuple[Explanation, np.ndarray]]) -> None:
+        col.upsert(ids=ids, embeddings=np.stack([v for _, v in items]),
+                   documents=[e.text for e, _ in items], metadatas=[keys.metadata(e) for e, _ in items])
+
+    # reading
+
+    def has(self, model: str, neuron: str | NeuronId, explainer: str, prompt_version: str) -> bool:
+        rid = keys.record_id(model, neuron, explainer, prompt_version)
+        with self._lock:
+            return bool(self._current.get(ids=[rid], include=[])["ids"])
+
+    def get(self, model: str, neuron: str | NeuronId) -> list[Explanation]:
+        """The current explanation of every explainer / prompt version for the neuron, oldest first."""
+        return sorted(self._fetch(self._current, _neuron_where(model, neuron)), key=keys.order_key)
+
+    def history(self, model: str, neuron: str | NeuronId) -> list[Explanation]:
+        """Every version ever stored for the neuron (replaced ones included), oldest first."""
+        where = _neuron_where(model, neuron)
+        found = {keys.history_id(e): e for e in self._fetch(self._history, where)}
+        found.update((keys.history_id(e), e) for e in self._fetch(self._current, where))
+        return sorted(found.values(), key=keys.order_key)
+
+    def latest(self, model: str, neuron: str | NeuronId) -> Explanation | None:
+        current = self.get(model, neuron)
+        return current[-1] if current else None
+
+    def best(self, model: str, neuron: str | NeuronId) -> Explanation | None:
+        """The current explanation with the highest headline score (unscored ones last; ties: newest)."""
+        current = self.get(model, neuron)
+        if not current:
+            return None
+        return max(current, key=lambda e: (keys.headline(e) is not None, keys.headline(e) or 0.0, keys.timestamp(e)))
+
+    def list(self, model: str | None = None, layer: int | None = None) -> list[Explanation]:
+        """Current explanations sorted by layer, index, then explainer and prompt version."""
+        found = self._fetch(self._current, _where(model, layer, None))
+        return sorted(found, key=lambda e: (NeuronId.parse(e.neuron).layer, NeuronId.parse(e.neuron).index,
+                                            e.model, e.explainer, e.prompt_version))
+
+    def all_versions(self) -> list[Explanation]:
+        """Every version of every explanation (current and history), oldest first: what export writes."""
+        found = {keys.history_id(e): e for e in self._fetch(self._history, None)}
+        found.update((keys.history_id(e), e) for e in self._fetch(self._current, None))
+        return sorted(found.values(), key=keys.order_key)
+
+    def count(self) -> int:
+        """Number of current explanations."""
+        with self._lock:
+            return self._current.count()
+
+    def search(self, query: str, model: str | None = None, layer: int | None = None,
+               min_score: float | None = None, k: int = 10) -> list[SearchHit]:
+        """Current explanations nearest in meaning to `query` (MiniLM cosine), best first."""
+        if not query.strip():
+            raise InputError("empty search query")
+        if k < 1:
+            raise InputError(f"-k must be >= 1, got {k}")
+        vec = embed_texts([query])
+        where = _where(model, layer, min_score)
+        with self._lock:
+            total = self._current.count()
+            if total == 0:
+                return []
+            if where is None:
+                return _hits(self._current.query(query_embeddings=vec, n_results=min(k, total),
+                                                 include=["metadatas", "distances"]))
+            # Chroma's filtered search costs time linear in the store (~65-300 ms at 100k), its
+            # unfiltered one ~2 ms: over-fetch unfiltered and filter here; the nearest matching
+            # records are then exactly the first matches. Fall back when too few match.
+            n = min(total, max(50, 10 * k))
+            match = _matcher(model, layer, min_score)
+            hits = [h for h in _hits(self._current.query(query_embeddings=vec, n_results=n,
+                                                         include=["metadatas", "distances"]), match)]
+            if len(hits) >= k or n >= total:
+                return hits[:k]
+            return _hits(self._current.query(query_embeddings=vec, n_results=min(k, total), where=where,
+                                             include=["metadatas", "distances"]))
+
+    def _fetch(self, col, where: dict | None) -> list[Explanation]:
+        with self._lock:
+            res = col.get(where=where, include=["metadatas"])
+        return [keys.from_metadata(m) for m in res["metadatas"]]
+
+
+def _neuron_where(model: str, neuron: str | NeuronId) -> dict:
+    return {"$and": [{"model": model}, {"neuron": keys.neuron_key(neuron)}]}
+
+
+def _where(model: str | None, layer: int | None, min_score: float | None) -> dict | None:
+    conds: list[dict] = []
+    if model is not None:
+        conds.append({"model": model})
+    if layer is not None:
+        conds.append({"layer": int(layer)})
+    if min_score is not None:
+        conds += [{"has_score": True}, {"score": {"$gte": float(min_score)}}]
+    return None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def _matcher(model: str | None, layer: int | None, min_score: float | None):
+    def match(meta: dict) -> bool:
+        return ((model is None or meta["model"] == model) and (layer is None or meta["layer"] == layer)
+                and (min_score is None or (meta["has_score"] and meta["score"] >= min_score)))
+    return match
+
+
+def _hits(res: dict, match=None) -> list[SearchHit]:
+    return [SearchHit(id=rid, similarity=1.0 - float(d), explanation=keys.from_metadata(m))
+            for rid, m, d in zip(res["ids"][0], res["metadatas"][0], res["distances"][0])
+            if match is None or match(m)]
+
+
+def _http_client(url: str):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    u = urlparse(url if "://" in url else f"http://{url}")
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise InputError(f"malformed Chroma URL {url!r}: expected e.g. http://localhost:8000")
+    port = u.port or (443 if u.scheme == "https" else 8000)
+    try:
+        return chromadb.HttpClient(host=u.hostname, port=port, ssl=u.scheme == "https",
+                                   settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as e:
+        raise StoreError(f"cannot reach the Chroma server at {url}: {e}") from e
+
+
+def _persistent_client(path: Path, lock):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    try:
+        with lock:  # Chroma's first open creates its tables: two processes at once collide
+            return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as e:
+        raise StoreError(f"cannot open the store at {path}: {e}") from e
+
+
+def open_store(settings: Settings | None = None, url: str | None = None) -> Store:
+    """A store on a Chroma server (`url`, else settings.chroma_url) or under `<data dir>/store`.
+
+    A local store takes a file lock around every operation: Chroma's local mode keeps an HNSW
+    index per process, and two processes writing at once lost vectors without it (tested).
+    """
+    from filelock import FileLock
+
+    settings = settings or get_settings()
+    url = url or settings.chroma_url
+    if url:
+        return Store(_http_client(url), where=f"the Chroma server at {url}")
+    path = settings.data_dir / "store"
+    path.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path / "autointerp.lock"))
+    return Store(_persistent_client(path, lock), where=str(path), lock=lock)

@@ -1,0 +1,62 @@
+"""The agent against the one-shot baseline on 10 fixed neurons: seconds and LLM tokens per neuron,
+and the mean held-out simulation score (embedding simulator, windows no explainer saw).
+
+Neurons: a seeded sample of one layer (default 6, built at the default token budget if missing).
+Model, cache, MiniLM and the LLM are loaded first (reported as setup). Nothing is stored (the
+transcripts are kept). Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--layer", type=int, default=6)
+    ap.add_argument("--n", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--llm", default="local")
+    ap.add_argument("--max-steps", type=int, default=8)
+    args = ap.parse_args()
+
+    from autointerp.agent import AgentConfig, explain
+    from autointerp.cache.view import open_layer
+    from autointerp.embeddings import embed
+    from autointerp.llm import make_llm
+
+    t0 = time.perf_counter()
+    layer = open_layer(args.layer)
+    embed(["warm up"])
+    llm = make_llm(args.llm)
+    setup = time.perf_counter() - t0
+    rng = np.random.default_rng(args.seed)
+    neurons = [f"L{args.layer}.N{i}" for i in sorted(rng.choice(layer.manifest.d_mlp, args.n, replace=False))]
+    config = AgentConfig(max_steps=args.max_steps)
+    out: dict[str, object] = {"llm": llm.name, "layer": args.layer, "neurons": neurons, "max_steps": args.max_steps,
+                              "setup_seconds": round(setup, 2)}
+    rows: dict[str, list[tuple[float, int, float]]] = {"one_shot": [], "agent": []}
+    for neuron in neurons:
+        for key, method in (("one_shot", "one-shot"), ("agent", "agent")):
+            t = time.perf_counter()
+            rec = explain(neuron, llm=llm, method=method, config=config)
+            secs = time.perf_counter() - t
+            rows[key].append((secs, rec.prompt_tokens + rec.completion_tokens, rec.scores[0].value))
+            print(f"{neuron} {key:8s} {secs:6.1f} s {rows[key][-1][1]:6d} tokens score {rec.scores[0].value:+.3f} "
+                  f"steps {rec.steps}: {rec.text[:90]}", flush=True)
+    for key, r in rows.items():
+        out[key] = {"median_seconds": round(statistics.median(x[0] for x in r), 2),
+                    "median_tokens": int(statistics.median(x[1] for x in r)),
+                    "mean_score": round(float(np.mean([x[2] for x in r])), 4)}
+    wins = sum(a[2] > o[2] for a, o in zip(rows["agent"], rows["one_shot"]))
+    out["agent_beats_one_shot"] = f"{wins}/{len(neurons)}"
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
