@@ -23,7 +23,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/autointerp cache --layers 6
-	$(VENV)/bin/autointerp show L6.N74
+	$(VENV)/bin/autointerp show L6.N74 -n 5
+	$(VENV)/bin/autointerp explain L6.N74
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -32,6 +33,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/cache_throughput.py
 	$(PY) benchmarks/triage.py
 	$(PY) benchmarks/scoring.py
+	$(PY) benchmarks/explain.py
+	$(PY) benchmarks/batch.py
 
 clean-venv:
 	rm -rf $(VENV)

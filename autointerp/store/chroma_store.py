@@ -1,30 +1,23 @@
 """The explanation store: Chroma collections of current explanations and of every earlier version.
 
 Embeddings come only from the bundled MiniLM and are always passed to Chroma explicitly; the
-collections have no embedding function, so Chroma's downloading default can never run.
+collections record MiniLM as their embedding function, so Chroma's downloading default never runs.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
-from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 from pydantic import BaseModel
 
 from autointerp.config import Settings, get_settings
-from autointerp.embeddings import MODEL_ID
-from autointerp.errors import InputError, StoreError
+from autointerp.errors import InputError
 from autointerp.records import Explanation, NeuronId
 from autointerp.store import keys
-from autointerp.store.embedding import NAME as EMBEDDER
-from autointerp.store.embedding import MiniLMEmbedding, embed_texts
+from autointerp.store.backend import LocalBackend, ServerBackend
+from autointerp.store.embedding import embed_texts
 
-CURRENT = "autointerp-explanations"
-HISTORY = "autointerp-history"
-FORMAT = 1
 _WRITE_BATCH = 1000
 
 
@@ -37,38 +30,9 @@ class SearchHit(BaseModel):
 class Store:
     """Explanations keyed by (model, neuron, explainer, prompt_version); see `open_store`."""
 
-    def __init__(self, client, where: str, lock: contextlib.AbstractContextManager | None = None):
-        self._client = client
-        self.where = where
-        self._lock = lock if lock is not None else contextlib.nullcontext()
-        with self._lock:
-            self._current = self._collection(CURRENT)
-            self._history = self._collection(HISTORY)
-
-    def _collection(self, name: str):
-        from chromadb.errors import NotFoundError
-
-        try:
-            try:  # no embedding function here: Chroma would raise its own conflict before we can explain
-                col = self._client.get_collection(name, embedding_function=None)
-            except NotFoundError:
-                col = self._client.get_or_create_collection(
-                    name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=MiniLMEmbedding(),
-                    metadata={"embedding_model": MODEL_ID, "embedding_dim": 384, "format": FORMAT})
-        except Exception as e:  # chromadb raises bare ValueError/InternalError subclasses
-            raise StoreError(f"cannot open collection {name!r} in {self.where}: {e}") from e
-        model = (col.metadata or {}).get("embedding_model")
-        config = col.configuration_json or {}
-        ef = (config.get("embedding_function") or {}).get("name")
-        if model != MODEL_ID or ef not in (None, EMBEDDER):
-            other = model if model != MODEL_ID else f"the embedding function {ef!r}"
-            raise StoreError(f"collection {name!r} in {self.where} holds embeddings of "
-                             f"{other or 'an unrecorded model'}, not {MODEL_ID}: refusing to mix them; "
-                             f"use another store or re-embed (export from it, import into an empty store)")
-        space = (config.get("hnsw") or {}).get("space")
-        if space not in (None, "cosine"):
-            raise StoreError(f"collection {name!r} in {self.where} uses {space} distance, not cosine")
-        return col
+    def __init__(self, backend: LocalBackend | ServerBackend):
+        self._backend = backend
+        self.where = backend.where
 
     # writing
 
@@ -84,15 +48,15 @@ class Store:
             return []
         vecs = embed_texts([e.text for e in expls])
         ids = [keys.id_of(e) for e in expls]
-        with self._lock:
+        with self._backend.op(write=True) as (current, history):
             for start in range(0, len(expls), _WRITE_BATCH):
                 sl = slice(start, start + _WRITE_BATCH)
-                self._write(expls[sl], vecs[sl], ids[sl])
+                self._write(current, history, expls[sl], vecs[sl], ids[sl])
         return ids
 
-    def _write(self, expls: list[Explanation], vecs: np.ndarray, ids: list[str]) -> None:
+    def _write(self, current_col, history_col, expls: list[Explanation], vecs: np.ndarray, ids: list[str]) -> None:
         versions: dict[str, list[tuple[Explanation, np.ndarray]]] = {}
-        old = self._current.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "embeddings"])
+        old = current_col.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "embeddings"])
         old_vecs = old["embeddings"] if old["embeddings"] is not None else []
         for rid, meta, vec in zip(old["ids"], old["metadatas"], old_vecs):
             versions.setdefault(rid, []).append((keys.from_metadata(meta), np.asarray(vec, dtype=np.float32)))
@@ -109,8 +73,8 @@ class Store:
                     seen.add(keys.content_hash(e))
                     history.append((e, v))
         if history:  # first, so a crash between the two writes loses no version
-            self._upsert(self._history, [keys.history_id(e) for e, _ in history], history)
-        self._upsert(self._current, [keys.id_of(e) for e, _ in current], current)
+            self._upsert(history_col, [keys.history_id(e) for e, _ in history], history)
+        self._upsert(current_col, [keys.id_of(e) for e, _ in current], current)
 
     @staticmethod
     def _upsert(col, ids: list[str], items: list[tuple[Explanation, np.ndarray]]) -> None:
@@ -121,19 +85,16 @@ class Store:
 
     def has(self, model: str, neuron: str | NeuronId, explainer: str, prompt_version: str) -> bool:
         rid = keys.record_id(model, neuron, explainer, prompt_version)
-        with self._lock:
-            return bool(self._current.get(ids=[rid], include=[])["ids"])
+        with self._backend.op() as (current, _):
+            return bool(current.get(ids=[rid], include=[])["ids"])
 
     def get(self, model: str, neuron: str | NeuronId) -> list[Explanation]:
         """The current explanation of every explainer / prompt version for the neuron, oldest first."""
-        return sorted(self._fetch(self._current, _neuron_where(model, neuron)), key=keys.order_key)
+        return sorted(self._fetch("current", _neuron_where(model, neuron)), key=keys.order_key)
 
     def history(self, model: str, neuron: str | NeuronId) -> list[Explanation]:
         """Every version ever stored for the neuron (replaced ones included), oldest first."""
-        where = _neuron_where(model, neuron)
-        found = {keys.history_id(e): e for e in self._fetch(self._history, where)}
-        found.update((keys.history_id(e), e) for e in self._fetch(self._current, where))
-        return sorted(found.values(), key=keys.order_key)
+        return self._versions(_neuron_where(model, neuron))
 
     def latest(self, model: str, neuron: str | NeuronId) -> Explanation | None:
         current = self.get(model, neuron)
@@ -148,20 +109,18 @@ class Store:
 
     def list(self, model: str | None = None, layer: int | None = None) -> list[Explanation]:
         """Current explanations sorted by layer, index, then explainer and prompt version."""
-        found = self._fetch(self._current, _where(model, layer, None))
+        found = self._fetch("current", _where(model, layer, None))
         return sorted(found, key=lambda e: (NeuronId.parse(e.neuron).layer, NeuronId.parse(e.neuron).index,
                                             e.model, e.explainer, e.prompt_version))
 
     def all_versions(self) -> list[Explanation]:
         """Every version of every explanation (current and history), oldest first: what export writes."""
-        found = {keys.history_id(e): e for e in self._fetch(self._history, None)}
-        found.update((keys.history_id(e), e) for e in self._fetch(self._current, None))
-        return sorted(found.values(), key=keys.order_key)
+        return self._versions(None)
 
     def count(self) -> int:
         """Number of current explanations."""
-        with self._lock:
-            return self._current.count()
+        with self._backend.op() as (current, _):
+            return current.count()
 
     def search(self, query: str, model: str | None = None, layer: int | None = None,
                min_score: float | None = None, k: int = 10) -> list[SearchHit]:
@@ -172,29 +131,35 @@ class Store:
             raise InputError(f"-k must be >= 1, got {k}")
         vec = embed_texts([query])
         where = _where(model, layer, min_score)
-        with self._lock:
-            total = self._current.count()
+        with self._backend.op() as (current, _):
+            total = current.count()
             if total == 0:
                 return []
             if where is None:
-                return _hits(self._current.query(query_embeddings=vec, n_results=min(k, total),
-                                                 include=["metadatas", "distances"]))
+                return _hits(current.query(query_embeddings=vec, n_results=min(k, total),
+                                           include=["metadatas", "distances"]))
             # Chroma's filtered search costs time linear in the store (~65-300 ms at 100k), its
             # unfiltered one ~2 ms: over-fetch unfiltered and filter here; the nearest matching
             # records are then exactly the first matches. Fall back when too few match.
             n = min(total, max(50, 10 * k))
             match = _matcher(model, layer, min_score)
-            hits = [h for h in _hits(self._current.query(query_embeddings=vec, n_results=n,
-                                                         include=["metadatas", "distances"]), match)]
+            hits = _hits(current.query(query_embeddings=vec, n_results=n, include=["metadatas", "distances"]), match)
             if len(hits) >= k or n >= total:
                 return hits[:k]
-            return _hits(self._current.query(query_embeddings=vec, n_results=min(k, total), where=where,
-                                             include=["metadatas", "distances"]))
+            return _hits(current.query(query_embeddings=vec, n_results=min(k, total), where=where,
+                                       include=["metadatas", "distances"]))
 
-    def _fetch(self, col, where: dict | None) -> list[Explanation]:
-        with self._lock:
-            res = col.get(where=where, include=["metadatas"])
+    def _fetch(self, which: str, where: dict | None) -> list[Explanation]:
+        with self._backend.op() as (current, history):
+            res = (current if which == "current" else history).get(where=where, include=["metadatas"])
         return [keys.from_metadata(m) for m in res["metadatas"]]
+
+    def _versions(self, where: dict | None) -> list[Explanation]:
+        """History and current read in one locked step, so a version moving between them is seen once."""
+        with self._backend.op() as (current, history):
+            metas = [m for col in (history, current) for m in col.get(where=where, include=["metadatas"])["metadatas"]]
+        found = {keys.history_id(e): e for e in map(keys.from_metadata, metas)}
+        return sorted(found.values(), key=keys.order_key)
 
 
 def _neuron_where(model: str, neuron: str | NeuronId) -> dict:
@@ -225,45 +190,10 @@ def _hits(res: dict, match=None) -> list[SearchHit]:
             if match is None or match(m)]
 
 
-def _http_client(url: str):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    u = urlparse(url if "://" in url else f"http://{url}")
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise InputError(f"malformed Chroma URL {url!r}: expected e.g. http://localhost:8000")
-    port = u.port or (443 if u.scheme == "https" else 8000)
-    try:
-        return chromadb.HttpClient(host=u.hostname, port=port, ssl=u.scheme == "https",
-                                   settings=ChromaSettings(anonymized_telemetry=False))
-    except Exception as e:
-        raise StoreError(f"cannot reach the Chroma server at {url}: {e}") from e
-
-
-def _persistent_client(path: Path, lock):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    try:
-        with lock:  # Chroma's first open creates its tables: two processes at once collide
-            return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-    except Exception as e:
-        raise StoreError(f"cannot open the store at {path}: {e}") from e
-
-
 def open_store(settings: Settings | None = None, url: str | None = None) -> Store:
-    """A store on a Chroma server (`url`, else settings.chroma_url) or under `<data dir>/store`.
-
-    A local store takes a file lock around every operation: Chroma's local mode keeps an HNSW
-    index per process, and two processes writing at once lost vectors without it (tested).
-    """
-    from filelock import FileLock
-
+    """A store on a Chroma server (`url`, else settings.chroma_url) or under `<data dir>/store`."""
     settings = settings or get_settings()
     url = url or settings.chroma_url
     if url:
-        return Store(_http_client(url), where=f"the Chroma server at {url}")
-    path = settings.data_dir / "store"
-    path.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path / "autointerp.lock"))
-    return Store(_persistent_client(path, lock), where=str(path), lock=lock)
+        return Store(ServerBackend(url))
+    return Store(LocalBackend.at(settings.data_dir / "store"))

@@ -91,7 +91,7 @@ def export(
     if fmt not in ("jsonl", "neuronpedia"):
         raise InputError(f"--format must be jsonl or neuronpedia, got {fmt!r}")
     n = export_records(_store(chroma_url), file, fmt, current_only=current_only)  # type: ignore[arg-type]
-    err.print(f"wrote {n} explanations to {file}", highlight=False)
+    err.print(f"wrote {n} explanations to {file}", highlight=False, soft_wrap=True)
 
 
 def import_(
@@ -107,7 +107,7 @@ def import_(
     if res.errors and not res.imported:
         raise InputError(f"nothing imported from {file}: all {len(res.errors)} records are malformed")
     failed = f"; {len(res.errors)} lines skipped" if res.errors else ""
-    err.print(f"imported {res.imported} explanations from {file}{failed}", highlight=False)
+    err.print(f"imported {res.imported} explanations from {file}{failed}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
-"""Target models: the embedded SmolLM2 by default, any TransformerLens / HF name where a hub is reachable."""
+"""Target models: the embedded SmolLM2 by default, a local HF directory (or a `planted-*` copy), any
+TransformerLens / HF name where a hub is reachable."""
 
 from __future__ import annotations
 
@@ -34,6 +35,15 @@ def _load(name: str, data_dir: Path, hub_timeout: float) -> Target:
         bridge = TransformerBridge.boot_transformers(
             embedded.SMOLLM2_REPO, hf_model=model, tokenizer=tok, device="cpu"
         )
+        return Target(name, bridge, tok)
+    from autointerp.targets.local import load_hf_dir, local_dir
+
+    path = local_dir(name, data_dir)
+    if path is not None:
+        from transformer_lens.model_bridge import TransformerBridge
+
+        model, tok = load_hf_dir(path)
+        bridge = TransformerBridge.boot_transformers(str(path), hf_model=model, tokenizer=tok, device="cpu")
         return Target(name, bridge, tok)
     from autointerp.targets.hub import load_hub_bridge
 

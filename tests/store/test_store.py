@@ -10,7 +10,7 @@ from autointerp.embeddings import MODEL_ID
 from autointerp.errors import AutointerpError, StoreError
 from autointerp.records import NeuronId
 from autointerp.store import SearchHit, open_store
-from autointerp.store.chroma_store import CURRENT
+from autointerp.store.backend import CURRENT
 from autointerp.store.keys import record_id
 from tests.store.samples import MODEL, make, varied
 
@@ -161,7 +161,7 @@ def test_refuses_collection_embedded_by_chroma_default(fresh_settings):
 
 
 def test_collections_record_minilm(store):
-    for col in (store._current, store._history):
+    for col in (store._backend.current, store._backend.history):
         assert col.metadata["embedding_model"] == MODEL_ID
         assert col.configuration_json["embedding_function"]["name"] == "autointerp-minilm"
         assert col.configuration_json["hnsw"]["space"] == "cosine"

@@ -1,0 +1,46 @@
+"""Models saved as Hugging Face directories on this machine: a path, or a `planted-*` name (the
+evals' copies of the embedded model with rewired neurons, kept under `$AUTOINTERP_HOME/planted/`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autointerp.errors import TargetError
+
+PLANTED_PREFIX = "planted-"
+
+
+def planted_root(data_dir: Path) -> Path:
+    """Where planted models live: their own folder, so a `models` symlink shared between homes is never written."""
+    return data_dir / "planted"
+
+
+def local_dir(name: str, data_dir: Path) -> Path | None:
+    """The HF directory a model name refers to, or None when the name is not a local model."""
+    if name.startswith(PLANTED_PREFIX) and "/" not in name:
+        path = planted_root(data_dir) / name
+        if not (path / "config.json").is_file():
+            raise TargetError(f"no planted model {name!r} under {planted_root(data_dir)}; "
+                              "`autointerp eval planted` creates one")
+        return path
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        return path.resolve()
+    return None
+
+
+def load_hf_dir(path: Path):
+    """(hf_model, tokenizer) in float32 with eager attention, as the embedded model is loaded."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from autointerp.targets.embedded import _quiet_transformers
+
+    _quiet_transformers()
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", dtype=torch.float32)
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TargetError(f"cannot load the model directory {path}: {first}") from e
+    return model, tok
