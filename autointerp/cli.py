@@ -341,6 +341,9 @@ _register_agent(app)
 from autointerp.batch.cli import register as _register_batch  # noqa: E402
 
 _register_batch(app)
+from autointerp.evals.cli import register as _register_evals  # noqa: E402
+
+_register_evals(app)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def records(start: int, stop: int, seed: int):
                       n_examples=10, split=split)
         out.append(Explanation(
             neuron=neuron, model=model, text=text, scores=[score], method="agent", explainer="local",
-            prompt_version=f"agent_v{1 + i // 50_000}", steps=rng.randint(2, 8),
+            prompt_version=f"agent_v{1 + i // 46_080}", steps=rng.randint(2, 8),  # 30 layers x 1536: ids unique
             evidence=Evidence(top_tokens=[TopToken(token=t, count=rng.randint(1, 20), max_activation=2.0)
                                           for t in rng.sample(TOKENS, 5)],
                               probes=[f"{fill('{tok} in {topic}', rng)!r} -> {rng.uniform(0, 3):.2f}"]),
@@ -126,14 +126,15 @@ def main() -> None:
             assert len(hits) == 10
         p50, p95 = pct(times)
         extra = {}
-        for name, kw in (("model", {"model": "gpt2-small"}), ("layer", {"layer": 6})):
+        layer = (args.n // 2) // 1536 % 30  # a layer the store holds (6 at 100k: ~3% of records)
+        for name, kw in (("model", {"model": "gpt2-small"}), ("layer", {"layer": layer})):
             ft = []
             for q in queries[:50]:
                 t = time.perf_counter()
                 hits = store.search(q, k=10, **kw)
                 ft.append(time.perf_counter() - t)
                 assert hits and all(h.explanation.model == "gpt2-small" if name == "model"
-                                    else h.explanation.layer == 6 for h in hits)
+                                    else h.explanation.layer == layer for h in hits)
             extra[f"{name}_filter_p50_ms"], extra[f"{name}_filter_p95_ms"] = pct(ft)
         gt = []
         for i in range(50):

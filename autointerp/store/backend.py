@@ -59,6 +59,18 @@ def open_collection(client, name: str, where: str):
     return col
 
 
+@contextlib.contextmanager
+def _typed(where: str) -> Iterator[None]:
+    """Chroma's and the network's failures become one StoreError line naming the store."""
+    import httpx
+    from chromadb.errors import ChromaError
+
+    try:
+        yield
+    except (ChromaError, httpx.HTTPError, ConnectionError) as e:
+        raise StoreError(f"{where}: {type(e).__name__}: {e}") from e
+
+
 class ServerBackend:
     """A Chroma server: it serialises writers itself."""
 
@@ -79,7 +91,8 @@ class ServerBackend:
 
     @contextlib.contextmanager
     def op(self, write: bool = False) -> Iterator[tuple]:
-        yield self.current, self.history
+        with _typed(self.where):
+            yield self.current, self.history
 
 
 class LocalBackend:
@@ -133,12 +146,10 @@ class LocalBackend:
 
     @contextlib.contextmanager
     def op(self, write: bool = False) -> Iterator[tuple]:
-        with self._lock:
+        with self._lock, _typed(self.where):
             if self._read_generation() != self._seen:
                 self._load()
-            try:
-                yield self.current, self.history
-            finally:
-                if write:
-                    self._seen = uuid.uuid4().hex
-                    atomic_write_text(self._generation, self._seen)
+            if write:  # before writing, so a process killed mid-write still makes the others reopen
+                self._seen = uuid.uuid4().hex
+                atomic_write_text(self._generation, self._seen)
+            yield self.current, self.history

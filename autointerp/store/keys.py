@@ -82,5 +82,5 @@ def from_metadata(meta: dict) -> Explanation:
 
 def order_key(expl: Explanation) -> tuple:
     """Oldest first; ties broken by identity so the order is deterministic."""
-    return (timestamp(expl), expl.model, NeuronId.parse(expl.neuron).layer, NeuronId.parse(expl.neuron).index,
-            expl.explainer, expl.prompt_version, content_hash(expl))
+    nid = NeuronId.parse(expl.neuron)
+    return (timestamp(expl), expl.model, nid.layer, nid.index, expl.explainer, expl.prompt_version, content_hash(expl))

@@ -105,7 +105,7 @@ def read_records(path: Path) -> tuple[list[tuple[int, Explanation]], list[tuple[
             items = list(enumerate(json.loads(text), 1))
         except json.JSONDecodeError as e:
             return [], [(e.lineno, f"malformed JSON list ({e.msg}, column {e.colno})")]
-        return _parse_items((n, obj) for n, obj in items)
+        return _parse_items(items)
     good, bad = [], []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -32,9 +32,11 @@ def test_add_upsert_has_get_history_latest_best(store):
     assert store.add(rerun) == rid  # same explainer and prompt version: upserted, not duplicated
     other = make(text="words about law", explainer="openai:gpt-4o-mini", value=0.9, minutes=5)
     unscored = make(text="contract clauses", prompt_version="agent_v2", value=None, minutes=20)
-    store.add_many([other, unscored])
+    gpt2 = make(text="legal text in another model", model="gpt2-small", minutes=30)
+    store.add_many([other, unscored, gpt2])
 
-    assert store.count() == 3
+    assert store.count() == 4
+    assert store.get("gpt2-small", "L6.N74") == store.history("gpt2-small", "L6.N74") == [gpt2]
     assert store.get(MODEL, NeuronId(layer=6, index=74)) == [other, rerun, unscored]
     assert store.history(MODEL, "L6.N74") == [first, other, rerun, unscored]  # the replaced one kept, oldest first
     assert store.latest(MODEL, "L6.N74") == unscored
