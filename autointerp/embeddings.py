@@ -37,7 +37,9 @@ PRECISION = "bf16" if bf16_ok() else "fp32"
 def _model():
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on every command's stderr
     model = SentenceTransformer(str(minilm_dir()), device="cpu", local_files_only=True)
     return model.to(torch.bfloat16) if PRECISION == "bf16" else model
 
