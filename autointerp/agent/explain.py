@@ -9,7 +9,7 @@ from langchain_core.messages import HumanMessage
 
 from autointerp.agent.loop import PROMPT_VERSION, AgentConfig, StopReason, run_loop
 from autointerp.agent.session import Candidate, Session, open_session
-from autointerp.agent.tools import _marked, make_tools
+from autointerp.agent.tools import marked, make_tools
 from autointerp.agent.transcript import Transcript
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError
@@ -28,7 +28,7 @@ class ExplanationFailed(LLMError):
 
 
 def _examples(session: Session, n: int = 10) -> str:
-    return "\n".join(f"{session.normalised(r.max_activation)}: {_marked(r)}" for r in session.explain[:n])
+    return "\n".join(f"{session.normalised(r.max_activation)}: {marked(r)}" for r in session.explain[:n])
 
 
 def heuristic(session: Session, n: int = 5) -> tuple[str, list[str]]:
@@ -80,7 +80,7 @@ def explain(neuron: NeuronId | str, model: str | None = None, llm: LLM | str | N
     """Explain one neuron and return the record (the caller stores it). The transcript is saved
     whatever happens; an explainer that yields nothing raises ExplanationFailed."""
     config = config or AgentConfig()
-    llm_obj = llm if isinstance(llm, LLM) or method == "heuristic" else make_llm(llm, settings)
+    llm_obj = None if method == "heuristic" else llm if isinstance(llm, LLM) else make_llm(llm, settings)
     needs_sim_llm = simulator in ("llm", "llm-logprob")
     if needs_sim_llm and llm_obj is None:
         raise AutointerpError(f"--simulator {simulator} needs an LLM")

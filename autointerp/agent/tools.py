@@ -21,7 +21,7 @@ MAX_TEXTS = 8
 MAX_TEXT_CHARS = 400
 
 
-def _marked(rec: ActivationRecord, words: int = 6) -> str:
+def marked(rec: ActivationRecord, words: int = 6) -> str:
     s = snippet(rec, words)
     return f"{s.left}{s.before}[[{s.token}]]{s.after}{s.right}".strip()
 
@@ -46,7 +46,7 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
         if start < 0 or start >= len(session.explain):
             raise ToolError(f"start must be in 0..{len(session.explain) - 1}")
         rows = session.explain[start: start + max(1, min(n, 20))]
-        return "\n".join(f"{start + i}. ({session.normalised(r.max_activation)}) {_marked(r)}"
+        return "\n".join(f"{start + i}. ({session.normalised(r.max_activation)}) {marked(r)}"
                          for i, r in enumerate(rows))
 
     def probe(texts: list[str]) -> str:

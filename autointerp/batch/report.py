@@ -16,7 +16,7 @@ from autointerp.config import Settings, get_settings
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_write_bytes, atomic_write_text
 from autointerp.records import Explanation, NeuronId
-from autointerp.tools.show import _window_html
+from autointerp.tools.show import window_html
 from autointerp.tools.triage import triage
 
 
@@ -146,7 +146,7 @@ def _write_neuron_page(rec: Explanation, cache, out: Path, settings: Settings) -
     e = html.escape
     n = NeuronId.parse(rec.neuron)
     scale = cache.max_activation(n.index) or 1.0
-    top = "".join(f"<tr><td>{r.max_activation:.3f}</td><td class='win'>{_window_html(r, scale)}</td></tr>"
+    top = "".join(f"<tr><td>{r.max_activation:.3f}</td><td class='win'>{window_html(r, scale)}</td></tr>"
                   for r in cache.top(n.index, 10))
     ev = rec.evidence
     lists = "".join(f"<h3>{label}</h3><ul>" + "".join(f"<li>{e(x)}</li>" for x in items) + "</ul>"

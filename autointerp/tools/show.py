@@ -96,7 +96,7 @@ def _shade(a: float, scale: float) -> str:
     return f"rgba(255,120,0,{x:.3f})" if x >= 0 else f"rgba(40,110,255,{-x:.3f})"
 
 
-def _window_html(rec: ActivationRecord, scale: float) -> str:
+def window_html(rec: ActivationRecord, scale: float) -> str:
     spans = []
     for i, (t, a) in enumerate(zip(rec.tokens, rec.activations)):
         if rec.has_bos and i == 0:
@@ -130,13 +130,13 @@ def render_html(ex: NeuronExamples) -> str:
     s, scale = ex.stats, ex.max_activation
     e = html.escape
     rows = "".join(
-        f"<tr><td>{i + 1}</td><td>{r.max_activation:.4f}</td><td class='win'>{_window_html(r, scale)}</td></tr>"
+        f"<tr><td>{i + 1}</td><td>{r.max_activation:.4f}</td><td class='win'>{window_html(r, scale)}</td></tr>"
         for i, r in enumerate(ex.top))
     quant = "".join(
         f"<h3>bin {q.bin + 1}: max in [{q.low:.4f}, {q.high:.4f}]</h3><table>"
-        + "".join(f"<tr><td>{r.max_activation:.4f}</td><td class='win'>{_window_html(r, scale)}</td></tr>" for r in q.examples)
+        + "".join(f"<tr><td>{r.max_activation:.4f}</td><td class='win'>{window_html(r, scale)}</td></tr>" for r in q.examples)
         + "</table>" for q in ex.quantiles)
-    rand = "".join(f"<tr><td>{r.max_activation:.4f}</td><td class='win'>{_window_html(r, scale)}</td></tr>" for r in ex.random)
+    rand = "".join(f"<tr><td>{r.max_activation:.4f}</td><td class='win'>{window_html(r, scale)}</td></tr>" for r in ex.random)
     uniq = ", ".join(f"<code>{e(repr(t.token))}</code>×{t.count}" for t in ex.unique_top_tokens)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(ex.neuron)} · {e(ex.model)}</title>

@@ -138,3 +138,30 @@ def test_explain_cli_with_the_real_local_llm(real_settings):
     assert len(llm_events) == 1 + stored.steps, "the one-shot seed, then one reply per step"
     shown = run(real_settings, "transcript", NEURON)
     assert shown.returncode == 0 and "final:" in shown.stdout and "[1] llm:" in shown.stdout
+
+
+def _tool_call(i: int, name: str, **args) -> dict:
+    return {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+
+
+def test_native_tool_calls_over_the_openai_protocol(real_settings, openai_server):
+    """ChatOpenAI against a real HTTP server: tools are sent as OpenAI functions, calls come back,
+    results go back as tool messages, and `submit` ends the loop."""
+    from autointerp.llm import make_llm
+
+    openai_server.replies = [
+        (200, "the years in dates"),
+        (200, {"content": None, "tool_calls": [_tool_call(1, "probe", texts=["In 1990 the war", "A cat."])]}),
+        (200, {"content": None, "tool_calls": [_tool_call(2, "probe", texts="not a list")]}),
+        (200, {"content": None, "tool_calls": [_tool_call(3, "submit", explanation="years such as 1990")]}),
+    ]
+    llm = make_llm(f"openai-compatible:m@{openai_server.url}", real_settings)
+    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=5), settings=real_settings)
+    assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "submit"
+    loop_requests = openai_server.requests[1:]
+    names = {t["function"]["name"] for t in loop_requests[0]["tools"]}
+    assert {"top_examples", "probe", "synonyms", "substitute", "context", "effects", "score", "submit"} <= names
+    tool_msgs = [m for m in loop_requests[-1]["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_msgs] == ["call_1", "call_2"]
+    assert "1990" in tool_msgs[0]["content"] and tool_msgs[1]["content"].startswith("error: probe failed")
+    assert rec.explainer == "openai-compatible:m" and rec.prompt_tokens > 0

@@ -17,7 +17,7 @@ GOOD_KEY = "sk-test-secret-123"
 
 class Server:
     def __init__(self) -> None:
-        self.replies: list[tuple[int, str]] = []
+        self.replies: list[tuple[int, str | dict]] = []
         self.requests: list[dict] = []
         self.scorer = None  # (prompt, top) -> (tokens, offsets, top_logprobs)
         outer = self
@@ -38,12 +38,16 @@ class Server:
                     return self._completion(body)
                 if content is None:
                     content = "you said: " + str(body["messages"][-1]["content"])
-                prompt = sum(len(str(m["content"]).split()) for m in body["messages"])
+                # A dict reply is a whole assistant message, e.g. {"content": None, "tool_calls": [...]}.
+                message = {"role": "assistant", **content} if isinstance(content, dict) else \
+                    {"role": "assistant", "content": content}
+                content = str(message.get("content") or "")
+                prompt = sum(len(str(m.get("content") or "").split()) for m in body["messages"])
                 self._send(200, {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model", "test"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
+                    "choices": [{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                                 "message": message}],
                     "usage": {"prompt_tokens": prompt, "completion_tokens": len(content.split()),
                               "total_tokens": prompt + len(content.split())},
                 })
