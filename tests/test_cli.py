@@ -24,6 +24,15 @@ def run(settings, *args, timeout=600):
     (["cache", "--layers", "x", "--model", "tiny-random"], "malformed --layers"),
     (["cache", "--layers", "0", "--model", "no-such-model-anywhere"], "smollm2-135m"),
     (["cache", "--layers", "0", "--model", "tiny-random", "--corpus", "/nonexistent/corpus.txt"], "does not exist"),
+    (["explain", "L0.N1", "--model", "tiny-random", "--max-steps", "0"], "bad agent limits: max_steps"),
+    (["explain", "L0.N1", "--model", "tiny-random", "--one-shot", "--heuristic"], "choose one of"),
+    (["explain", "L0.N1", "--model", "tiny-random", "--simulator", "psychic"], "unknown --simulator"),
+    (["explain", "L0.N1", "--model", "tiny-random", "--llm", "martian:x"], "unknown --llm"),
+    (["transcript", "L0.N1", "--model", "tiny-random"], "no transcript"),
+    (["batch", "--layers", "0", "--model", "tiny-random", "--workers", "0"], "bad --workers"),
+    (["batch", "--layers", "0", "--model", "tiny-random", "--top", "5"], "--top needs --triage-first"),
+    (["batch", "--layers", "0", "--model", "tiny-random", "--neurons", "0:9999", "--heuristic"], "out of range"),
+    (["report", "--layer", "0", "--model", "tiny-random"], "nothing stored"),
 ])
 def test_bad_input_one_line_nonzero_nothing_written(fresh_settings, tiny, args, message):
     r = run(fresh_settings, *args)

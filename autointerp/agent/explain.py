@@ -43,7 +43,7 @@ def clean_reply(text: str) -> str:
     """The first sentence-bearing line of a reply, without labels or quotes."""
     for line in text.splitlines():
         line = re.sub(r"^\s*(?:[-*#>]+\s*)?(?:explanation|answer|neuron)\s*:\s*", "", line, flags=re.I).strip(" \"'`*")
-        line = re.split(r"(?<=[a-z0-9\"')])\. ", line)[0]
+        line = re.split(r"(?<=\w\w)[.!?]\s", line)[0]
         if len(re.findall(r"[A-Za-z]", line)) >= 3:
             return line[:300]
     raise ExplanationFailed(f"the explainer's reply holds no explanation: {text[:80]!r}")

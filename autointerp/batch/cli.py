@@ -59,6 +59,10 @@ def register(app: typer.Typer) -> None:
         except ValueError as e:
             first = e.errors()[0]  # type: ignore[attr-defined]
             raise InputError(f"bad --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+        from autointerp.batch.run import check
+        from autointerp.config import get_settings
+
+        check(opts, get_settings())
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: (stop.set(), err.print("stopping after the running neurons…")))
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

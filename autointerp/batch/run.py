@@ -63,15 +63,22 @@ class BatchSummary(BaseModel):
         return 3600 * self.done / self.seconds if self.seconds > 0 else 0.0
 
 
-def plan(opts: BatchOptions, settings: Settings) -> list[NeuronId]:
-    """The neurons to explain, in order: index order, or most related first with triage_first."""
+def check(opts: BatchOptions, settings: Settings) -> range:
+    """Fail on bad layers or ranges before anything is built or shown; the per-layer neuron range."""
     target = load_target(opts.model, settings)
-    out: list[NeuronId] = []
+    rng = parse_range(opts.neurons) if opts.neurons else range(target.d_mlp)
     for layer in opts.layers:
         target.check_layer(layer)
-        rng = parse_range(opts.neurons) if opts.neurons else range(target.d_mlp)
         if rng.start < 0 or rng.stop > target.d_mlp:
             raise InputError(f"--neurons {opts.neurons} is out of range: layer {layer} has 0..{target.d_mlp - 1}")
+    return rng
+
+
+def plan(opts: BatchOptions, settings: Settings) -> list[NeuronId]:
+    """The neurons to explain, in order: index order, or most related first with triage_first."""
+    rng = check(opts, settings)
+    out: list[NeuronId] = []
+    for layer in opts.layers:
         open_layer(layer, opts.model, None, settings)
         if opts.triage_first:
             rows = sorted(triage(layer, rng, model=opts.model, settings=settings).rows, key=lambda r: -r.relatedness)
