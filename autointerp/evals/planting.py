@@ -1,12 +1,13 @@
-"""Planted neurons: a copy of the embedded model in which one MLP neuron per concept is rewired to
-detect that concept, so an explainer's answer can be checked against a known truth.
+"""Planted neurons: a copy of the embedded model with one extra MLP neuron per concept in one layer,
+wired to detect that concept, so an explainer's answer can be checked against a known truth.
 
-For the gated MLP `down(silu(gate(x)) * up(x))`, x the MLP input after the pre-MLP RMSNorm, neuron n
-gets gate row α·d and up row β·d, where d is the unit vector from the mean MLP input over every other
-word to the mean over the concept's words (each word read at its last token, in short contexts).
-Its activation silu(α s)·β s with s = d·x is large when s is well above zero (concept tokens), and
-stays under 0.5·β/α for negative s. Its output column is zeroed, so every other activation and the
-logits are exactly those of the original model.
+The copy appends k neurons to every MLP (intermediate size d_mlp + k; all-zero weights except the
+planted ones), so every original neuron is kept. For the gated MLP `down(silu(gate(x)) * up(x))`,
+x the MLP input after the pre-MLP RMSNorm, planted neuron n gets gate row α·d and up row β·d, where
+d is the unit vector from the mean MLP input over every other word to the mean over the concept's
+words (each word read at its last token, in short contexts). Its activation silu(α s)·β s with
+s = d·x is large when s is well above zero (concept tokens) and stays under 0.5·β/α for negative s.
+Its output column is zero, so the logits are exactly those of the original model.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from pydantic import BaseModel
+from torch import nn
 
 from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
 from autointerp.evals.concepts import Concept
 from autointerp.targets import Target, load_target
 from autointerp.targets.embedded import converted_dir
 from autointerp.targets.local import PLANTED_PREFIX, planted_root
+from autointerp.tools.probe import run_ids
 
 PLANTING_VERSION = 1
 MANIFEST = "planted.json"
-# α·s at the mean concept token: silu(8) ≈ 8, against at most ~0.5 for any token with s < 0.
+# α·s at the mean concept token: activation silu(8) ≈ 8 there, at most 0.06 for any token with s < 0.
 GAIN = 8.0
 # Contexts for measuring directions; PROBE_TEMPLATES (different words) check and score the planting.
 MEASURE_TEMPLATES = ("I saw the {w} there.", "We talked about {w} today.", "It is a {w}.", "The {w} was here.",
@@ -67,6 +70,7 @@ class PlantedModel(BaseModel):
     layer: int
     gain: float
     version: int
+    base_d_mlp: int  # planted neurons are appended after the base model's
     neurons: list[PlantedNeuron]
 
     def neuron_of(self, concept: str) -> PlantedNeuron:
@@ -106,27 +110,20 @@ def mlp_inputs(target: Target, layer: int, words: list[str], templates: tuple[st
     return torch.cat(out).float()
 
 
-def planted_name(concepts: list[Concept], layer: int, indices: list[int], base_stamp: str) -> str:
-    key = json.dumps({"v": PLANTING_VERSION, "base": base_stamp, "layer": layer, "gain": GAIN, "indices": indices,
+def planted_name(concepts: list[Concept], layer: int, base_stamp: str) -> str:
+    key = json.dumps({"v": PLANTING_VERSION, "base": base_stamp, "layer": layer, "gain": GAIN,
                       "concepts": [c.model_dump() for c in concepts]}, sort_keys=True)
     return PLANTED_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def choose_indices(n: int, d_mlp: int, seed: int) -> list[int]:
-    """Distinct, seeded neuron indices: one per concept."""
-    rng = np.random.default_rng([seed, 8])
-    return [int(i) for i in rng.choice(d_mlp, size=n, replace=False)]
-
-
-def plant(concepts: list[Concept], layer: int = 3, seed: int = 0, settings: Settings | None = None) -> PlantedModel:
+def plant(concepts: list[Concept], layer: int = 3, settings: Settings | None = None) -> PlantedModel:
     """The planted copy for these concepts (built once, atomically: temp dir + rename; reused after)."""
     settings = settings or get_settings()
     base = load_target(EMBEDDED_MODEL, settings)
     base.check_layer(layer)
     source = converted_dir(settings.data_dir)
     stamp = (source / "autointerp-converted.json").read_text().strip()
-    indices = choose_indices(len(concepts), base.d_mlp, seed)
-    name = planted_name(concepts, layer, indices, stamp)
+    name = planted_name(concepts, layer, stamp)
     final = planted_root(settings.data_dir) / name
     if (final / MANIFEST).is_file():
         return PlantedModel.model_validate_json((final / MANIFEST).read_text())
@@ -136,24 +133,38 @@ def plant(concepts: list[Concept], layer: int = 3, seed: int = 0, settings: Sett
     from transformers import AutoModelForCausalLM
 
     hf = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    _widen(hf, len(concepts))
     mlp = hf.model.layers[layer].mlp
     neurons = []
     with torch.no_grad():
-        for i, (concept, index) in enumerate(zip(concepts, indices)):
+        for i, concept in enumerate(concepts):
             rest = torch.cat([x for j, x in enumerate(per_concept) if j != i] + [baseline])
             d = per_concept[i].mean(0) - rest.mean(0)
             d = d / d.norm()
             s_in, s_rest = float((per_concept[i] @ d).mean()), float((rest @ d).mean())
-            alpha = GAIN / s_in
-            mlp.gate_proj.weight[index] = alpha * d
+            index = base.d_mlp + i
+            mlp.gate_proj.weight[index] = (GAIN / s_in) * d
             mlp.up_proj.weight[index] = d / s_in
-            mlp.down_proj.weight[:, index] = 0.0
             neurons.append(PlantedNeuron(concept=concept.name, index=index, concept_projection=round(s_in, 5),
                                          rest_projection=round(s_rest, 5)))
     record = PlantedModel(name=name, base_model=EMBEDDED_MODEL, base_stamp=stamp, layer=layer, gain=GAIN,
-                          version=PLANTING_VERSION, neurons=neurons)
+                          version=PLANTING_VERSION, base_d_mlp=base.d_mlp, neurons=neurons)
     _save(hf, base.tokenizer, record, final)
     return record
+
+
+def _widen(hf, k: int) -> None:
+    """Append k all-zero neurons to every MLP: silu(0)·0 = 0 and a zero output column add nothing."""
+    for block in hf.model.layers:
+        mlp = block.mlp
+        for lin in (mlp.gate_proj, mlp.up_proj):
+            lin.weight = nn.Parameter(torch.cat([lin.weight.data, lin.weight.new_zeros(k, lin.in_features)]))
+            lin.out_features += k
+        down = mlp.down_proj
+        down.weight = nn.Parameter(torch.cat([down.weight.data, down.weight.new_zeros(down.out_features, k)], dim=1))
+        down.in_features += k
+        mlp.intermediate_size = hf.config.intermediate_size + k
+    hf.config.intermediate_size += k
 
 
 def _in_any(word: str, concepts: list[Concept]) -> bool:
@@ -178,8 +189,6 @@ def _save(hf, tokenizer, record: PlantedModel, final: Path) -> None:
 def word_activations(target: Target, layer: int, index: int, words: list[str]) -> list[float]:
     """The neuron's activation at each word (its last token), averaged over the unseen probe contexts."""
     seqs = [_word_positions(target, t, w) for w in words for t in PROBE_TEMPLATES]
-    from autointerp.tools.probe import run_ids
-
     acts = run_ids(target, [ids for ids, _ in seqs], layer)
     per = [float(a[pos, index]) for a, (_, pos) in zip(acts, seqs)]
     k = len(PROBE_TEMPLATES)

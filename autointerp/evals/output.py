@@ -1,0 +1,121 @@
+"""Eval 3: output neurons. Neurons whose direct logit attribution is dominated by one token (as
+L29.N720 promotes " an"): does the explanation say what the neuron predicts?
+
+Selection: for every neuron of the chosen layers, DLA = W_out[n] ⊙ γ_final @ W_U over the whole
+vocabulary; margin = (top1 − top2) / std. Only neurons whose top token is a nameable word (letters,
+two or more) are kept, and the N largest margins are explained.
+
+Judge: the top token, stripped and lower-cased, appears in the explanation quoted ("an", 'an', `an`),
+or as a whole word when it is not a function word (so "an" in "fires on an article" does not count).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from autointerp.agent import AgentConfig
+from autointerp.config import Settings
+from autointerp.errors import InputError
+from autointerp.evals import report
+from autointerp.evals.records import OutputNeuron, OutputResult, OutputRun, OutputSummary, RunInfo
+from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, totals
+from autointerp.records import ExplainMethod, SimulatorName
+from autointerp.targets import Target, load_target
+from autointerp.tools.effects import _final_norm_weight
+
+FUNCTION_WORDS = frozenset("""a an the of to in and or is it on for at by as with be that this from are was were
+not but he she they we you his her its their our your i me him them us my who which what when where how all any
+some no so if then than there here do does did has have had will would can could should may might must""".split())
+
+
+def scan(target: Target, layers: list[int], n: int) -> list[OutputNeuron]:
+    """The n neurons of `layers` whose nameable top DLA token stands out most."""
+    if n < 1:
+        raise InputError(f"--n must be >= 1, got {n}")
+    w_u = target.bridge.W_U.detach().float()
+    gamma = _final_norm_weight(target).float()
+    found: list[OutputNeuron] = []
+    for layer in layers:
+        target.check_layer(layer)
+        dla = (target.bridge.blocks[layer].mlp.W_out.detach().float() * gamma) @ w_u  # [d_mlp, vocab]
+        top = dla.topk(2, dim=1)
+        margin = (top.values[:, 0] - top.values[:, 1]) / dla.std(dim=1)
+        del dla
+        for idx in torch.argsort(margin, descending=True).tolist():
+            first = target.tokenizer.decode([int(top.indices[idx, 0])])
+            if nameable(first):
+                second = target.tokenizer.decode([int(top.indices[idx, 1])])
+                found.append(OutputNeuron(neuron=f"L{layer}.N{idx}", top_token=first, second_token=second,
+                                          margin=round(float(margin[idx]), 4)))
+            if sum(o.neuron.startswith(f"L{layer}.") for o in found) >= n:
+                break
+    return sorted(found, key=lambda o: -o.margin)[:n]
+
+
+def nameable(token: str) -> bool:
+    t = token.strip()
+    return len(t) >= 2 and t.isalpha()
+
+
+def names_token(text: str | None, token: str) -> bool:
+    """Whether the explanation names the token the neuron predicts."""
+    if not text:
+        return False
+    t = re.escape(token.strip().lower())
+    low = text.lower()
+    if re.search(rf"[\"'`‘“]\s*{t}\s*[\"'`’”]", low):
+        return True
+    return token.strip().lower() not in FUNCTION_WORDS and re.search(rf"\b{t}\b", low) is not None
+
+
+def run_output(n: int, layers: list[int], llm: str | None, methods: list[ExplainMethod], settings: Settings,
+               max_steps: int = 8, simulator: SimulatorName = "embedding", model: str | None = None,
+               command: str = "", console: Console | None = None, out: Path | None = None) -> tuple[OutputResult, str]:
+    """Scan, cache, explain, judge; (result, Markdown), written to `out` when given (with a resume journal)."""
+    t0 = time.perf_counter()
+    target = load_target(model, settings)
+    candidates = scan(target, layers, n)
+    chat = open_llm(llm, methods, simulator, settings)
+    cache_tokens = ensure_caches([int(c.neuron[1:].split(".")[0]) for c in candidates], target.name, settings, console)
+    config = AgentConfig(max_steps=max_steps)
+    journal = None if out is None else open_journal(
+        out, "output", model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
+        simulator=simulator, neurons=[c.neuron for c in candidates], cache=cache_tokens)
+    runs: list[OutputRun] = []
+    for c in candidates:
+        if console is not None:
+            console.print(f"[bold]{c.neuron}[/] promotes {c.top_token!r} (margin {c.margin:.1f})", highlight=False)
+        for r in run_all(c.neuron, target.name, methods, chat, config, simulator, settings, console, journal):
+            runs.append(OutputRun(**r.model_dump(), named=names_token(r.text, c.top_token)))
+    summary = []
+    for m in methods:
+        hits = sum(r.named for r in runs if r.method == m)
+        summary.append(OutputSummary(method=m, named=hits, neurons=len(candidates),
+                                     rate=round(hits / max(1, len(candidates)), 4)))
+    info = RunInfo(eval="output", command=command, model=target.name, llm=chat.name if chat else None,
+                   simulator=simulator, explainers=methods, max_steps=max_steps, cache_tokens=cache_tokens,
+                   seed=settings.seed, seconds=round(time.perf_counter() - t0, 1),
+                   resumed_runs=journal.resumed if journal else 0, totals=totals(runs, methods))
+    result = OutputResult(info=info, layers=layers, candidates=candidates, summary=summary, runs=runs)
+    return finish(result, render(result), "output", out, journal)
+
+
+def render(result: OutputResult) -> str:
+    md = report.header(f"Output neurons (top {len(result.candidates)} by DLA margin, layers "
+                       f"{result.layers[0]}-{result.layers[-1]})", result.info)
+    md += report.table(["explainer", "names the predicted token", "rate"],
+                       [[s.method, f"{s.named}/{s.neurons}", f"{s.rate:.0%}"] for s in result.summary])
+    md += "\n"
+    rows = []
+    for c in result.candidates:
+        for r in (r for r in result.runs if r.neuron == c.neuron):
+            rows.append([c.neuron, repr(c.top_token), f"{c.margin:.1f}", r.method, "✓" if r.named else "✗",
+                         report.fmt(r.score), report.short(r.text if r.text else r.error)])
+    md += report.table(["neuron", "top token", "margin", "explainer", "named", "held-out", "explanation"], rows)
+    md += "\n" + report.cost_table(result.info.totals)
+    return md

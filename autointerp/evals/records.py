@@ -1,0 +1,145 @@
+"""Typed results of the evals: what ran, with which LLM and prompts, what it cost, what it found."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from autointerp.evals.judge import Calibration, Verdict
+from autointerp.records import ExplainMethod, SimulatorName
+
+EvalName = Literal["planted", "real", "output"]
+EXPLAINERS: tuple[ExplainMethod, ...] = ("heuristic", "one-shot", "agent")
+
+
+class ExplainerRun(BaseModel):
+    """One explainer on one neuron. A run whose explainer produced nothing has `error` and no text."""
+
+    neuron: str
+    method: ExplainMethod
+    text: str | None = None
+    triggers: list[str] = Field(default_factory=list)
+    score: float | None = Field(default=None, description="held-out simulation score of the record")
+    explainer: str = "none"
+    prompt_version: str = ""
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    promoted_tokens: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class ExplainerTotals(BaseModel):
+    method: ExplainMethod
+    runs: int
+    failures: int
+    prompt_version: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    seconds: float
+
+
+class RunInfo(BaseModel):
+    """The header every eval result carries."""
+
+    eval: EvalName
+    command: str
+    model: str
+    llm: str | None = Field(description="explainer LLM (None when only the heuristic ran)")
+    simulator: SimulatorName
+    explainers: list[ExplainMethod]
+    max_steps: int
+    cache_tokens: dict[int, int] = Field(default_factory=dict, description="layer -> tokens behind its cache")
+    seed: int
+    started_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    seconds: float = Field(default=0.0, description="wall time of this invocation")
+    resumed_runs: int = Field(default=0, description="runs taken from the journal of an interrupted invocation")
+    totals: list[ExplainerTotals] = Field(default_factory=list)
+
+
+class Interval(BaseModel):
+    """A mean with its seeded bootstrap 95% confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    resamples: int
+
+
+class PlantedRun(ExplainerRun):
+    verdict: Verdict | None = None
+    probe_score: float | None = Field(default=None, description="simulation score on concept vs non-concept probe texts")
+
+
+class ConceptOutcome(BaseModel):
+    concept: str
+    description: str
+    neuron: str
+    concept_activation: float = Field(description="mean activation on the concept's words in unseen contexts")
+    distractor_activation: float = Field(description="mean activation on other concepts' and ordinary words")
+    top_share: float = Field(description="share of the top 20 cached examples whose max token is a concept word")
+    runs: list[PlantedRun]
+
+
+class PlantedSummary(BaseModel):
+    method: ExplainMethod
+    recovered: int
+    concepts: int
+    rate: float
+    mean_probe_score: float | None
+    mean_held_out_score: float | None
+
+
+class PlantedResult(BaseModel):
+    info: RunInfo
+    planted_model: str
+    layer: int
+    calibration: Calibration
+    summary: list[PlantedSummary]
+    concepts: list[ConceptOutcome]
+
+
+class RealSummary(BaseModel):
+    method: ExplainMethod
+    score: Interval
+    failures: int
+
+
+class RealResult(BaseModel):
+    info: RunInfo
+    neurons: list[str]
+    summary: list[RealSummary]
+    paired: dict[str, Interval] = Field(description="agent − other, per neuron, e.g. 'agent - one-shot'")
+    runs: list[ExplainerRun]
+
+
+class OutputNeuron(BaseModel):
+    neuron: str
+    top_token: str
+    second_token: str
+    margin: float = Field(description="(top1 − top2) / std of the neuron's direct logit attribution over the vocabulary")
+
+
+class OutputRun(ExplainerRun):
+    named: bool = False
+
+
+class OutputSummary(BaseModel):
+    method: ExplainMethod
+    named: int
+    neurons: int
+    rate: float
+
+
+class OutputResult(BaseModel):
+    info: RunInfo
+    layers: list[int]
+    candidates: list[OutputNeuron]
+    summary: list[OutputSummary]
+    runs: list[OutputRun]

@@ -1,0 +1,126 @@
+"""Run the chosen explainers on a neuron and keep what each cost; shared by every eval."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
+from rich.console import Console
+
+from autointerp.agent import AgentConfig
+from autointerp.agent import explain as run_explain
+from autointerp.agent.explain import PROMPT_VERSIONS, ExplanationFailed
+from autointerp.config import Settings
+from autointerp.errors import InputError
+from autointerp.evals import report
+from autointerp.evals.journal import Journal
+from autointerp.evals.records import EXPLAINERS, ExplainerRun, ExplainerTotals
+from autointerp.llm import LLM, make_llm
+from autointerp.records import ExplainMethod, SimulatorName
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def parse_explainers(spec: str) -> list[ExplainMethod]:
+    """`agent,one-shot,heuristic` (any order, any subset), run cheapest first."""
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    bad = [n for n in names if n not in EXPLAINERS]
+    if bad or not names:
+        raise InputError(f"--explainers takes a comma-separated subset of {', '.join(EXPLAINERS)}; got {spec!r}")
+    return [m for m in EXPLAINERS if m in names]
+
+
+def needs_llm(methods: Sequence[ExplainMethod], simulator: SimulatorName) -> bool:
+    return any(m != "heuristic" for m in methods) or simulator in ("llm", "llm-logprob")
+
+
+def open_llm(spec: str | None, methods: Sequence[ExplainMethod], simulator: SimulatorName,
+             settings: Settings) -> LLM | None:
+    return make_llm(spec, settings) if needs_llm(methods, simulator) else None
+
+
+def run_explainer(neuron: str, model: str, method: ExplainMethod, llm: LLM | None, config: AgentConfig,
+                  simulator: SimulatorName, settings: Settings) -> ExplainerRun:
+    """One explanation and its held-out score; an explainer that yields nothing is recorded, not raised."""
+    start = time.perf_counter()
+    chat = llm if method != "heuristic" or simulator in ("llm", "llm-logprob") else None
+    try:
+        rec = run_explain(neuron, model, chat, method, config, simulator, settings)
+    except ExplanationFailed as e:
+        return ExplainerRun(neuron=neuron, method=method, explainer=llm.name if chat else "none",
+                            prompt_version=PROMPT_VERSIONS[method], error=str(e),
+                            seconds=round(time.perf_counter() - start, 2))
+    return ExplainerRun(
+        neuron=neuron, method=method, text=rec.text, triggers=rec.triggers, score=rec.score, explainer=rec.explainer,
+        prompt_version=rec.prompt_version, steps=rec.steps, prompt_tokens=rec.prompt_tokens,
+        completion_tokens=rec.completion_tokens, cost_usd=rec.cost_usd, promoted_tokens=rec.evidence.promoted_tokens,
+        seconds=round(time.perf_counter() - start, 2))
+
+
+def run_all(neuron: str, model: str, methods: Sequence[ExplainMethod], llm: LLM | None, config: AgentConfig,
+            simulator: SimulatorName, settings: Settings, console: Console | None = None,
+            journal: Journal | None = None) -> list[ExplainerRun]:
+    """Each explainer on the neuron; runs already in the journal are taken from it, new ones added."""
+    runs = []
+    for m in methods:
+        r = journal.get(neuron, m) if journal is not None else None
+        resumed = r is not None
+        if r is None:
+            r = run_explainer(neuron, model, m, llm, config, simulator, settings)
+            if journal is not None:
+                journal.add(r)
+        if console is not None:
+            what = f"error: {r.error}" if r.error else f"{r.score:+.3f} {r.text!r}"
+            note = " (from the journal)" if resumed else ""
+            console.print(f"  {neuron} {m:<9} {r.seconds:6.1f}s{note}  {what}", highlight=False, markup=False)
+        runs.append(r)
+    return runs
+
+
+def open_journal(out: Path, eval_name: str, **key) -> Journal:
+    """The eval's journal in its output folder, keyed by what decides its runs (and the prompt versions)."""
+    return Journal(out / f".{eval_name}.journal.jsonl", {"eval": eval_name, "prompts": PROMPT_VERSIONS, **key})
+
+
+def totals(runs: Sequence[ExplainerRun], methods: Sequence[ExplainMethod]) -> list[ExplainerTotals]:
+    out = []
+    for m in methods:
+        rs = [r for r in runs if r.method == m]
+        costs = [r.cost_usd for r in rs]
+        out.append(ExplainerTotals(
+            method=m, runs=len(rs), failures=sum(r.error is not None for r in rs),
+            prompt_version=PROMPT_VERSIONS[m], prompt_tokens=sum(r.prompt_tokens for r in rs),
+            completion_tokens=sum(r.completion_tokens for r in rs),
+            cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6),  # type: ignore[arg-type]
+            seconds=round(sum(r.seconds for r in rs), 1)))
+    return out
+
+
+def ensure_caches(layers: Sequence[int], model: str, settings: Settings, console: Console | None = None) -> dict[int, int]:
+    """Build the missing layer caches in one pass (settings.tokens); keep complete ones whatever their
+    budget (building a smaller one would replace them). Returns layer -> cached tokens."""
+    from autointerp.cache.build import build_cache
+    from autointerp.cache.view import open_layer
+    from autointerp.errors import CacheError
+
+    missing = []
+    for layer in sorted(set(layers)):
+        try:
+            open_layer(layer, model, None, settings, build=False)
+        except CacheError:
+            missing.append(layer)
+    if missing:
+        build_cache(missing, model=model, settings=settings, console=console, progress=console is not None)
+    return {layer: open_layer(layer, model, None, settings, build=False).n_tokens for layer in sorted(set(layers))}
+
+
+def finish(result: R, markdown: str, name: str, out: Path | None, journal: Journal | None) -> tuple[R, str]:
+    """Write the result (when `out` is given), then drop the journal it no longer needs."""
+    if out is not None:
+        report.write(result, markdown, name, out)
+    if journal is not None:
+        journal.close()
+    return result, markdown

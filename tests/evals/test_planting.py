@@ -1,0 +1,65 @@
+"""Planting on the real embedded model: the rewired neuron detects its concept, nothing else changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autointerp.errors import TargetError
+from autointerp.evals.concepts import load_concepts
+from autointerp.evals.planting import BASELINE_WORDS, word_activations
+from autointerp.targets import load_target
+
+pytestmark = pytest.mark.integration
+
+
+def test_planted_neuron_fires_on_its_concept_far_more_than_on_other_words(planted_home, three_concepts):
+    settings, planted = planted_home
+    target = load_target(planted.name, settings)
+    concepts = load_concepts(three_concepts)
+    for i, concept in enumerate(concepts):
+        n = planted.neuron_of(concept.name)
+        others = [w for j, c in enumerate(concepts) if j != i for w in c.words] + list(BASELINE_WORDS[:60])
+        on = word_activations(target, planted.layer, n.index, concept.words)
+        off = word_activations(target, planted.layer, n.index, others)
+        print(f"{concept.name}: concept mean {np.mean(on):.2f} (min {min(on):.2f}), others mean {np.mean(off):.3f} "
+              f"(max {max(off):.2f})")
+        assert np.mean(on) > 20 * max(np.mean(off), 1e-3)
+        assert min(on) > np.percentile(off, 90)
+
+
+def test_zeroed_output_weights_leave_the_logits_unchanged(planted_home, smol):
+    """The planted neurons are appended (every original neuron kept) with zero output columns."""
+    settings, planted = planted_home
+    target = load_target(planted.name, settings)
+    assert target.d_mlp == smol.d_mlp + len(planted.neurons) == planted.base_d_mlp + 3
+    ids = torch.tensor([[smol.bos_id] + smol.encode("In January my dog and I drove from France to Spain.")])
+    with torch.inference_mode():
+        base = smol.bridge(ids, return_type="logits")
+        mine = target.bridge(ids, return_type="logits")
+    assert torch.allclose(base, mine, atol=1e-4), float((base - mine).abs().max())
+    before, after = smol.layer_activations(ids, planted.layer), target.layer_activations(ids, planted.layer)
+    assert torch.allclose(before, after[..., : smol.d_mlp], atol=1e-5)
+    assert after[..., smol.d_mlp:].abs().max() > 1.0
+    other = target.layer_activations(ids, planted.layer + 1)
+    assert other[..., smol.d_mlp:].abs().max() == 0
+
+
+def test_planted_model_loads_by_name_and_by_path_and_is_reused(planted_home, three_concepts):
+    from autointerp.evals.planting import plant
+    from autointerp.targets.local import planted_root
+
+    settings, planted = planted_home
+    path = planted_root(settings.data_dir) / planted.name
+    by_path = load_target(str(path), settings)
+    assert by_path.d_mlp == 1539 and by_path.n_layers == 30
+    stamp = path.stat().st_mtime_ns
+    assert plant(load_concepts(three_concepts), 3, settings) == planted
+    assert path.stat().st_mtime_ns == stamp
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".plant-")]
+
+
+def test_unknown_planted_name_is_one_clear_error(settings):
+    with pytest.raises(TargetError, match="no planted model 'planted-000000000000'"):
+        load_target("planted-000000000000", settings)
