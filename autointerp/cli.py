@@ -214,7 +214,7 @@ def effects(
     res = run(neuron, k, contexts, model, corpus)
     if json_:
         return _emit_json(res)
-    fmt = lambda items: ", ".join(f"{t.token!r} {t.value:+.3f}" for t in items)  # noqa: E731
+    fmt = lambda items: ", ".join(f"{t.token!r} {t.value:+.3f}" for t in items) or "none"  # noqa: E731
     out.print(f"[bold]{res.neuron}[/] of {res.model}")
     out.print(f"[dim]{res.norm_handling}[/]")
     out.print(f"[bold]promoted[/]: {fmt(res.promoted)}")

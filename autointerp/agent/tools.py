@@ -127,7 +127,7 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
         session.effects = res
         session.evidence.promoted_tokens = [t.token for t in res.promoted]
         session.evidence.suppressed_tokens = [t.token for t in res.suppressed]
-        fmt = lambda ts: ", ".join(repr(t.token) for t in ts[:8])  # noqa: E731
+        fmt = lambda ts: ", ".join(repr(t.token) for t in ts[:8]) or "none (no output effect)"  # noqa: E731
         return (f"promotes: {fmt(res.promoted)}\nsuppresses: {fmt(res.suppressed)}\n"
                 f"ablation lowers: {fmt(res.ablation_lost)}")
 

@@ -88,6 +88,13 @@ def _tok(target: Target, i: int) -> str:
     return target.tokenizer.decode([int(i)])
 
 
+def _effects(target: Target, top) -> list[TokenEffect]:
+    """The top-k entries that are effects at all: a token whose value rounds to zero is neither
+    promoted nor lost (a neuron with zero output weights has none, not the vocabulary's first k)."""
+    return [TokenEffect(token=_tok(target, i), value=round(float(v), 5)) for v, i in zip(top.values, top.indices)
+            if round(float(v), 5) > 0]
+
+
 def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str | None = None,
             corpus: str | None = None, settings: Settings | None = None,
             windows: set[int] | None = None) -> EffectsResult:
@@ -110,8 +117,7 @@ def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str 
     direction = _w_out(target, neuron) * _final_norm_weight(target) / scale
     dla = direction @ target.bridge.W_U.detach()
     up, down = dla.topk(k), (-dla).topk(k)
-    promoted = [TokenEffect(token=_tok(target, i), value=round(float(v), 5)) for v, i in zip(up.values, up.indices)]
-    suppressed = [TokenEffect(token=_tok(target, i), value=round(-float(v), 5)) for v, i in zip(down.values, down.indices)]
+    promoted, suppressed = _effects(target, up), [TokenEffect(token=e.token, value=-e.value) for e in _effects(target, down)]
 
     clean = _logprobs(target, ids, neuron)
     ablated = _logprobs(target, ids, neuron, value=lambda a: torch.full_like(a, mean))
@@ -127,8 +133,8 @@ def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str 
         norm_handling=("W_out[n] * final-norm weight @ W_U, divided by the mean final-norm scale "
                        f"({float(scale):.4g}) at the top contexts' max tokens: logits per unit activation"),
         promoted=promoted, suppressed=suppressed, ablation_value=round(mean, 6), ablation_contexts=len(top),
-        ablation_lost=[TokenEffect(token=_tok(target, i), value=round(-float(v), 5)) for v, i in zip(lost.values, lost.indices)],
-        ablation_gained=[TokenEffect(token=_tok(target, i), value=round(float(v), 5)) for v, i in zip(gained.values, gained.indices)],
+        ablation_lost=[TokenEffect(token=e.token, value=-e.value) for e in _effects(target, lost)],
+        ablation_gained=_effects(target, gained),
         ablation_loss_change=round(loss_change, 6),
         patching=_patch(target, neuron, top[0], settings) if top else None,
     )

@@ -63,3 +63,13 @@ def test_planted_model_loads_by_name_and_by_path_and_is_reused(planted_home, thr
 def test_unknown_planted_name_is_one_clear_error(settings):
     with pytest.raises(TargetError, match="no planted model 'planted-000000000000'"):
         load_target("planted-000000000000", settings)
+
+
+def test_a_planted_neuron_has_no_output_effects(planted_home):
+    """Zero output weights: no token is promoted or lost, so no explanation may claim a prediction."""
+    from autointerp.tools.effects import effects
+
+    settings, planted = planted_home
+    n = planted.neurons[0]
+    res = effects(f"L{planted.layer}.N{n.index}", k=10, contexts=4, model=planted.name, settings=settings)
+    assert (res.promoted, res.suppressed, res.ablation_lost, res.ablation_gained) == ([], [], [], [])
