@@ -19,8 +19,10 @@ from autointerp.records import ExplainMethod, Explanation, NeuronId, SimulatorNa
 from autointerp.tools import effects as effects_mod
 
 ONE_SHOT_VERSION = 1
-PROMPT_VERSIONS: dict[str, str] = {"agent": f"agent_v{PROMPT_VERSION}", "one-shot": f"one_shot_v{ONE_SHOT_VERSION}",
-                                   "heuristic": "heuristic_v1"}
+CATEGORY_VERSION = 1
+PROMPT_VERSIONS: dict[str, str] = {"agent": f"agent_v{PROMPT_VERSION}+category_v{CATEGORY_VERSION}",
+                                   "one-shot": f"one_shot_v{ONE_SHOT_VERSION}", "heuristic": "heuristic_v1"}
+_NOT_A_CATEGORY = frozenset("word words token tokens letter letters the a an and of to".split())
 
 
 class ExplanationFailed(LLMError):
@@ -56,6 +58,25 @@ def one_shot(session: Session, llm: LLM, transcript: Transcript) -> str:
     reply = llm.invoke([HumanMessage(prompt)], **hints)
     transcript.add("llm", content=reply)
     return clean_reply(reply)
+
+
+def category(words: list[str], llm: LLM, transcript: Transcript | None = None) -> str | None:
+    """What the top tokens have in common, by few-shot line completion (even the 135M local model
+    names animals, colours or months this way); None when the reply is not a short category name."""
+    line = ", ".join(words)
+    prompt = render("category", CATEGORY_VERSION, words=line)
+    instruction, shots = prompt.rstrip("\n").split("\n", 1)
+    if transcript is not None:
+        transcript.add("prompt", role="user", content=prompt)
+    if llm.local:
+        reply = llm.invoke([HumanMessage(instruction)], prefill=shots, max_tokens=8, stop_strings=["\n"])
+    else:
+        reply = llm.invoke([HumanMessage(prompt)])
+    if transcript is not None:
+        transcript.add("llm", content=reply)
+    found = reply.rsplit(line + ":", 1)[-1].strip().split("\n")[0].strip(" .\"'`*")
+    ok = re.fullmatch(r"[A-Za-z][A-Za-z '-]{1,39}", found) and len(found.split()) <= 4
+    return found if ok and found.lower() not in _NOT_A_CATEGORY else None
 
 
 def _output_side(session: Session) -> str | None:
@@ -133,6 +154,8 @@ def _run(method: ExplainMethod, session: Session, llm: LLM | None, transcript: T
         return session.validate(one_shot(session, llm, transcript), [], "one-shot"), 0, None
     text, words = heuristic(session)
     seeds = [session.validate(text, words, "heuristic")]
+    if name := category(words, llm, transcript):
+        seeds.append(session.validate(f"{name}: " + ", ".join(f'"{w}"' for w in words), words, "category"))
     try:
         seeds.append(session.validate(one_shot(session, llm, transcript), [], "one-shot"))
     except ExplanationFailed as e:

@@ -29,6 +29,7 @@ def events(rec, kind):
 
 def test_native_loop_tool_calls_errors_and_submit(real_settings):
     llm = scripted(
+        AIMessage("years"),  # the category of the heuristic's top tokens
         AIMessage("fires on numbers"),  # the one-shot seed
         AIMessage("", tool_calls=[call("top_examples", 1, n=3), call("probe", 2, texts=["In 1990 the", "A cat."])]),
         AIMessage("", invalid_tool_calls=[{"name": "score", "args": "{not json", "id": "bad-1", "error": "bad JSON",
@@ -55,7 +56,8 @@ def test_native_loop_tool_calls_errors_and_submit(real_settings):
     assert sum(not e.data["ok"] for e in results) == 4
     # The record is the best validation candidate, scored once more on windows no tool saw.
     sources = {e.data.get("source") for e in events(rec, "score") if e.data.get("split") == "validation"}
-    assert {"heuristic", "one-shot", "score", "submit"} <= sources
+    assert {"heuristic", "category", "one-shot", "score", "submit"} <= sources
+    assert any(e.data["text"].startswith("years: ") for e in events(rec, "score") if e.data.get("source") == "category")
     s = rec.scores[0]
     held = set(s.split.score_top_windows) | set(s.split.score_random_windows)
     assert held and not held & set(s.split.explain_windows) and s.n_examples == 10
@@ -64,6 +66,7 @@ def test_native_loop_tool_calls_errors_and_submit(real_settings):
 
 def test_json_fallback_runs_the_same_tools(real_settings):
     llm = scripted(
+        AIMessage("the, a, an"),  # not a category name: no candidate from it
         AIMessage("fires on numbers"),
         AIMessage("I would like to look at examples"),  # not JSON: sent back, loop goes on
         AIMessage('{"tool": "probe", "args": {"texts": ["In 1990 the war", "The cat sat."]}}'),
@@ -73,6 +76,7 @@ def test_json_fallback_runs_the_same_tools(real_settings):
     )
     rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=6), settings=real_settings)
     assert rec.steps == 4 and [e.data["stop"] for e in events(rec, "final")] == ["submit"]
+    assert "category" not in {e.data.get("source") for e in events(rec, "score")}
     sent = [str(m.content) for m in llm.chat.seen[-1]]
     assert any("not a usable step" in t for t in sent)
     assert any("already made exactly this call" in t for t in sent)
@@ -82,15 +86,15 @@ def test_json_fallback_runs_the_same_tools(real_settings):
 
 def test_stops_at_max_steps_and_target_score_with_best_so_far(real_settings):
     looping = [AIMessage("", tool_calls=[call("top_examples", i, start=i)]) for i in range(3)]
-    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), *looping), config=AgentConfig(max_steps=3),
+    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers"), *looping), config=AgentConfig(max_steps=3),
                   settings=real_settings)
     assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "max-steps"
     best = max((e for e in events(rec, "score") if e.data.get("split") == "validation"), key=lambda e: e.data["value"])
     assert rec.scores[0].explanation == best.data["text"]
-    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), looping[0]),
+    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers"), looping[0]),
                   config=AgentConfig(max_steps=5, target_score=-1.0), settings=real_settings)
     assert rec.steps == 1 and events(rec, "final")[0].data["stop"] == "target-score"
-    rec = explain(NEURON, llm=scripted(AIMessage("numbers")), config=AgentConfig(max_steps=5, max_tokens=1),
+    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers")), config=AgentConfig(max_steps=5, max_tokens=1),
                   settings=real_settings)
     assert rec.steps == 0 and events(rec, "final")[0].data["stop"] == "budget"
 
@@ -135,7 +139,7 @@ def test_explain_cli_with_the_real_local_llm(real_settings):
     assert s.method == "simulation" and s.n_examples == 10
     assert not (set(s.split.score_top_windows) | set(s.split.score_random_windows)) & set(s.split.explain_windows)
     llm_events = [e for e in load(Path(stored.transcript)) if e.type == "llm"]
-    assert len(llm_events) == 1 + stored.steps, "the one-shot seed, then one reply per step"
+    assert len(llm_events) == 2 + stored.steps, "the category and one-shot seeds, then one reply per step"
     shown = run(real_settings, "transcript", NEURON)
     assert shown.returncode == 0 and "final:" in shown.stdout and "[1] llm:" in shown.stdout
 
@@ -150,6 +154,7 @@ def test_native_tool_calls_over_the_openai_protocol(real_settings, openai_server
     from autointerp.llm import make_llm
 
     openai_server.replies = [
+        (200, "years"),
         (200, "the years in dates"),
         (200, {"content": None, "tool_calls": [_tool_call(1, "probe", texts=["In 1990 the war", "A cat."])]}),
         (200, {"content": None, "tool_calls": [_tool_call(2, "probe", texts="not a list")]}),
@@ -158,10 +163,22 @@ def test_native_tool_calls_over_the_openai_protocol(real_settings, openai_server
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", real_settings)
     rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=5), settings=real_settings)
     assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "submit"
-    loop_requests = openai_server.requests[1:]
+    loop_requests = openai_server.requests[2:]
     names = {t["function"]["name"] for t in loop_requests[0]["tools"]}
     assert {"top_examples", "probe", "synonyms", "substitute", "context", "effects", "score", "submit"} <= names
     tool_msgs = [m for m in loop_requests[-1]["messages"] if m["role"] == "tool"]
     assert [m["tool_call_id"] for m in tool_msgs] == ["call_1", "call_2"]
     assert "1990" in tool_msgs[0]["content"] and tool_msgs[1]["content"].startswith("error: probe failed")
     assert rec.explainer == "openai-compatible:m" and rec.prompt_tokens > 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("words", "expected"), [(["dog", "cat", "horse", "cow", "sheep"], "animal"),
+                                                 (["Monday", "Tuesday", "Friday", "Sunday"], "day"),
+                                                 (["red", "blue", "green", "yellow"], "colo")])
+def test_the_local_llm_names_the_category_of_top_tokens(real_settings, words, expected):
+    from autointerp.agent.explain import category
+    from autointerp.llm import make_llm
+
+    name = category(words, make_llm("local", real_settings))
+    assert name is not None and expected in name.lower(), name
