@@ -22,6 +22,9 @@ ONE_SHOT_VERSION = 1
 CATEGORY_VERSION = 1
 PROMPT_VERSIONS: dict[str, str] = {"agent": f"agent_v{PROMPT_VERSION}+category_v{CATEGORY_VERSION}",
                                    "one-shot": f"one_shot_v{ONE_SHOT_VERSION}", "heuristic": "heuristic_v1"}
+# The named list keeps the heuristic's tokens and adds what they share; when it scores this close to
+# the bare list (well inside the spread of a 10-window validation score), the name is worth keeping.
+NAME_TOLERANCE = 0.02
 _NOT_A_CATEGORY = frozenset("word words token tokens letter letters the a an and of to".split())
 
 
@@ -171,4 +174,11 @@ def _run(method: ExplainMethod, session: Session, llm: LLM | None, transcript: T
     stop, steps = run_loop(session, llm, make_tools(session, store), task, transcript, config, spent)
     for c in session.candidates[len(seeds):]:
         transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
-    return session.best, steps, stop
+    return prefer_named(session.best, next((c for c in seeds if c.source == "category"), None)), steps, stop
+
+
+def prefer_named(best: Candidate, named: Candidate | None) -> Candidate:
+    """The named token list instead of the bare one when it scores within NAME_TOLERANCE of it."""
+    if best.source == "heuristic" and named is not None and named.validation >= best.validation - NAME_TOLERANCE:
+        return named
+    return best

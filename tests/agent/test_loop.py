@@ -99,6 +99,19 @@ def test_stops_at_max_steps_and_target_score_with_best_so_far(real_settings):
     assert rec.steps == 0 and events(rec, "final")[0].data["stop"] == "budget"
 
 
+def test_a_named_token_list_is_preferred_only_over_the_bare_list_and_only_within_tolerance():
+    from autointerp.agent.explain import NAME_TOLERANCE, prefer_named
+    from autointerp.agent.session import Candidate
+
+    bare = Candidate('the tokens "dog", "cat"', ["dog", "cat"], 0.60, "heuristic")
+    close = Candidate('animals: "dog", "cat"', ["dog", "cat"], round(0.60 - NAME_TOLERANCE / 2, 4), "category")
+    far = Candidate('animals: "dog", "cat"', ["dog", "cat"], round(0.60 - 2 * NAME_TOLERANCE, 4), "category")
+    written = Candidate("pets in stories", [], 0.60, "submit")
+    assert prefer_named(bare, close) is close
+    assert prefer_named(bare, far) is bare and prefer_named(bare, None) is bare
+    assert prefer_named(written, close) is written
+
+
 def test_one_shot_and_heuristic(real_settings):
     rec = explain(NEURON, llm=scripted(AIMessage("Explanation: the years in dates.\nMore text")), method="one-shot",
                   settings=real_settings)
