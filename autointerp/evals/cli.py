@@ -90,9 +90,12 @@ def register(app: typer.Typer) -> None:
 
     @evals.command()
     def real(
-        n: Annotated[int, typer.Option("--n", "-n", help="neurons to sample")] = 6,
+        n: Annotated[int, typer.Option("--n", "-n", help="neurons to sample")] = 16,
         layers: Annotated[str, typer.Option("--layers", "-l", help="layers to sample from: 0-29 | 3,6 | 6")] = "0-29",
         llm: LlmOpt = None, explainers: ExplainersOpt = ALL, max_steps: StepsOpt = 4, simulator: SimOpt = "embedding",
+        llm_simulator: Annotated[str, typer.Option(
+            "--llm-simulator", help="also score the same windows with llm-logprob | llm | none; auto = llm-logprob "
+            "when the LLM is local (exact and cheap), none for an API (it bills per call)")] = "auto",
         model: ModelOpt = None, tokens: TokensOpt = None, seed: SeedOpt = None, out_dir: OutOpt = None,
         json_: JsonOpt = False,
     ) -> None:
@@ -105,13 +108,18 @@ def register(app: typer.Typer) -> None:
         methods = parse_explainers(explainers)
         settings = _settings(tokens, seed)
         folder = _out(out_dir, settings)
+        if llm_simulator not in ("auto", "llm-logprob", "llm", "none"):
+            raise InputError(f"--llm-simulator must be auto, llm-logprob, llm or none, got {llm_simulator!r}")
+        if llm_simulator == "auto":
+            llm_simulator = "llm-logprob" if (llm or settings.llm) == "local" else "none"
         result, md = run_real(n, parse_layers(layers), llm, methods, settings, max_steps, simulator,  # type: ignore[arg-type]
-                              model, _command(), err, folder)
+                              model, _command(), err, folder,
+                              None if llm_simulator == "none" else llm_simulator)  # type: ignore[arg-type]
         _show(result, md, "real", folder, json_)
 
     @evals.command()
     def output(
-        n: Annotated[int, typer.Option("--n", "-n", help="neurons to explain")] = 5,
+        n: Annotated[int, typer.Option("--n", "-n", help="neurons to explain")] = 10,
         layers: Annotated[str, typer.Option("--layers", "-l", help="layers to scan")] = "20-29",
         llm: LlmOpt = None, explainers: ExplainersOpt = ALL, max_steps: StepsOpt = 4, simulator: SimOpt = "embedding",
         model: ModelOpt = None, tokens: TokensOpt = None, seed: SeedOpt = None, out_dir: OutOpt = None,

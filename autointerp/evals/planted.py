@@ -117,16 +117,18 @@ def _summary(method: ExplainMethod, outcomes: list[ConceptOutcome]) -> PlantedSu
     won = sum(bool(r.verdict and r.verdict.recovered) for r in runs)
     return PlantedSummary(method=method, recovered=won, concepts=len(outcomes), rate=round(won / max(1, len(outcomes)), 4),
                           mean_probe_score=_mean([r.probe_score for r in runs]),
-                          mean_held_out_score=_mean([r.score for r in runs]))
+                          mean_held_out_score=_mean([r.score for r in runs]),
+                          mean_similarity=_mean([r.verdict.similarity if r.verdict else None for r in runs]))
 
 
 def render(result: PlantedResult) -> str:
     fmt = report.fmt
     c = result.calibration
     md = report.header(f"Planted neurons ({len(result.concepts)} concepts, layer {result.layer})", result.info)
-    md += report.table(["explainer", "recovered", "rate", "mean probe score", "mean held-out score"],
-                       [[s.method, f"{s.recovered}/{s.concepts}", f"{s.rate:.0%}", fmt(s.mean_probe_score),
-                         fmt(s.mean_held_out_score)] for s in result.summary])
+    md += report.table(["explainer", "recovered", "rate", "mean similarity to the concept", "mean probe score",
+                        "mean held-out score"],
+                       [[s.method, f"{s.recovered}/{s.concepts}", f"{s.rate:.0%}", fmt(s.mean_similarity, 3, False),
+                         fmt(s.mean_probe_score), fmt(s.mean_held_out_score)] for s in result.summary])
     md += (f"\nJudge: MiniLM cosine to the concept description ≥ {c.threshold:.3f} (the {c.quantile:.0%} quantile of "
            f"{c.n_mismatched} mismatched text/description pairs, mean {c.mismatched_mean:.3f}; matched mean "
            f"{c.matched_mean:.3f}) and above every other concept. On the calibration texts: recall {c.recall:.0%}, "

@@ -14,10 +14,12 @@ from autointerp.agent import AgentConfig
 from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.evals import report
-from autointerp.evals.records import ExplainerRun, RealResult, RealSummary, RunInfo
+from autointerp.evals.records import ExplainerRun, Interval, RealResult, RealSummary, RunInfo
 from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, totals
 from autointerp.evals.stats import bootstrap_mean
+from autointerp.llm import LLM
 from autointerp.records import ExplainMethod, NeuronId, SimulatorName
+from autointerp.scoring.simulation import simulation_score
 from autointerp.targets import load_target
 
 
@@ -41,14 +43,16 @@ def _score(r: ExplainerRun) -> float:
 
 def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMethod], settings: Settings,
              max_steps: int = 8, simulator: SimulatorName = "embedding", model: str | None = None,
-             command: str = "", console: Console | None = None, out: Path | None = None) -> tuple[RealResult, str]:
-    """Sample, cache, explain; (result, Markdown), written to `out` when given (with a resume journal)."""
+             command: str = "", console: Console | None = None, out: Path | None = None,
+             llm_simulator: SimulatorName | None = None) -> tuple[RealResult, str]:
+    """Sample, cache, explain; (result, Markdown), written to `out` when given (with a resume journal).
+    With `llm_simulator`, every explanation is also scored by it on the same held-out windows."""
     t0 = time.perf_counter()
     target = load_target(model, settings)
     for layer in layers:
         target.check_layer(layer)
     neurons = sample_neurons(n, layers, target.d_mlp, settings.seed)
-    chat = open_llm(llm, methods, simulator, settings)
+    chat = open_llm(llm, methods, llm_simulator or simulator, settings)
     cache_tokens = ensure_caches([x.layer for x in neurons], target.name, settings, console)
     config = AgentConfig(max_steps=max_steps)
     journal = None if out is None else open_journal(
@@ -57,29 +61,56 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     runs: list[ExplainerRun] = []
     for nid in neurons:
         runs += run_all(str(nid), target.name, methods, chat, config, simulator, settings, console, journal)
+    if llm_simulator is not None:
+        _llm_scores(runs, llm_simulator, chat, target.name, settings, console)
     by = {m: [_score(r) for r in runs if r.method == m] for m in methods}
+    by_llm = {m: [r.llm_score or 0.0 for r in runs if r.method == m] for m in methods}
     summary = [RealSummary(method=m, score=bootstrap_mean(by[m], settings.seed),
-                           failures=sum(r.error is not None for r in runs if r.method == m)) for m in methods]
-    paired = {f"agent - {m}": bootstrap_mean(np.subtract(by["agent"], by[m]).tolist(), settings.seed)
-              for m in methods if "agent" in methods and m != "agent"}
+                           failures=sum(r.error is not None for r in runs if r.method == m),
+                           llm_score=bootstrap_mean(by_llm[m], settings.seed) if llm_simulator else None)
+               for m in methods]
+    paired, llm_paired = _paired(by, methods, settings.seed), _paired(by_llm, methods, settings.seed) if llm_simulator else {}
     info = RunInfo(eval="real", command=command, model=target.name, llm=chat.name if chat else None,
                    simulator=simulator, explainers=methods, max_steps=max_steps, cache_tokens=cache_tokens,
                    seed=settings.seed, seconds=round(time.perf_counter() - t0, 1),
                    resumed_runs=journal.resumed if journal else 0, totals=totals(runs, methods))
-    result = RealResult(info=info, neurons=[str(x) for x in neurons], summary=summary, paired=paired, runs=runs)
+    result = RealResult(info=info, neurons=[str(x) for x in neurons], summary=summary, paired=paired,
+                        llm_simulator=llm_simulator, llm_paired=llm_paired, runs=runs)
     return finish(result, render(result), "real", out, journal)
+
+
+def _paired(by: dict[str, list[float]], methods: list[ExplainMethod], seed: int) -> dict[str, Interval]:
+    return {f"agent - {m}": bootstrap_mean(np.subtract(by["agent"], by[m]).tolist(), seed)
+            for m in methods if "agent" in methods and m != "agent"}
+
+
+def _llm_scores(runs: list[ExplainerRun], simulator: SimulatorName, llm: LLM | None, model: str, settings: Settings,
+                console: Console | None) -> None:
+    """The held-out windows of each record (the same deterministic split) scored by the LLM simulator."""
+    for r in runs:
+        if r.text is not None and r.llm_score is None:
+            r.llm_score = simulation_score(r.neuron, r.text, simulator, r.triggers, model=model, settings=settings,
+                                           llm=llm).value
+            if console is not None:
+                console.print(f"  {r.neuron} {r.method:<9} {simulator}: {r.llm_score:+.3f}", highlight=False)
 
 
 def render(result: RealResult) -> str:
     fmt = report.fmt
     md = report.header(f"Real neurons ({len(result.neurons)} sampled)", result.info)
-    md += report.table(["explainer", "mean held-out score", "95% CI", "n", "no explanation"],
-                       [[s.method, fmt(s.score.mean), f"[{fmt(s.score.low)}, {fmt(s.score.high)}]", str(s.score.n),
-                         str(s.failures)] for s in result.summary])
+    ci = lambda v: f"[{fmt(v.low)}, {fmt(v.high)}]"  # noqa: E731
+    second = result.llm_simulator
+    extra = [f"{second} simulator", "95% CI"] if second else []
+    md += report.table(["explainer", f"mean held-out score ({result.info.simulator})", "95% CI", *extra, "n",
+                        "no explanation"],
+                       [[s.method, fmt(s.score.mean), ci(s.score),
+                         *([fmt(s.llm_score.mean), ci(s.llm_score)] if second and s.llm_score else []),
+                         str(s.score.n), str(s.failures)] for s in result.summary])
     if result.paired:
-        md += "\n" + report.table(["paired difference", "mean", "95% CI", "n"],
-                                  [[k, fmt(v.mean), f"[{fmt(v.low)}, {fmt(v.high)}]", str(v.n)]
-                                   for k, v in result.paired.items()])
+        md += "\n" + report.table(["paired difference", f"mean ({result.info.simulator})", "95% CI", *extra, "n"],
+                                  [[k, fmt(v.mean), ci(v),
+                                    *([fmt(result.llm_paired[k].mean), ci(result.llm_paired[k])] if second else []),
+                                    str(v.n)] for k, v in result.paired.items()])
     md += f"\nBootstrap: {next(iter(result.summary)).score.resamples:,} seeded resamples of the neurons (percentile interval).\n\n"
     methods = result.info.explainers
     rows = []
@@ -87,8 +118,11 @@ def render(result: RealResult) -> str:
         cells = [neuron]
         for m in methods:
             r = next(r for r in result.runs if r.neuron == neuron and r.method == m)
-            cells.append(f"{fmt(r.score)} {report.short(r.text if r.text else r.error, 48)}")
+            both = f"{fmt(r.score)} ({fmt(r.llm_score)})" if second else fmt(r.score)
+            cells.append(f"{both} {report.short(r.text if r.text else r.error, 48)}")
         rows.append(cells)
+    if second:
+        md += f"Per neuron: held-out score ({result.info.simulator}, then {second} in brackets) and the explanation.\n\n"
     md += report.table(["neuron", *methods], rows)
     md += "\n" + report.cost_table(result.info.totals)
     return md

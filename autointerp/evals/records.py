@@ -22,6 +22,8 @@ class ExplainerRun(BaseModel):
     text: str | None = None
     triggers: list[str] = Field(default_factory=list)
     score: float | None = Field(default=None, description="held-out simulation score of the record")
+    llm_score: float | None = Field(default=None, description="the same held-out windows scored by the LLM simulator "
+                                    "(real eval, when one is used)")
     explainer: str = "none"
     prompt_version: str = ""
     steps: int = 0
@@ -94,6 +96,7 @@ class PlantedSummary(BaseModel):
     rate: float
     mean_probe_score: float | None
     mean_held_out_score: float | None
+    mean_similarity: float | None = Field(default=None, description="mean judge similarity to the concept description")
 
 
 class PlantedResult(BaseModel):
@@ -109,6 +112,7 @@ class RealSummary(BaseModel):
     method: ExplainMethod
     score: Interval
     failures: int
+    llm_score: Interval | None = None
 
 
 class RealResult(BaseModel):
@@ -116,6 +120,8 @@ class RealResult(BaseModel):
     neurons: list[str]
     summary: list[RealSummary]
     paired: dict[str, Interval] = Field(description="agent − other, per neuron, e.g. 'agent - one-shot'")
+    llm_simulator: SimulatorName | None = Field(default=None, description="second simulator, scoring the same windows")
+    llm_paired: dict[str, Interval] = Field(default_factory=dict, description="the paired differences under it")
     runs: list[ExplainerRun]
 
 

@@ -46,12 +46,16 @@ def test_eval_real_heuristic_end_to_end(real_settings, tmp_path):
     assert s["score"]["n"] == 2 and abs(s["score"]["mean"] - sum(scores) / 2) < 1e-3
     assert s["score"]["low"] <= s["score"]["mean"] <= s["score"]["high"] and res["paired"] == {}
     assert res["info"]["command"].startswith("autointerp eval real --n 2")
+    # The local LLM also scores the same held-out windows (llm-logprob, chosen by --llm-simulator auto).
+    assert res["llm_simulator"] == "llm-logprob" and s["llm_score"]["n"] == 2
+    assert all(-1 <= x["llm_score"] <= 1 for x in res["runs"]) and "llm-logprob simulator" in r.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (["eval", "planted", "--concepts", "MALFORMED"], "is not JSON"),
     (["eval", "real", "--explainers", "agent,oracle"], "--explainers takes"),
     (["eval", "real", "--n", "0", "--explainers", "heuristic", "--layers", "3"], "--n must be >= 1"),
+    (["eval", "real", "--llm-simulator", "oracle", "--explainers", "heuristic"], "--llm-simulator must be"),
     (["eval", "output", "--layers", "99", "--explainers", "heuristic"], "layers are 0..29"),
 ])
 def test_bad_input_is_one_error_line_exit_2(fresh_settings, smol, tmp_path, args, message):
