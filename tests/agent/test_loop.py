@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, ToolMessage
 
 from autointerp.agent import AgentConfig, explain
+from autointerp.agent.explain import NAME_FLOOR, NAME_SUPPORT
 from autointerp.agent.loop import StepError, parse_step
 from autointerp.agent.transcript import load
 from autointerp.llm import LLM
@@ -57,7 +58,11 @@ def test_native_loop_tool_calls_errors_and_submit(real_settings):
     # The record is the best validation candidate, scored once more on windows no tool saw.
     sources = {e.data.get("source") for e in events(rec, "score") if e.data.get("split") == "validation"}
     assert {"heuristic", "category", "one-shot", "score", "submit"} <= sources
-    assert any(e.data["text"].startswith("years: ") for e in events(rec, "score") if e.data.get("source") == "category")
+    named = {e.data["source"]: e.data for e in events(rec, "score") if e.data.get("source") in ("category", "named")}
+    assert named["category"]["text"] == "years", "the category name is scored alone first"
+    heur = next(e.data["value"] for e in events(rec, "score") if e.data.get("source") == "heuristic")
+    supported = named["category"]["value"] >= max(NAME_FLOOR, NAME_SUPPORT * heur)
+    assert ("named" in named) == supported and (not supported or named["named"]["text"].startswith("years: "))
     s = rec.scores[0]
     held = set(s.split.score_top_windows) | set(s.split.score_random_windows)
     assert held and not held & set(s.split.explain_windows) and s.n_examples == 10
@@ -104,8 +109,8 @@ def test_a_named_token_list_is_preferred_only_over_the_bare_list_and_only_within
     from autointerp.agent.session import Candidate
 
     bare = Candidate('the tokens "dog", "cat"', ["dog", "cat"], 0.60, "heuristic")
-    close = Candidate('animals: "dog", "cat"', ["dog", "cat"], round(0.60 - NAME_TOLERANCE / 2, 4), "category")
-    far = Candidate('animals: "dog", "cat"', ["dog", "cat"], round(0.60 - 2 * NAME_TOLERANCE, 4), "category")
+    close = Candidate('animals: "dog", "cat"', ["dog", "cat"], round(0.60 - NAME_TOLERANCE / 2, 4), "named")
+    far = Candidate('animals: "dog", "cat"', ["dog", "cat"], round(0.60 - 2 * NAME_TOLERANCE, 4), "named")
     written = Candidate("pets in stories", [], 0.60, "submit")
     assert prefer_named(bare, close) is close
     assert prefer_named(bare, far) is bare and prefer_named(bare, None) is bare
