@@ -97,10 +97,10 @@ def _output_side(session: Session) -> str | None:
     session.evidence.promoted_tokens = [t.token for t in res.promoted]
     session.evidence.suppressed_tokens = [t.token for t in res.suppressed]
     lost = {t.token.strip().lower() for t in res.ablation_lost}
-    agreed = [t.token for t in res.promoted if t.token.strip() and t.token.strip().lower() in lost]
+    agreed = list(dict.fromkeys(t.token.strip() for t in res.promoted if t.token.strip() and t.token.strip().lower() in lost))
     if len(agreed) < 2:
         return None
-    return "promotes " + ", ".join(f'"{t.strip()}"' for t in agreed[:3]) + " as the next token"
+    return "promotes " + ", ".join(f'"{t}"' for t in agreed[:3]) + " as the next token"
 
 
 def explain(neuron: NeuronId | str, model: str | None = None, llm: LLM | str | None = None,
