@@ -46,10 +46,16 @@ def _check(max_steps: int, simulator: str) -> None:
         raise InputError(f"--simulator must be embedding or llm, got {simulator!r}")
 
 
-def _out(out_dir: Path | None, settings) -> Path:
+def _prepare(max_steps: int, simulator: str, explainers: str, tokens: int | None, seed: int | None,
+             out_dir: Path | None):
+    """What every eval command checks and resolves first: (explainers, settings, result folder)."""
     from autointerp.evals import report
+    from autointerp.evals.runner import parse_explainers
 
-    return report.out_dir(out_dir, settings)
+    _check(max_steps, simulator)
+    methods = parse_explainers(explainers)
+    settings = _settings(tokens, seed)
+    return methods, settings, report.out_dir(out_dir, settings)
 
 
 def _show(result, markdown: str, name: str, folder: Path, json_: bool) -> None:
@@ -78,12 +84,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Plant one neuron per concept in a copy of the embedded model; does each explainer name the concept?"""
         from autointerp.evals.planted import run_planted
-        from autointerp.evals.runner import parse_explainers
 
-        _check(max_steps, simulator)
-        methods = parse_explainers(explainers)
-        settings = _settings(tokens, seed)
-        folder = _out(out_dir, settings)
+        methods, settings, folder = _prepare(max_steps, simulator, explainers, tokens, seed, out_dir)
         result, md = run_planted(concepts, llm, methods, settings, layer, max_steps, simulator,  # type: ignore[arg-type]
                                  _command(), err, folder)
         _show(result, md, "planted", folder, json_)
@@ -102,12 +104,8 @@ def register(app: typer.Typer) -> None:
         """Mean held-out simulation score of each explainer on a seeded sample of neurons, with bootstrap CIs."""
         from autointerp.cli import parse_layers
         from autointerp.evals.real import run_real
-        from autointerp.evals.runner import parse_explainers
 
-        _check(max_steps, simulator)
-        methods = parse_explainers(explainers)
-        settings = _settings(tokens, seed)
-        folder = _out(out_dir, settings)
+        methods, settings, folder = _prepare(max_steps, simulator, explainers, tokens, seed, out_dir)
         if llm_simulator not in ("auto", "llm-logprob", "llm", "none"):
             raise InputError(f"--llm-simulator must be auto, llm-logprob, llm or none, got {llm_simulator!r}")
         if llm_simulator == "auto":
@@ -128,12 +126,8 @@ def register(app: typer.Typer) -> None:
         """Neurons whose top promoted token dominates: does the explanation name what the neuron predicts?"""
         from autointerp.cli import parse_layers
         from autointerp.evals.output import run_output
-        from autointerp.evals.runner import parse_explainers
 
-        _check(max_steps, simulator)
-        methods = parse_explainers(explainers)
-        settings = _settings(tokens, seed)
-        folder = _out(out_dir, settings)
+        methods, settings, folder = _prepare(max_steps, simulator, explainers, tokens, seed, out_dir)
         result, md = run_output(n, parse_layers(layers), llm, methods, settings, max_steps, simulator,  # type: ignore[arg-type]
                                 model, _command(), err, folder)
         _show(result, md, "output", folder, json_)

@@ -22,8 +22,8 @@ from autointerp.agent import AgentConfig
 from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.evals import report
-from autointerp.evals.records import OutputNeuron, OutputResult, OutputRun, OutputSummary, RunInfo
-from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, totals
+from autointerp.evals.records import OutputNeuron, OutputResult, OutputRun, OutputSummary
+from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.records import ExplainMethod, SimulatorName
 from autointerp.targets import Target, load_target
 from autointerp.tools.effects import _final_norm_weight
@@ -97,10 +97,8 @@ def run_output(n: int, layers: list[int], llm: str | None, methods: list[Explain
         hits = sum(r.named for r in runs if r.method == m)
         summary.append(OutputSummary(method=m, named=hits, neurons=len(candidates),
                                      rate=round(hits / max(1, len(candidates)), 4)))
-    info = RunInfo(eval="output", command=command, model=target.name, llm=chat.name if chat else None,
-                   simulator=simulator, explainers=methods, max_steps=max_steps, cache_tokens=cache_tokens,
-                   seed=settings.seed, seconds=round(time.perf_counter() - t0, 1),
-                   resumed_runs=journal.resumed if journal else 0, totals=totals(runs, methods))
+    info = run_info("output", command, target.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
+                    journal, runs)
     result = OutputResult(info=info, layers=layers, candidates=candidates, summary=summary, runs=runs)
     return finish(result, render(result), "output", out, journal)
 

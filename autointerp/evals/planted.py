@@ -21,9 +21,8 @@ from autointerp.evals.records import (
     PlantedResult,
     PlantedRun,
     PlantedSummary,
-    RunInfo,
 )
-from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, totals
+from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.records import ActivationRecord, ExplainMethod, SimulatorName
 from autointerp.scoring.simulation import score_records
 from autointerp.targets import Target, load_target
@@ -98,10 +97,8 @@ def run_planted(concepts_path: Path | None, llm: str | None, methods: list[Expla
             top_share=round(sum(_is_concept_token(r.max_token, concept) for r in top) / max(1, len(top)), 3),
             runs=runs))
     all_runs = [r for o in outcomes for r in o.runs]
-    info = RunInfo(eval="planted", command=command, model=planted.name, llm=chat.name if chat else None,
-                   simulator=simulator, explainers=methods, max_steps=max_steps, cache_tokens=cache_tokens,
-                   seed=settings.seed, seconds=round(time.perf_counter() - t0, 1),
-                   resumed_runs=journal.resumed if journal else 0, totals=totals(all_runs, methods))
+    info = run_info("planted", command, planted.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
+                    journal, all_runs)
     result = PlantedResult(info=info, planted_model=planted.name, layer=layer, calibration=judge.calibration,
                            summary=[_summary(m, outcomes) for m in methods], concepts=outcomes)
     return finish(result, render(result), "planted", out, journal)

@@ -14,8 +14,8 @@ from autointerp.agent import AgentConfig
 from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.evals import report
-from autointerp.evals.records import ExplainerRun, Interval, RealResult, RealSummary, RunInfo
-from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, totals
+from autointerp.evals.records import ExplainerRun, Interval, RealResult, RealSummary
+from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.evals.stats import bootstrap_mean
 from autointerp.llm import LLM
 from autointerp.records import ExplainMethod, NeuronId, SimulatorName
@@ -70,10 +70,8 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
                            llm_score=bootstrap_mean(by_llm[m], settings.seed) if llm_simulator else None)
                for m in methods]
     paired, llm_paired = _paired(by, methods, settings.seed), _paired(by_llm, methods, settings.seed) if llm_simulator else {}
-    info = RunInfo(eval="real", command=command, model=target.name, llm=chat.name if chat else None,
-                   simulator=simulator, explainers=methods, max_steps=max_steps, cache_tokens=cache_tokens,
-                   seed=settings.seed, seconds=round(time.perf_counter() - t0, 1),
-                   resumed_runs=journal.resumed if journal else 0, totals=totals(runs, methods))
+    info = run_info("real", command, target.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
+                    journal, runs)
     result = RealResult(info=info, neurons=[str(x) for x in neurons], summary=summary, paired=paired,
                         llm_simulator=llm_simulator, llm_paired=llm_paired, runs=runs)
     return finish(result, render(result), "real", out, journal)

@@ -17,7 +17,7 @@ from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.evals import report
 from autointerp.evals.journal import Journal
-from autointerp.evals.records import EXPLAINERS, ExplainerRun, ExplainerTotals
+from autointerp.evals.records import EXPLAINERS, EvalName, ExplainerRun, ExplainerTotals, RunInfo
 from autointerp.llm import LLM, make_llm
 from autointerp.records import ExplainMethod, SimulatorName
 
@@ -97,6 +97,17 @@ def totals(runs: Sequence[ExplainerRun], methods: Sequence[ExplainMethod]) -> li
             cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6),  # type: ignore[arg-type]
             seconds=round(sum(r.seconds for r in rs), 1)))
     return out
+
+
+def run_info(eval_name: EvalName, command: str, model: str, llm: LLM | None, simulator: SimulatorName,
+             methods: Sequence[ExplainMethod], max_steps: int, cache_tokens: dict[int, int], settings: Settings,
+             started: float, journal: Journal | None, runs: Sequence[ExplainerRun]) -> RunInfo:
+    """The header of an eval's result: what ran, with what, for how long (from `started`,
+    a perf_counter reading), and what each explainer cost."""
+    return RunInfo(eval=eval_name, command=command, model=model, llm=llm.name if llm else None, simulator=simulator,
+                   explainers=list(methods), max_steps=max_steps, cache_tokens=cache_tokens, seed=settings.seed,
+                   seconds=round(time.perf_counter() - started, 1), resumed_runs=journal.resumed if journal else 0,
+                   totals=totals(runs, methods))
 
 
 def ensure_caches(layers: Sequence[int], model: str, settings: Settings, console: Console | None = None) -> dict[int, int]:
