@@ -60,7 +60,8 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(batch_settings):
     assert proc.returncode == 0, stderr
     assert f"{len(partial)} already stored" in stderr.replace("\n", " ")
     final = _stored(batch_settings)
-    assert sorted(final) == sorted(f"L{LAYER}.N{i}" for i in range(10)), stderr
+    failed = {p.name: p.read_text() for p in (batch_settings.data_dir / "batch").rglob("failed/*.json")}
+    assert sorted(final) == sorted(f"L{LAYER}.N{i}" for i in range(10)), (stderr, failed)
     assert open_store(batch_settings).count() == 10
 
 
