@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def bf16_ok() -> bool:
 PRECISION = "bf16" if bf16_ok() else "fp32"
 
 
+# Batch workers are threads: the model must load once, and a fast tokenizer shared between threads
+# fails with "Already borrowed" when two encode at once (huggingface/tokenizers#537).
+_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _model():
     import torch
@@ -48,6 +54,7 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     """Unit-norm float32 embeddings [len(texts), 384]."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    vecs = _model().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True,
-                           show_progress_bar=False)
+    with _LOCK:
+        vecs = _model().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True,
+                               show_progress_bar=False)
     return vecs.float().numpy()
