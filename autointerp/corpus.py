@@ -20,7 +20,7 @@ import numpy as np
 
 from autointerp.config import EMBEDDED_CORPUS
 from autointerp.errors import CorpusError
-from autointerp.fileio import atomic_save_npy, atomic_write_text
+from autointerp.fileio import atomic_save_npy, atomic_write_text, load_npy
 
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_FILE = "lee_background.cor"
@@ -220,7 +220,7 @@ def load_windows(source: CorpusSource, target, window: int, seed: int, data_dir:
     path = data_dir / "corpora" / source.slug / f"{_slug(target.name)}-w{window}-s{seed}-{corpus_hash[:16]}.npy"
     if path.exists():
         try:
-            tokens = np.load(path, allow_pickle=False)
+            tokens = load_npy(path)
             if tokens.ndim == 2 and tokens.shape[1] == window:
                 return Windows(tokens, corpus_hash, target.prepend_bos)
         except (OSError, ValueError):

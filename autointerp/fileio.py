@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+_NPY_LOCK = threading.Lock()
+
+
+def load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    """np.load, one thread at a time: it parses the header with ast.literal_eval, and on CPython 3.11
+    two threads building ASTs at once can fail with "AST constructor recursion depth mismatch"
+    (python/cpython#106905); batch workers open caches concurrently."""
+    with _NPY_LOCK:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
 
 
 def save_npy(path: Path, arr: np.ndarray) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from autointerp.fileio import atomic_write_text
+from autointerp.fileio import atomic_write_text, load_npy
 from autointerp.records import CacheManifest
 
 FORMAT = 2  # 2: neuron-major bottom-K buffers
@@ -86,6 +86,6 @@ def verify(directory: Path, manifest: CacheManifest) -> str | None:
 def load_arrays(directory: Path, manifest: CacheManifest, mmap: bool = True) -> dict[str, np.ndarray]:
     ckpt = directory / manifest.checkpoint
     return {
-        name[: -len(".npy")]: np.load(ckpt / name, mmap_mode="r" if mmap else None, allow_pickle=False)
+        name[: -len(".npy")]: load_npy(ckpt / name, mmap)
         for name in manifest.files
     }

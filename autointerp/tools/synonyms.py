@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from autointerp.config import Settings, get_settings
 from autointerp.embeddings import MODEL_ID, PRECISION, embed
 from autointerp.errors import InputError
-from autointerp.fileio import atomic_save_npy
+from autointerp.fileio import atomic_save_npy, load_npy
 from autointerp.targets import Target, load_target
 
 Source = Literal["both", "minilm", "w_e"]
@@ -61,7 +61,7 @@ def _minilm_index(target: Target, settings: Settings) -> tuple[list[str], list[i
     words, ids = whole_words(target)
     path = settings.data_dir / "synonyms" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target.name)}-{MODEL_ID}-{PRECISION}-{len(words)}.npy"
     if path.exists():
-        vecs = np.load(path, allow_pickle=False)
+        vecs = load_npy(path)
         if vecs.shape == (len(words), 384):
             return words, ids, vecs
     vecs = embed(words)
