@@ -1,6 +1,7 @@
 """The bounded agent loop. Native tool calling where the chat model has it, else a JSON-step
-fallback that runs the same tools. Ends on `submit`, the target score, the step limit or the token
-budget; tool failures and malformed steps go back to the model as observations."""
+fallback that runs the same tools. Ends on `submit`, the target score, the step limit, the token
+budget, or a stall (STALL_STEPS steps in a row that ran nothing new); tool failures and malformed
+steps go back to the model as observations."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ from autointerp.prompts import render
 
 PROMPT_VERSION = 1
 MAX_OBSERVATION = 1500
-StopReason = Literal["submit", "target-score", "max-steps", "budget"]
+StopReason = Literal["submit", "target-score", "max-steps", "budget", "stalled"]
+# Steps in a row with no new tool run (a repeated call, an unparsable reply, no call at all) before
+# the loop gives up: in 114 local-LLM transcripts a model that repeated itself twice never recovered.
+STALL_STEPS = 3
+# After an idle step the local model's next reply is begun with an unused tool of these, which gather
+# evidence whatever their arguments: greedy decoding would send the same reply again. Never `score`:
+# a stuck 135M model's hypotheses are noise, and on 10 validation windows one can win by chance (seen:
+# a sentence about "the king of Navarre" scored 0.163 on validation and -0.051 held out).
+FORCE_ORDER = ("substitute", "context")
 
 
 class AgentConfig(BaseModel):
@@ -90,13 +99,18 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     transcript.add("prompt", role="user", content=task)
     start_tokens = llm.usage.prompt_tokens + llm.usage.completion_tokens - spent
     done: list[tuple[str, dict]] = []
+    idle = 0
     for step in range(1, config.max_steps + 1):
         if llm.usage.prompt_tokens + llm.usage.completion_tokens - start_tokens >= config.max_tokens:
             return "budget", step - 1
         if native:
-            _native_step(llm, tools, by_name, messages, transcript, step)
+            ran = _native_step(llm, tools, by_name, messages, transcript, step)
         else:
-            _json_step(llm, by_name, messages, transcript, step, done)
+            ran = _json_step(llm, by_name, messages, transcript, step, done, forced=idle > 0)
+        idle = 0 if ran else idle + 1
+        if idle >= STALL_STEPS:
+            transcript.add("observation", step, content=f"stopped: {idle} steps in a row ran no new tool call")
+            return "stalled", step
         if session.submitted is not None:
             return "submit", step
         best = session.best
@@ -105,7 +119,8 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     return "max-steps", config.max_steps
 
 
-def _native_step(llm, tools, by_name, messages, transcript, step) -> None:
+def _native_step(llm, tools, by_name, messages, transcript, step) -> bool:
+    """One reply and its tool calls; False when it made none."""
     msg = llm.invoke_message(messages, tools=tools)
     messages.append(msg)
     calls = [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in msg.tool_calls]
@@ -123,11 +138,32 @@ def _native_step(llm, tools, by_name, messages, transcript, step) -> None:
         nudge = "Call a tool to test your hypothesis, or `submit` your explanation."
         messages.append(HumanMessage(nudge))
         transcript.add("observation", step, content=nudge)
+    return bool(calls)
 
 
-def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, dict]]) -> None:
-    # The local model's reply is started for it: far more of a tiny model's steps then parse.
-    hints = {"prefill": '{"tool": "', "max_tokens": 160, "stop_strings": ["}}"]} if llm.local else {}
+def begun_call(by_name: dict[str, BaseTool], done: list[tuple[str, dict]]) -> str:
+    """How the local model's reply starts: `{"tool": "`, or after an idle step the next unused tool of
+    FORCE_ORDER with its first argument (a string opened, or the tiny model writes a number), when one
+    is left."""
+    used = {n for n, _ in done}
+    name = next((n for n in FORCE_ORDER if n in by_name and n not in used), None)
+    if name is None:
+        return '{"tool": "'
+    first = next(iter(by_name[name].args.items()), None)
+    if first is None:
+        return f'{{"tool": "{name}", "args": {{'
+    arg, schema = first
+    return f'{{"tool": "{name}", "args": {{"{arg}": ' + ('"' if schema.get("type") == "string" else "")
+
+
+def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, dict]], forced: bool = False) -> bool:
+    """One JSON step; False when it ran no new tool call (unparsable, or a repeat)."""
+    hints = {}
+    if llm.local:  # the reply is begun for it: far more of a tiny model's steps then parse
+        prefill = begun_call(by_name, done) if forced else '{"tool": "'
+        hints = {"prefill": prefill, "max_tokens": 160, "stop_strings": ["}}"]}
+        if forced:
+            transcript.add("observation", step, content=f"the reply was begun with {prefill}")
     text = llm.invoke(messages, **hints)
     messages.append(AIMessage(text))
     transcript.add("llm", step, content=text)
@@ -137,9 +173,10 @@ def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, d
         obs = render("agent_json_retry", PROMPT_VERSION, problem=str(e))
         messages.append(HumanMessage(obs))
         transcript.add("observation", step, content=obs)
-        return
+        return False
     transcript.add("tool_call", step, name=name, args=args)
-    if (name, args) in done:
+    ran = (name, args) not in done
+    if not ran:
         obs, ok = "error: you already made exactly this call; change the arguments or use another tool", False
     else:
         obs, ok = run_tool(by_name, name, args)
@@ -148,3 +185,4 @@ def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, d
     unused = [t for t in by_name if t not in {n for n, _ in done}]
     messages.append(HumanMessage(f"Result of {name}:\n{obs}\n\nTools not used yet: {', '.join(unused) or 'none'}. "
                                  "Next step: one JSON object."))
+    return ran

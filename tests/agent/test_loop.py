@@ -12,7 +12,9 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from autointerp.agent import AgentConfig, explain
 from autointerp.agent.explain import NAME_FLOOR, NAME_SUPPORT
-from autointerp.agent.loop import StepError, parse_step
+from autointerp.agent.loop import FORCE_ORDER, STALL_STEPS, StepError, begun_call, parse_step
+from autointerp.agent.session import open_session
+from autointerp.agent.tools import make_tools
 from autointerp.agent.transcript import load
 from autointerp.llm import LLM
 from tests.agent.scripted import ScriptedChatModel, call
@@ -102,6 +104,31 @@ def test_stops_at_max_steps_and_target_score_with_best_so_far(real_settings):
     rec = explain(NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers")), config=AgentConfig(max_steps=5, max_tokens=1),
                   settings=real_settings)
     assert rec.steps == 0 and events(rec, "final")[0].data["stop"] == "budget"
+
+
+def test_idle_steps_in_a_row_stop_the_loop_as_stalled(real_settings):
+    """A model that keeps repeating itself is stopped: the script has no reply for a step after the stall."""
+    step = '{"tool": "top_examples", "args": {"n": 3}}'
+    llm = scripted(AIMessage("the, a, an"), AIMessage("fires on numbers"), AIMessage(step), AIMessage(step),
+                   AIMessage("no JSON here"), AIMessage(step), native=False)
+    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=8), settings=real_settings)
+    assert STALL_STEPS == 3 and not llm.chat.script
+    assert rec.steps == 4 and events(rec, "final")[0].data["stop"] == "stalled"
+    llm = scripted(AIMessage("numbers"), AIMessage("numbers"), *[AIMessage("thinking") for _ in range(STALL_STEPS)])
+    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=8), settings=real_settings)
+    assert rec.steps == STALL_STEPS and events(rec, "final")[0].data["stop"] == "stalled"
+
+
+def test_after_an_idle_step_the_local_reply_is_begun_with_an_unused_tool(real_settings):
+    by_name = {t.name: t for t in make_tools(open_session(NEURON, settings=real_settings))}
+    assert "score" not in FORCE_ORDER and set(FORCE_ORDER) <= set(by_name)
+    begun = begun_call(by_name, [])
+    assert begun == '{"tool": "substitute", "args": {"examples": '
+    assert parse_step(begun + '3, "k": 2}}') == ("substitute", {"examples": 3, "k": 2})
+    assert begun_call(by_name, [("substitute", {}), ("top_examples", {})]) == '{"tool": "context", "args": {"example": '
+    assert begun_call(by_name, [(n, {}) for n in FORCE_ORDER]) == '{"tool": "', "nothing left to force"
+    by_name["context"] = by_name["score"]  # a first argument that is a string is opened for the model
+    assert begun_call(by_name, [("substitute", {})]) == '{"tool": "context", "args": {"explanation": "'
 
 
 def test_a_named_token_list_is_preferred_only_over_the_bare_list_and_only_within_tolerance():
