@@ -21,7 +21,8 @@ PROMPT_VERSION = 1
 MAX_OBSERVATION = 1500
 StopReason = Literal["submit", "target-score", "max-steps", "budget", "stalled"]
 # Steps in a row with no new tool run (a repeated call, an unparsable reply, no call at all) before
-# the loop gives up: in 114 local-LLM transcripts a model that repeated itself twice never recovered.
+# the loop gives up: of 113 local-LLM agent transcripts, 81 had 3 such steps in a row and none of them
+# ran a new call afterwards (after 2 in a row: 2 of 104 did).
 STALL_STEPS = 3
 # After an idle step the local model's next reply is begun with an unused tool of these, which gather
 # evidence whatever their arguments: greedy decoding would send the same reply again. Never `score`:
@@ -162,7 +163,7 @@ def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, d
     if llm.local:  # the reply is begun for it: far more of a tiny model's steps then parse
         prefill = begun_call(by_name, done) if forced else '{"tool": "'
         hints = {"prefill": prefill, "max_tokens": 160, "stop_strings": ["}}"]}
-        if forced:
+        if prefill != '{"tool": "':
             transcript.add("observation", step, content=f"the reply was begun with {prefill}")
     text = llm.invoke(messages, **hints)
     messages.append(AIMessage(text))
