@@ -29,6 +29,8 @@ STALL_STEPS = 3
 # a stuck 135M model's hypotheses are noise, and on 10 validation windows one can win by chance (seen:
 # a sentence about "the king of Navarre" scored 0.163 on validation and -0.051 held out).
 FORCE_ORDER = ("substitute", "context")
+# How every local reply starts unless a tool is forced: far more of a tiny model's steps then parse.
+JSON_START = '{"tool": "'
 
 
 class AgentConfig(BaseModel):
@@ -143,13 +145,13 @@ def _native_step(llm, tools, by_name, messages, transcript, step) -> bool:
 
 
 def begun_call(by_name: dict[str, BaseTool], done: list[tuple[str, dict]]) -> str:
-    """How the local model's reply starts: `{"tool": "`, or after an idle step the next unused tool of
+    """How the local model's reply starts: JSON_START, or after an idle step the next unused tool of
     FORCE_ORDER with its first argument (a string opened, or the tiny model writes a number), when one
     is left."""
     used = {n for n, _ in done}
     name = next((n for n in FORCE_ORDER if n in by_name and n not in used), None)
     if name is None:
-        return '{"tool": "'
+        return JSON_START
     first = next(iter(by_name[name].args.items()), None)
     if first is None:
         return f'{{"tool": "{name}", "args": {{'
@@ -160,10 +162,10 @@ def begun_call(by_name: dict[str, BaseTool], done: list[tuple[str, dict]]) -> st
 def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, dict]], forced: bool = False) -> bool:
     """One JSON step; False when it ran no new tool call (unparsable, or a repeat)."""
     hints = {}
-    if llm.local:  # the reply is begun for it: far more of a tiny model's steps then parse
-        prefill = begun_call(by_name, done) if forced else '{"tool": "'
+    if llm.local:
+        prefill = begun_call(by_name, done) if forced else JSON_START
         hints = {"prefill": prefill, "max_tokens": 160, "stop_strings": ["}}"]}
-        if prefill != '{"tool": "':
+        if prefill != JSON_START:
             transcript.add("observation", step, content=f"the reply was begun with {prefill}")
     text = llm.invoke(messages, **hints)
     messages.append(AIMessage(text))
