@@ -23,7 +23,7 @@ from autointerp.records import (
     QuantileBin,
     TopToken,
 )
-from autointerp.targets import Target, load_target
+from autointerp.targets import Target
 
 
 class LayerCache:
@@ -113,12 +113,12 @@ class LayerCache:
 
 
 def open_layer(
-    layer: int, model: str | None = None, corpus: str | None = None, settings: Settings | None = None,
+    target: Target, layer: int, corpus: str | None = None, settings: Settings | None = None,
     build: bool = True, console: Console | None = None, progress: bool = True,
 ) -> LayerCache:
-    """The layer's complete cache, whatever token budget built it; built (with progress) when missing."""
+    """The layer's complete cache, whatever token budget built it; built (with progress) when missing.
+    Plans the corpus and CRC-checks the files: call it once per layer (the Workbench keeps the result)."""
     settings = settings or get_settings()
-    target = load_target(model, settings)
     target.check_layer(layer)
     p = plan(target, corpus, None, settings)
     found = store.read_manifest(p.directory(layer))

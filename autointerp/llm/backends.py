@@ -1,9 +1,14 @@
-"""Choose an LLM by name; retry transient failures only; count tokens and cost per call."""
+"""Choose an LLM by name; retry transient failures only; every call returns its own usage.
+
+Backends declare what they support (`Capabilities`): native tool calls, a begun ("prefilled")
+reply with local decoding hints, and digit expectations from prompt logprobs. Call sites read the
+declaration, never the backend's type. No configured key ever appears in an error message."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -11,6 +16,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from autointerp.config import Settings, get_settings
 from autointerp.errors import AutointerpError, InputError
+from autointerp.secrets import redact
 
 # USD per million tokens (prompt, completion), for models with a known price.
 PRICES = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60),
@@ -23,19 +29,57 @@ class LLMError(AutointerpError):
 
 @dataclass
 class Usage:
+    """Tokens and cost of one call, or the sum of several (`+`, `+=`)."""
+
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
 
-    def add(self, prompt: int, completion: int, price: tuple[float, float] | None) -> None:
-        self.calls += 1
-        self.prompt_tokens += prompt
-        self.completion_tokens += completion
-        if price is None:
-            self.cost_usd = None
-        elif self.cost_usd is not None:
-            self.cost_usd += (prompt * price[0] + completion * price[1]) / 1e6
+    @classmethod
+    def of(cls, prompt: int, completion: int, price: tuple[float, float] | None) -> Usage:
+        cost = None if price is None else (prompt * price[0] + completion * price[1]) / 1e6
+        return cls(1, prompt, completion, cost)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
+        return Usage(self.calls + other.calls, self.prompt_tokens + other.prompt_tokens,
+                     self.completion_tokens + other.completion_tokens, cost)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend supports, declared when it is made."""
+
+    tool_calls: bool = False  # native tool calling (bind_tools)
+    prefill: bool = False  # a begun reply and local decoding hints (max_tokens, stop_strings, repetition_penalty)
+    digit_logprobs: bool = False  # expected 0-9 digits from prompt logprobs (the llm-logprob simulator)
+
+
+@dataclass
+class Reply:
+    """One call's reply: its text, the message (with any tool calls) and this call's usage alone."""
+
+    text: str
+    message: AIMessage
+    usage: Usage
+
+
+class _CompatReply(str):  # TRANSITION: removed once every caller reads Reply
+    message: AIMessage
+    usage: Usage
+
+
+@dataclass
+class Expectations:
+    """Expected digit values at the asked prompt offsets, with the call's usage."""
+
+    values: list[float]
+    usage: Usage
 
 
 def _transient(e: BaseException) -> bool:
@@ -55,43 +99,55 @@ def _api_error(e: BaseException) -> bool:
     return isinstance(e, openai.APIError)
 
 
-def _fatal_message(e: Exception) -> str:
-    """A one-line reason that never repeats a key."""
+def _fatal_message(e: Exception, timeout: float) -> str:
+    """A one-line reason (the server's own words are data and may echo the key: redacted)."""
+    import openai
+
+    if isinstance(e, openai.APITimeoutError):
+        return f"timed out: no reply within {timeout:g} s (AUTOINTERP_LLM_TIMEOUT)"
     status = getattr(e, "status_code", None)
     kind = next((c.__name__ for c in type(e).__mro__ if c.__module__.startswith("openai")), type(e).__name__)
     body = getattr(e, "body", None)
     detail = body.get("message") if isinstance(body, dict) else None
-    return f"{kind}{f' ({status})' if status else ''}: {detail or 'request refused'}"
-
-
-@dataclass
-class PromptLogprobs:
-    """Per prompt token: its text, its character offset, and the top next-token logprobs before it."""
-
-    tokens: list[str]
-    offsets: list[int]
-    top: list[dict[str, float]]
+    if detail is None and isinstance(e, openai.APIConnectionError):
+        detail = "connection failed"
+    first = str(detail or "request refused").splitlines()[0][:300]
+    return f"{kind}{f' ({status})' if status else ''}: {first}"
 
 
 @dataclass
 class LLM:
-    """A chat model with its name, retry policy and running usage."""
+    """A chat model with its name, declared capabilities and retry policy."""
 
     name: str
     chat: BaseChatModel
     price: tuple[float, float] | None
-    usage: Usage = field(default_factory=Usage)
+    capabilities: Capabilities = field(default_factory=Capabilities)
     max_attempts: int = 5
-    endpoint: tuple[str, str, str] | None = None  # (model, base_url, key) of an OpenAI-compatible server
+    timeout: float = 60.0
+    endpoint: tuple[str, str] | None = None  # (model, base_url) of an OpenAI-compatible server
+    _key: str | None = field(default=None, repr=False)
+    usage: Usage = field(default_factory=Usage)  # TRANSITION: running total, removed with the old callers
+
+    @property
+    def local(self):  # TRANSITION
+        return self.chat if self.capabilities.prefill else None
+
+    @property
+    def can_call_tools(self) -> bool:  # TRANSITION
+        return self.capabilities.tool_calls
+
+    def invoke_message(self, messages, tools=None, **kw):  # TRANSITION
+        return self.call(messages, tools=tools, **kw).message
+
+    def invoke(self, messages, tools=None, **kw):  # TRANSITION: returns the text, like before
+        r = self.call(messages, tools=tools, **kw)
+        out = _CompatReply(r.text)
+        out.message, out.usage = r.message, r.usage
+        return out
 
     def __repr__(self) -> str:  # never show a key
         return f"LLM({self.name!r})"
-
-    @property
-    def local(self):
-        from autointerp.llm.local import LocalChatModel
-
-        return self.chat if isinstance(self.chat, LocalChatModel) else None
 
     def _call(self, fn):
         """Run one API call under the retry policy; turn API failures into one-line LLMErrors."""
@@ -105,57 +161,57 @@ class LLM:
             return call()
         except Exception as e:
             if _transient(e):
-                raise LLMError(f"{self.name}: gave up after {self.max_attempts} attempts: {_fatal_message(e)}") from e
-            if _api_error(e):
-                raise LLMError(f"{self.name}: {_fatal_message(e)}") from e
-            raise
+                failure = f"{self.name}: gave up after {self.max_attempts} attempts: {_fatal_message(e, self.timeout)}"
+            elif _api_error(e):
+                failure = f"{self.name}: {_fatal_message(e, self.timeout)}"
+            else:
+                raise
+        # Raised outside the handler: the server's exception (which may quote the key) is not kept as context.
+        raise LLMError(redact(failure))
 
-    def prompt_logprobs(self, prompt: str, top: int = 20) -> PromptLogprobs:
-        """Top next-token logprobs at every prompt token, from a server's legacy completions endpoint
-        (`echo` + `logprobs`, as vLLM serves it). Only OpenAI-compatible backends have it."""
-        if self.endpoint is None:
-            raise InputError(f"{self.name} has no completions endpoint for prompt logprobs")
-        from openai import OpenAI
-
-        model, url, key = self.endpoint
-        client = OpenAI(api_key=key, base_url=url, max_retries=0, timeout=120)
-        resp = self._call(lambda: client.completions.create(model=model, prompt=prompt, echo=True, logprobs=top,
-                                                            max_tokens=1, temperature=0))
-        lp = resp.choices[0].logprobs if resp.choices else None
-        if lp is None or not lp.tokens or lp.text_offset is None or lp.top_logprobs is None:
-            raise LLMError(f"{self.name}: the server returned no prompt logprobs (it needs echo + logprobs "
-                           "on /v1/completions, as vLLM serves)")
-        usage = resp.usage
-        self.usage.add(usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, self.price)
-        return PromptLogprobs(tokens=list(lp.tokens), offsets=list(lp.text_offset),
-                              top=[dict(t or {}) for t in lp.top_logprobs])
-
-    def invoke_message(self, messages: list[BaseMessage], tools: list | None = None, **kw) -> AIMessage:
-        """The reply message (with any tool calls), usage counted. `tools` binds langchain tools
-        natively; a chat model without tool calling raises NotImplementedError (see `can_call_tools`)."""
+    def call(self, messages: list[BaseMessage], tools: list | None = None, **hints) -> Reply:
+        """The reply with this call's usage. `tools` binds langchain tools natively (needs
+        `capabilities.tool_calls`); `hints` (prefill, max_tokens, stop_strings, repetition_penalty) are
+        passed only to backends that declare `prefill`, except max_tokens, which every backend takes."""
+        if tools and not self.capabilities.tool_calls:
+            raise LLMError(f"{self.name} has no native tool calls")
+        if not self.capabilities.prefill:
+            hints = {k: v for k, v in hints.items() if k == "max_tokens"}
         runnable = self.chat.bind_tools(tools) if tools else self.chat
-        msg = self._call(lambda: runnable.invoke(messages, **kw))
+        msg = self._call(lambda: runnable.invoke(messages, **hints))
         meta = getattr(msg, "usage_metadata", None) or {}
-        self.usage.add(int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)), self.price)
-        return msg
+        usage = Usage.of(int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)), self.price)
+        self.usage = self.usage + usage  # TRANSITION
+        return Reply(str(msg.content), msg, usage)
 
-    def invoke(self, messages: list[BaseMessage], **kw) -> str:
-        """The reply text. Transient errors (rate limit, timeout, connection, 5xx) are retried with
-        exponential backoff; auth and bad-request errors fail at once with a clear LLMError."""
-        return str(self.invoke_message(messages, **kw).content)
+    def digit_expectations(self, prompt: str, offsets: list[int], top: int = 20) -> Expectations:
+        """At each character offset (where a placeholder digit starts a token), the expected digit 0-9
+        under the model's next-token distribution there (renormalised over the digits). The local
+        backend uses the exact distribution; a server its `echo` + `logprobs` top-`top`."""
+        if not self.capabilities.digit_logprobs:
+            raise InputError(f"{self.name} gives no prompt logprobs; use the llm simulator")
+        if self.endpoint is None:
+            values, n_prompt = self.chat.digit_expectations(prompt, offsets)  # type: ignore[attr-defined]
+            return Expectations(values, Usage.of(n_prompt, 0, self.price))
+        from autointerp.llm.remote import remote_digit_expectations
 
-    @property
-    def can_call_tools(self) -> bool:
-        try:
-            self.chat.bind_tools([])
-        except NotImplementedError:
-            return False
-        return True
+        return remote_digit_expectations(self, prompt, offsets, top)
 
 
 def llm_name(spec: str) -> str:
     """The name records carry for an --llm spec: the server URL is left out."""
     return spec.partition("@")[0] if spec.startswith("openai-compatible:") else spec
+
+
+def _check_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InputError(f"malformed server URL {url!r} in the LLM spec: expected http(s)://host[:port]/v1")
+    try:
+        parsed.port
+    except ValueError:
+        raise InputError(f"malformed server URL {url!r} in the LLM spec: bad port") from None
+    return url
 
 
 def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
@@ -166,25 +222,31 @@ def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
         from autointerp.llm.local import LocalChatModel
         from autointerp.targets.embedded import load_chat_model
 
-        return LLM("local", LocalChatModel(*load_chat_model(settings.data_dir)), price=(0.0, 0.0))
+        return LLM("local", LocalChatModel(*load_chat_model(settings.data_dir)), price=(0.0, 0.0),
+                   capabilities=Capabilities(prefill=True, digit_logprobs=True))
     kind, _, rest = spec.partition(":")
+    limits = {"max_attempts": settings.llm_attempts, "timeout": settings.llm_timeout}
     if kind == "openai" and rest:
         key = os.environ.get("OPENAI_API_KEY")
         if not key:
-            raise InputError("--llm openai:... needs OPENAI_API_KEY in the environment")
-        return LLM(spec, _openai(rest, key, None), price=PRICES.get(rest))
+            raise InputError("the LLM openai:... needs OPENAI_API_KEY in the environment")
+        return LLM(spec, _openai(rest, key, None, settings.llm_timeout), price=PRICES.get(rest),
+                   capabilities=Capabilities(tool_calls=True), _key=key, **limits)
     if kind == "openai-compatible" and "@" in rest:
         model, _, url = rest.partition("@")
+        if not model:
+            raise InputError(f"LLM spec {spec!r} names no model: openai-compatible:<model>@<base_url>")
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
-        return LLM(llm_name(spec), _openai(model, key, url), price=PRICES.get(model),
-                   endpoint=(model, url, key))
-    raise InputError(f"unknown --llm {spec!r}: use local, openai:<model> or openai-compatible:<model>@<base_url>")
+        return LLM(llm_name(spec), _openai(model, key, _check_url(url), settings.llm_timeout), price=PRICES.get(model),
+                   capabilities=Capabilities(tool_calls=True, digit_logprobs=True), endpoint=(model, url), _key=key,
+                   **limits)
+    raise InputError(f"unknown LLM {spec!r}: use local, openai:<model> or openai-compatible:<model>@<base_url>")
 
 
-def _openai(model: str, key: str, base_url: str | None) -> BaseChatModel:
+def _openai(model: str, key: str, base_url: str | None, timeout: float) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
     # max_retries=0: tenacity decides what to retry, so auth errors are never retried.
-    return ChatOpenAI(model=model, api_key=SecretStr(key), base_url=base_url, max_retries=0, timeout=60,
+    return ChatOpenAI(model=model, api_key=SecretStr(key), base_url=base_url, max_retries=0, timeout=timeout,
                       temperature=0)

@@ -61,3 +61,19 @@ class LocalChatModel(BaseChatModel):
         with torch.inference_mode():
             logits = self._hf(torch.tensor([ids])).logits[0].float()
         return torch.log_softmax(logits[positions], dim=-1)[:, candidates]
+
+    def digit_expectations(self, prompt: str, offsets: list[int]) -> tuple[list[float], int]:
+        """At each character offset where a digit token starts, the expected digit 0-9 under the exact
+        next-token distribution before it (renormalised over the digits, scaled to 0-10); and the
+        number of prompt tokens run."""
+        from autointerp.llm.backends import LLMError
+
+        enc = self._tok(prompt, return_offsets_mapping=True, add_special_tokens=False)
+        start_of = {s: i for i, (s, e) in enumerate(enc["offset_mapping"]) if e > s}
+        idx = [start_of.get(c) for c in offsets]
+        if any(i is None or i == 0 for i in idx):
+            raise LLMError("local: a placeholder digit did not start a token")
+        digits = [self._tok.encode(str(d), add_special_tokens=False)[0] for d in range(10)]
+        p = torch.softmax(self.next_token_logprobs(enc["input_ids"], [i - 1 for i in idx], digits), dim=-1)
+        values = (p * torch.arange(10, dtype=p.dtype)).sum(-1) * (10 / 9)
+        return [float(v) for v in values], len(enc["input_ids"])

@@ -7,11 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
-from autointerp.targets.base import Target, hook_name
+from autointerp.targets.base import FINAL_SCALE, RunOutput, Target, hook_name, mlp_in_name
 
 EMBEDDED = {EMBEDDED_MODEL: "smollm2", "tiny-random": "tiny"}
 
-__all__ = ["Target", "hook_name", "load_target", "EMBEDDED"]
+__all__ = ["Target", "RunOutput", "hook_name", "mlp_in_name", "FINAL_SCALE", "load_target", "EMBEDDED"]
 
 
 def load_target(name: str | None = None, settings: Settings | None = None) -> Target:

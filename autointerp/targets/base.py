@@ -1,9 +1,13 @@
-"""The one interface every target model is used through: a TransformerLens bridge plus its tokenizer."""
+"""The one interface every target model is used through: a TransformerLens bridge plus its tokenizer.
+
+Nothing outside `targets/` touches the bridge: forwards go through `Target.run` (padding, masking,
+reading and patching hook points, one forward at a time) and weights through the accessors."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
@@ -22,6 +26,46 @@ def hook_name(layer: int) -> str:
     return f"blocks.{layer}.mlp.hook_post"
 
 
+def mlp_in_name(layer: int) -> str:
+    """The MLP's input: the residual stream after the pre-MLP norm."""
+    return f"blocks.{layer}.ln2.hook_out"
+
+
+FINAL_SCALE = "ln_final.hook_scale"
+"""The final norm's data-dependent scale (1/RMS or 1/std), [batch, pos, 1]."""
+
+Patch = Callable[[torch.Tensor], torch.Tensor | None]
+
+
+def _order(name: str) -> tuple[float, int]:
+    """Where a read point fires in the forward: blocks in order, the MLP input before its output."""
+    if name == FINAL_SCALE:
+        return (float("inf"), 0)
+    parts = name.split(".")
+    if len(parts) >= 3 and parts[0] == "blocks" and parts[1].isdigit():
+        return (int(parts[1]), 0 if name.endswith("ln2.hook_out") else 1)
+    raise ValueError(f"unknown read point {name!r}")
+
+
+def _patcher(fn: Patch):
+    def hook(act: torch.Tensor, hook) -> torch.Tensor:
+        new = fn(act)
+        return act if new is None else new
+
+    return hook
+
+
+@dataclass
+class RunOutput:
+    """What one `Target.run` read: each requested point ([batch, pos, ...]) and the logits if asked for."""
+
+    reads: dict[str, torch.Tensor] = field(default_factory=dict)
+    logits: torch.Tensor | None = None
+
+    def post(self, layer: int) -> torch.Tensor:
+        return self.reads[hook_name(layer)]
+
+
 class Target:
     """A loaded model whose MLP neurons we explain."""
 
@@ -33,6 +77,7 @@ class Target:
         self.n_layers: int = int(cfg.n_layers)
         self.d_mlp: int = int(cfg.d_mlp)
         self.n_ctx: int = int(cfg.n_ctx)
+        self.d_model: int = int(cfg.d_model)
         self.bos_id: int | None = tokenizer.bos_token_id
         self.prepend_bos: bool = bool(getattr(cfg, "default_prepend_bos", True)) and self.bos_id is not None
         # Hooks live on the shared modules: one forward at a time (batch workers are threads).
@@ -64,6 +109,47 @@ class Target:
         return [self.tokenizer.decode([int(i)]) for i in ids]
 
     @torch.inference_mode()
+    def run(
+        self,
+        tokens: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        read: Sequence[str] = (),
+        patch: Mapping[int, Patch] | None = None,
+        logits: bool = False,
+    ) -> RunOutput:
+        """One forward under the model lock. `read`: hook points to copy out (`hook_name(layer)`,
+        `mlp_in_name(layer)`, `FINAL_SCALE`); `patch`: layer -> fn(hook_post) returning the new
+        activations (or None after editing in place); without `logits` the forward stops after the
+        last point read."""
+        points = sorted(set(read), key=_order)
+        out = RunOutput()
+        hooks = []
+        for layer, fn in (patch or {}).items():
+            self.check_layer(layer)
+            hooks.append((hook_name(layer), _patcher(fn)))
+        last = points[-1] if points and not logits else None
+
+        def reader(name: str):
+            def hook(act: torch.Tensor, hook) -> None:
+                out.reads[name] = act.detach().clone()
+                if name == last:
+                    raise _StopForward
+
+            return hook
+
+        hooks += [(name, reader(name)) for name in points]
+        kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
+        with self.lock:
+            try:
+                result = self.bridge.run_with_hooks(tokens, fwd_hooks=hooks,
+                                                    return_type="logits" if logits else None, **kwargs)
+                if logits:
+                    out.logits = result
+            except _StopForward:
+                pass
+        return out
+
+    @torch.inference_mode()
     def run_layers(
         self,
         tokens: torch.Tensor,
@@ -71,7 +157,8 @@ class Target:
         fn: LayerFn,
         attention_mask: torch.Tensor | None = None,
     ) -> None:
-        """Forward `tokens`, calling fn(layer, hook_post) for each layer; stop after the last one."""
+        """Forward `tokens`, calling fn(layer, hook_post) for each layer; stop after the last one.
+        (Streams into `fn` without copying: the cache builder's path.)"""
         for layer in layers:
             self.check_layer(layer)
 
@@ -97,6 +184,44 @@ class Target:
         self, tokens: torch.Tensor, layer: int, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """[batch, pos, d_mlp] activations of one layer."""
-        out: dict[int, torch.Tensor] = {}
-        self.run_layers(tokens, [layer], lambda _, act: out.__setitem__(layer, act.detach().clone()), attention_mask)
-        return out[layer]
+        return self.run(tokens, attention_mask, read=[hook_name(layer)]).post(layer)
+
+    def run_padded(self, seqs: Sequence[Sequence[int]], **kw) -> RunOutput:
+        """`run` on sequences of different lengths, right-padded with an attention mask (causal
+        attention never looks right, so padding changes no real token's values)."""
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, s in enumerate(seqs):
+            ids[row, : len(s)] = torch.tensor(list(s), dtype=torch.long)
+            mask[row, : len(s)] = 1
+        return self.run(ids, mask if len(seqs) > 1 else None, **kw)
+
+    # Weights: read-only views, detached from autograd.
+
+    def w_out(self, layer: int) -> torch.Tensor:
+        """[d_mlp, d_model]: what each neuron of `layer` writes to the residual stream."""
+        self.check_layer(layer)
+        return self.bridge.blocks[layer].mlp.W_out.detach()
+
+    def w_in(self, layer: int) -> torch.Tensor:
+        """[d_model, d_mlp]: each neuron's input weights (the `up` projection of a gated MLP)."""
+        self.check_layer(layer)
+        return self.bridge.blocks[layer].mlp.W_in.detach()
+
+    def final_norm_weight(self) -> torch.Tensor:
+        """[d_model]: the final norm's elementwise weight (ones when it has none)."""
+        ln = getattr(self.bridge, "ln_final", None)
+        w = getattr(ln, "weight", None) if ln is not None else None
+        if w is None and ln is not None:
+            w = getattr(getattr(ln, "original_component", None), "weight", None)
+        return w.detach() if isinstance(w, torch.Tensor) else torch.ones(self.d_model)
+
+    def unembedding(self) -> torch.Tensor:
+        """W_U, [d_model, vocab]."""
+        return self.bridge.W_U.detach()
+
+    def embedding(self) -> torch.Tensor:
+        """W_E, [vocab, d_model]."""
+        return self.bridge.W_E.detach()

@@ -20,6 +20,8 @@ class Server:
         self.replies: list[tuple[int, str | dict]] = []
         self.requests: list[dict] = []
         self.scorer = None  # (prompt, top) -> (tokens, offsets, top_logprobs)
+        self.echo_key = False  # a 401 reply that quotes the key it was sent (as some servers do)
+        self.delay = 0.0  # seconds to wait before answering (a hung server)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,8 +31,13 @@ class Server:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 outer.requests.append(body)
-                if self.headers.get("Authorization") != f"Bearer {GOOD_KEY}":
-                    return self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+                if outer.delay:
+                    time.sleep(outer.delay)
+                auth = self.headers.get("Authorization", "")
+                if auth != f"Bearer {GOOD_KEY}":
+                    told = f"Incorrect API key provided: {auth.removeprefix('Bearer ')}" if outer.echo_key else \
+                        "Incorrect API key provided"
+                    return self._send(401, {"error": {"message": told, "type": "invalid_request_error"}})
                 status, content = outer.replies.pop(0) if outer.replies else (200, None)
                 if status != 200:
                     return self._send(status, {"error": {"message": content or "error", "type": "server_error"}})
