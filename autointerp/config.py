@@ -42,4 +42,29 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The environment's settings; one InputError naming the variable when one is malformed, or
+    when the data dir cannot be a directory (HOME or AUTOINTERP_HOME pointing at a file)."""
+    from pydantic import ValidationError
+
+    from autointerp.errors import InputError
+
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "AUTOINTERP_" + str(first["loc"][0]).upper() if first["loc"] else "an AUTOINTERP_ variable"
+        raise InputError(f"bad setting {name}={first.get('input')!r}: {first['msg']}") from None
+    check_data_dir(settings.data_dir)
+    return settings
+
+
+def check_data_dir(path: Path) -> None:
+    """The data dir, or the first of its parents that exists, must be a directory."""
+    from autointerp.errors import InputError
+
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise InputError(f"the data dir {path} cannot be created: {p} is a file "
+                                 "(set AUTOINTERP_HOME to a directory)")
+            return

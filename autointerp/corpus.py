@@ -157,6 +157,33 @@ def _content_hash(source: CorpusSource, data_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def _read_windows(path: Path, target, window: int) -> tuple[np.ndarray | None, str]:
+    """Windows read back from disk, or None and what is wrong with them (unreadable, shape, dtype,
+    ids outside the vocabulary, the BOS column): a garbled file is never fed to the model."""
+    try:
+        tokens = load_npy(path)
+    except (OSError, ValueError, EOFError) as e:
+        return None, f"unreadable: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+    if tokens.ndim != 2 or tokens.shape[1] != window or tokens.shape[0] == 0:
+        return None, f"shape {tokens.shape}, expected [n, {window}]"
+    if tokens.dtype.kind not in "iu":
+        return None, f"dtype {tokens.dtype}, expected integers"
+    vocab = len(target.tokenizer)
+    lo, hi = int(tokens.min()), int(tokens.max())
+    if lo < 0 or hi >= vocab:
+        return None, f"token ids {lo}..{hi} outside the vocabulary 0..{vocab - 1}"
+    if target.prepend_bos and not (tokens[:, 0] == target.bos_id).all():
+        return None, "position 0 is not the BOS token in every window"
+    return tokens, ""
+
+
+def _say(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[yellow]{escape(message)}[/]", highlight=False, soft_wrap=True)
+
+
 @dataclass(frozen=True)
 class Windows:
     """Token windows [n, window] (position 0 is BOS when the model prepends one), in a fixed order."""
@@ -219,12 +246,10 @@ def load_windows(source: CorpusSource, target, window: int, seed: int, data_dir:
     corpus_hash = _content_hash(source, data_dir)
     path = data_dir / "corpora" / source.slug / f"{_slug(target.name)}-w{window}-s{seed}-{corpus_hash[:16]}.npy"
     if path.exists():
-        try:
-            tokens = load_npy(path)
-            if tokens.ndim == 2 and tokens.shape[1] == window:
-                return Windows(tokens, corpus_hash, target.prepend_bos)
-        except (OSError, ValueError):
-            pass
+        tokens, problem = _read_windows(path, target, window)
+        if tokens is not None:
+            return Windows(tokens, corpus_hash, target.prepend_bos)
+        _say(f"tokenised windows {path} are unusable ({problem}); tokenising the corpus again")
     win = tokenise(source, target.tokenizer, window, target.prepend_bos, target.bos_id, seed)
     if win.corpus_hash != corpus_hash:
         raise CorpusError(f"corpus {source.spec!r} changed while it was being read")

@@ -10,16 +10,43 @@ from pathlib import Path
 
 import numpy as np
 
+from autointerp.errors import InputError
+
+
+class WriteError(InputError):
+    """An output path that cannot be written (a directory, no permission, a full disk...)."""
+
+
+def _cannot_write(path: Path, e: OSError) -> WriteError:
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if path.is_dir():
+        why = "it is a directory"
+    elif blocked is not None:
+        why = f"{blocked} is not a directory"
+    else:
+        why = (e.strerror or type(e).__name__).lower()
+    return WriteError(f"cannot write {path}: {why}")
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temp file beside `path`, fsync, rename; nothing is left half-written on failure."""
+    path = Path(path)
+    if path.is_dir():
+        raise WriteError(f"cannot write {path}: it is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise _cannot_write(path, e) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

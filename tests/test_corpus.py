@@ -52,3 +52,24 @@ def test_bad_corpora(tmp_path, tiny):
     binary.write_bytes(b"\xff\xfe\x00\x81" * 10)
     with pytest.raises(CorpusError, match="cannot read"):
         tokenise(resolve_corpus(str(binary)), tiny.tokenizer, 16, True, tiny.bos_id, 0)
+
+
+@pytest.mark.parametrize("garble", ["ids", "shape", "dtype", "bytes"])
+def test_garbled_windows_on_disk_are_retokenised(garble, small_corpus, tiny, tmp_path, capfd):
+    src = resolve_corpus(str(small_corpus))
+    good = load_windows(src, tiny, 64, 0, tmp_path)
+    (path,) = (tmp_path / "corpora" / src.slug).glob("*.npy")
+    if garble == "ids":
+        bad = good.tokens.copy()
+        bad[3, 5] = len(tiny.tokenizer) + 1000
+        np.save(path, bad)
+    elif garble == "shape":
+        np.save(path, good.tokens[:, :10])
+    elif garble == "dtype":
+        np.save(path, good.tokens.astype(np.float32))
+    else:
+        path.write_bytes(b"\x93NUMPY garbage")
+    again = load_windows(src, tiny, 64, 0, tmp_path)
+    assert np.array_equal(again.tokens, good.tokens)
+    assert "tokenising the corpus again" in capfd.readouterr().err
+    assert np.array_equal(np.load(path), good.tokens)  # the file was replaced by good windows

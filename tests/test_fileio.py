@@ -64,3 +64,26 @@ def test_concurrent_loads_never_hit_the_ast_race(tmp_path, mmap):
     atomic_save_npy(path, arr)
     assert race(lambda p: load_npy(p, mmap), path) == []
     np.testing.assert_array_equal(load_npy(path, mmap), arr)
+
+
+def test_unwritable_outputs_fail_with_one_line_and_leave_nothing(tmp_path):
+    from autointerp.fileio import WriteError, atomic_write_text
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    for bad, why in ((tmp_path / "dir", "is a directory"), (tmp_path / "file" / "out.txt", "not a directory")):
+        with pytest.raises(WriteError, match=why) as e:
+            atomic_write_text(bad, "data")
+        assert str(bad) in str(e.value) and "\n" not in str(e.value)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        import os
+
+        if os.geteuid() != 0:  # root writes anywhere
+            with pytest.raises(WriteError, match="permission denied"):
+                atomic_write_text(ro / "out.txt", "data")
+    finally:
+        ro.chmod(0o700)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["dir", "file", "ro"]
