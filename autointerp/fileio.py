@@ -28,6 +28,25 @@ def _cannot_write(path: Path, e: OSError) -> WriteError:
     return WriteError(f"cannot write {path}: {why}")
 
 
+def check_writable(path: Path, directory: bool = False) -> Path:
+    """Fail before any work when `path` cannot be written: one WriteError naming it and why (it is a
+    directory, or with `directory=True` a file; a parent is a file; no permission). Returns `path`."""
+    path = Path(path).expanduser()
+    what = "write into" if directory else "write"
+    try:
+        if path.exists() and path.is_dir() != directory:
+            raise WriteError(f"cannot {what} {path}: it is {'a file' if directory else 'a directory'}")
+        blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise WriteError(f"cannot {what} {path}: {blocked} is not a directory")
+        nearest = next((p for p in (path, *path.parents) if p.exists() and p.is_dir()), None)
+        if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
+            raise WriteError(f"cannot {what} {path}: {nearest} is not writable")
+    except OSError as e:  # a name too long, a loop of links...
+        raise WriteError(f"cannot {what} {path}: {(e.strerror or type(e).__name__).lower()}") from None
+    return path
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file beside `path`, fsync, rename; nothing is left half-written on failure."""
     path = Path(path)

@@ -156,6 +156,9 @@ class Score(BaseModel):
 
 ExplanationKind = Literal["input", "output", "both"]
 ExplainMethod = Literal["agent", "one-shot", "heuristic"]
+SynonymSource = Literal["both", "minilm", "w_e"]
+ContextMode = Literal["delete", "replace"]
+ExportFormat = Literal["jsonl", "neuronpedia"]
 
 
 class Evidence(BaseModel):

@@ -21,12 +21,12 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=8)
     args = ap.parse_args()
 
-    from autointerp.batch import BatchOptions, run_batch
-    from autointerp.cache.view import open_layer
+    from autointerp.batch import BatchOptions, ThreadExecutor, run_batch
     from autointerp.config import Settings, get_settings
+    from autointerp.workbench import Workbench
 
     base = get_settings()
-    open_layer(args.layer, settings=base)
+    Workbench.open(settings=base).layer(args.layer)  # built in the real data dir, shared below
     out: dict[str, object] = {"layer": args.layer, "n": args.n, "workers": args.workers, "max_steps": args.max_steps}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -34,10 +34,10 @@ def main() -> None:
             (base.data_dir / sub).mkdir(parents=True, exist_ok=True)
             (home / sub).symlink_to(base.data_dir / sub)
         settings = Settings(**{**base.model_dump(), "home": home})
+        wb = Workbench.open(settings=settings)  # both explainers, all worker threads
         for key, method in (("one_shot", "one-shot"), ("agent", "agent")):
-            opts = BatchOptions(layers=[args.layer], neurons=f"0:{args.n}", method=method, workers=args.workers,
-                                max_steps=args.max_steps)
-            s = run_batch(opts, settings)
+            opts = BatchOptions(layers=[args.layer], neurons=f"0:{args.n}", method=method, max_steps=args.max_steps)
+            s = run_batch(opts, wb=wb, executor=ThreadExecutor(args.workers))
             out[key] = {"neurons_per_hour": round(s.neurons_per_hour, 1), "seconds": s.seconds, "done": s.done,
                         "failed": s.failed, "tokens": s.prompt_tokens + s.completion_tokens}
             print(f"{key}: {s.done} neurons in {s.seconds:.0f} s -> {s.neurons_per_hour:.0f} neurons/h "

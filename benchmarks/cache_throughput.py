@@ -76,17 +76,15 @@ def main() -> None:
             return n_tok / (time.perf_counter() - t0)
 
         def bare() -> None:
-            with torch.inference_mode():
-                for i in range(0, len(tokens), s.batch_size):
-                    target.bridge(tokens[i: i + s.batch_size])
+            for i in range(0, len(tokens), s.batch_size):
+                target.run(tokens[i: i + s.batch_size], logits=True)
 
         def truncated() -> None:
             """The forward the pipeline needs (up to the last MLP's hook_post), with no bookkeeping."""
             for i in range(0, len(tokens), s.batch_size):
                 target.run_layers(tokens[i: i + s.batch_size], range(target.n_layers), lambda layer, act: None)
 
-        with torch.inference_mode():
-            target.bridge(tokens[: s.batch_size])  # warm-up
+        target.run(tokens[: s.batch_size], logits=True)  # warm-up
         a = timed(bare)
         t = timed(truncated)
         b = timed(lambda: run_plan(p, range(target.n_layers), progress=False))

@@ -26,14 +26,15 @@ def main() -> None:
     args = ap.parse_args()
 
     from autointerp.agent import AgentConfig, explain
-    from autointerp.cache.view import open_layer
     from autointerp.embeddings import embed
     from autointerp.llm import make_llm
+    from autointerp.workbench import Workbench
 
     t0 = time.perf_counter()
-    layer = open_layer(args.layer)
+    wb = Workbench.open()
+    layer = wb.layer(args.layer)
     embed(["warm up"])
-    llm = make_llm(args.llm)
+    llm = make_llm(args.llm, wb.settings)
     setup = time.perf_counter() - t0
     rng = np.random.default_rng(args.seed)
     neurons = [f"L{args.layer}.N{i}" for i in sorted(rng.choice(layer.manifest.d_mlp, args.n, replace=False))]
@@ -44,7 +45,7 @@ def main() -> None:
     for neuron in neurons:
         for key, method in (("one_shot", "one-shot"), ("agent", "agent")):
             t = time.perf_counter()
-            rec = explain(neuron, llm=llm, method=method, config=config)
+            rec = explain(wb, neuron, llm=llm, method=method, config=config)
             secs = time.perf_counter() - t
             rows[key].append((secs, rec.prompt_tokens + rec.completion_tokens, rec.scores[0].value))
             print(f"{neuron} {key:8s} {secs:6.1f} s {rows[key][-1][1]:6d} tokens score {rec.scores[0].value:+.3f} "

@@ -19,15 +19,16 @@ def main() -> None:
     ap.add_argument("--explanation", default="fires on the article 'a' and on place names like Andorra")
     ap.add_argument("--triggers", default="a,Andorra")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--model", default=None)
     args = ap.parse_args()
 
-    from autointerp.cache.view import open_layer
     from autointerp.embeddings import embed
-    from autointerp.records import NeuronId
     from autointerp.scoring.simulation import simulation_score
+    from autointerp.workbench import Workbench
 
     t0 = time.perf_counter()
-    open_layer(NeuronId.parse(args.neuron).layer)
+    wb = Workbench.open(args.model)
+    wb.layer(wb.neuron(args.neuron).layer)
     embed(["warm up"])
     setup = time.perf_counter() - t0
     out = {}
@@ -35,7 +36,7 @@ def main() -> None:
         times, value = [], None
         for _ in range(args.repeats):
             t = time.perf_counter()
-            value = simulation_score(args.neuron, args.explanation, sim, args.triggers.split(",")).value
+            value = simulation_score(wb, args.neuron, args.explanation, sim, args.triggers.split(",")).value
             times.append(time.perf_counter() - t)
         out[f"{sim}_seconds"] = round(statistics.median(times), 3)
         out[f"{sim}_score"] = value

@@ -1,8 +1,9 @@
 """Triage of 100 neurons from an existing cache (the seed paper took 172 s for this; bar here: 5 s).
 
-Builds the layer cache first if it is missing (not timed), loads the model and MiniLM (reported
-separately), then times `triage` itself: reading the cache, decoding the top examples' context,
-embedding 2,000 snippets with MiniLM and scoring relatedness. Last line: one JSON object.
+Builds the layer cache first if it is missing (not timed), loads the model, opens and verifies the
+cache and loads MiniLM (reported separately, as a workbench does once), then times `triage` itself:
+reading the top examples, decoding their context, embedding 2,000 snippets with MiniLM and scoring
+relatedness. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     args = ap.parse_args()
 
-    from autointerp.cache.view import open_layer
     from autointerp.embeddings import embed
-    from autointerp.tools.triage import parse_range, triage
+    from autointerp.ranges import parse_indices
+    from autointerp.tools.triage import triage
+    from autointerp.workbench import Workbench
 
+    neurons = parse_indices(args.neurons, "neuron range")
     t0 = time.perf_counter()
-    open_layer(args.layer, args.model)
+    wb = Workbench.open(args.model)
+    wb.layer(args.layer)
     embed(["warm up"])
     setup = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = triage(args.layer, parse_range(args.neurons), model=args.model)
+    res = triage(wb, args.layer, neurons)
     seconds = time.perf_counter() - t0
     flagged = sum(r.flagged for r in res.rows)
     print(f"setup (model, cache check, MiniLM): {setup:.2f} s")

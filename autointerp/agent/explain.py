@@ -11,12 +11,12 @@ from autointerp.agent.loop import PROMPT_VERSION, AgentConfig, StopReason, run_l
 from autointerp.agent.session import Candidate, Session, open_session
 from autointerp.agent.tools import marked, make_tools
 from autointerp.agent.transcript import Transcript
-from autointerp.config import Settings
 from autointerp.errors import AutointerpError
-from autointerp.llm import LLM, LLMError, make_llm
+from autointerp.llm import LLM, LLMError, Usage, make_llm
 from autointerp.prompts import render
 from autointerp.records import ExplainMethod, Explanation, NeuronId, SimulatorName
 from autointerp.tools import effects as effects_mod
+from autointerp.workbench import Workbench
 
 ONE_SHOT_VERSION = 1
 CATEGORY_VERSION = 1
@@ -62,13 +62,15 @@ def clean_reply(text: str) -> str:
 def one_shot(session: Session, llm: LLM, transcript: Transcript) -> str:
     prompt = render("one_shot", ONE_SHOT_VERSION, examples=_examples(session))
     transcript.add("prompt", role="user", content=prompt)
-    hints = {"prefill": "The neuron fires on", "repetition_penalty": 1.3, "max_tokens": 60} if llm.local else {}
+    hints = {"prefill": "The neuron fires on", "repetition_penalty": 1.3, "max_tokens": 60} \
+        if llm.capabilities.prefill else {}
     reply = llm.invoke([HumanMessage(prompt)], **hints)
-    transcript.add("llm", content=reply)
-    return clean_reply(reply)
+    session.usage.add(reply.usage)
+    transcript.add("llm", content=reply.text)
+    return clean_reply(reply.text)
 
 
-def category(words: list[str], llm: LLM, transcript: Transcript | None = None) -> str | None:
+def category(words: list[str], llm: LLM, transcript: Transcript | None = None, usage: Usage | None = None) -> str | None:
     """What the top tokens have in common, by few-shot line completion (even the 135M local model
     names animals, colours or months this way); None when the reply is not a short category name."""
     line = ", ".join(words)
@@ -76,10 +78,13 @@ def category(words: list[str], llm: LLM, transcript: Transcript | None = None) -
     instruction, shots = prompt.rstrip("\n").split("\n", 1)
     if transcript is not None:
         transcript.add("prompt", role="user", content=prompt)
-    if llm.local:
-        reply = llm.invoke([HumanMessage(instruction)], prefill=shots, max_tokens=8, stop_strings=["\n"])
+    if llm.capabilities.prefill:
+        got = llm.invoke([HumanMessage(instruction)], prefill=shots, max_tokens=8, stop_strings=["\n"])
     else:
-        reply = llm.invoke([HumanMessage(prompt)])
+        got = llm.invoke([HumanMessage(prompt)])
+    if usage is not None:
+        usage.add(got.usage)
+    reply = got.text
     if transcript is not None:
         transcript.add("llm", content=reply)
     found = reply.rsplit(line + ":", 1)[-1].strip().split("\n")[0].strip(" .\"'`*")
@@ -90,8 +95,7 @@ def category(words: list[str], llm: LLM, transcript: Transcript | None = None) -
 def _output_side(session: Session) -> str | None:
     """What the neuron promotes, when DLA and mean ablation agree on at least two of their top ten
     tokens; otherwise the evidence does not support an output claim."""
-    res = session.effects or effects_mod.effects(session.neuron, k=10, contexts=10, model=session.target.name,
-                                                 settings=session.settings,
+    res = session.effects or effects_mod.effects(session.wb, session.neuron, k=10, contexts=10,
                                                  windows={r.window for r in session.explain})
     session.effects = res
     session.evidence.promoted_tokens = [t.token for t in res.promoted]
@@ -103,25 +107,28 @@ def _output_side(session: Session) -> str | None:
     return "promotes " + ", ".join(f'"{t}"' for t in agreed[:3]) + " as the next token"
 
 
-def explain(neuron: NeuronId | str, model: str | None = None, llm: LLM | str | None = None,
-            method: ExplainMethod = "agent", config: AgentConfig | None = None,
-            simulator: SimulatorName = "embedding", settings: Settings | None = None, store=None) -> Explanation:
-    """Explain one neuron and return the record (the caller stores it). The transcript is saved
-    whatever happens; an explainer that yields nothing raises ExplanationFailed."""
+def explain(wb: Workbench, neuron: NeuronId | str, llm: LLM | str | None = None, method: ExplainMethod = "agent",
+            config: AgentConfig | None = None, simulator: SimulatorName = "embedding", store=None,
+            usage: Usage | None = None) -> Explanation:
+    """Explain one neuron of the workbench's target and return the record (the caller stores it).
+    The transcript is saved whatever happens; an explainer that yields nothing raises ExplanationFailed.
+    `usage`, when given, is the caller's meter: this run's LLM calls are added to it as they happen,
+    so what a failed run spent is known too."""
     config = config or AgentConfig()
-    llm_obj = None if method == "heuristic" else llm if isinstance(llm, LLM) else make_llm(llm, settings)
+    llm_obj = None if method == "heuristic" else llm if isinstance(llm, LLM) else make_llm(llm, wb.settings)
     needs_sim_llm = simulator in ("llm", "llm-logprob")
     if needs_sim_llm and llm_obj is None:
-        raise AutointerpError(f"--simulator {simulator} needs an LLM")
-    session = open_session(neuron, model, settings, simulator, llm_obj if needs_sim_llm else None)
+        raise AutointerpError(f"simulator {simulator!r} needs an LLM")
+    session = open_session(wb, neuron, simulator, llm_obj if needs_sim_llm else None)
+    if usage is not None:
+        session.usage = usage
     transcript = Transcript(session.settings, session.target.name, session.neuron, method)
     transcript.add("start", neuron=str(session.neuron), model=session.target.name, method=method,
                    explainer=llm_obj.name if llm_obj else None, simulator=simulator, config=config.model_dump(),
                    split=session.split.model_dump())
     steps, stop = 0, None
-    base = (llm_obj.usage.prompt_tokens, llm_obj.usage.completion_tokens, llm_obj.usage.cost_usd) if llm_obj else None
     try:
-        chosen, steps, stop = _run(method, session, llm_obj, transcript, config, store, base)
+        chosen, steps, stop = _run(method, session, llm_obj, transcript, config, store)
         text, kind = chosen.text, session.kind if chosen is session.submitted else "input"
         if method == "agent":
             output = _output_side(session)
@@ -133,28 +140,21 @@ def explain(neuron: NeuronId | str, model: str | None = None, llm: LLM | str | N
         transcript.add("error", steps, error=f"{type(e).__name__}: {e}")
         transcript.save()
         raise
-    prompt_t, completion_t, cost = _spent(llm_obj, base)
+    spent = session.usage
+    cost = None if spent.cost_usd is None else round(spent.cost_usd, 8)
     record = Explanation(
         neuron=str(session.neuron), model=session.target.name, text=text, kind=kind, triggers=chosen.triggers,
         evidence=session.evidence, scores=[score], method=method, explainer=llm_obj.name if llm_obj else "none",
         prompt_version=PROMPT_VERSIONS[method], steps=steps,
-        prompt_tokens=prompt_t, completion_tokens=completion_t, cost_usd=cost, transcript=str(transcript.path))
+        prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens, cost_usd=cost,
+        transcript=str(transcript.path))
     transcript.add("final", steps, stop=stop, validation=chosen.validation, record=record.model_dump(mode="json"))
     transcript.save()
     return record
 
 
-def _spent(llm: LLM | None, base) -> tuple[int, int, float | None]:
-    """This run's tokens and cost: an LLM may be shared by many runs (batch)."""
-    if llm is None:
-        return 0, 0, 0.0
-    u = llm.usage
-    cost = None if u.cost_usd is None or base[2] is None else round(u.cost_usd - base[2], 8)
-    return u.prompt_tokens - base[0], u.completion_tokens - base[1], cost
-
-
 def _run(method: ExplainMethod, session: Session, llm: LLM | None, transcript: Transcript, config: AgentConfig,
-         store, base) -> tuple[Candidate, int, StopReason | None]:
+         store) -> tuple[Candidate, int, StopReason | None]:
     if method == "heuristic":
         text, words = heuristic(session)
         return session.validate(text, words, "heuristic"), 0, None
@@ -162,7 +162,7 @@ def _run(method: ExplainMethod, session: Session, llm: LLM | None, transcript: T
         return session.validate(one_shot(session, llm, transcript), [], "one-shot"), 0, None
     text, words = heuristic(session)
     seeds = [session.validate(text, words, "heuristic")]
-    if name := category(words, llm, transcript):
+    if name := category(words, llm, transcript, session.usage):
         seeds.append(alone := session.validate(name, [], "category"))
         if alone.validation >= max(NAME_FLOOR, NAME_SUPPORT * seeds[0].validation):
             seeds.append(session.validate(f"{name}: " + ", ".join(f'"{w}"' for w in words), words, "named"))
@@ -177,8 +177,7 @@ def _run(method: ExplainMethod, session: Session, llm: LLM | None, transcript: T
                   examples=_examples(session, 8), max_steps=config.max_steps,
                   candidates="\n".join(f"- {c.validation:.3f}: {c.text}" for c in seeds))
     stop: StopReason
-    spent = llm.usage.prompt_tokens + llm.usage.completion_tokens - sum(base[:2])
-    stop, steps = run_loop(session, llm, make_tools(session, store), task, transcript, config, spent)
+    stop, steps = run_loop(session, llm, make_tools(session, store), task, transcript, config)
     for c in session.candidates[len(seeds):]:
         transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
     return prefer_named(session.best, next((c for c in seeds if c.source == "named"), None)), steps, stop

@@ -89,27 +89,26 @@ def _tool_lines(tools: list[BaseTool]) -> str:
 
 
 def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, transcript: Transcript,
-             config: AgentConfig, spent: int = 0) -> tuple[StopReason, int]:
-    """(why it stopped, steps taken). The session keeps every scored candidate. `spent`: tokens this
-    run used before the loop (the one-shot seed), counted against the budget."""
+             config: AgentConfig) -> tuple[StopReason, int]:
+    """(why it stopped, steps taken). The session keeps every scored candidate and meters the tokens
+    (the seeds' calls before the loop count against the budget too)."""
     by_name = {t.name: t for t in tools}
-    native = llm.can_call_tools
+    native = llm.capabilities.tool_calls
     system = render("agent_system", PROMPT_VERSION, neuron=session.neuron, model=session.target.name)
     if not native:
         system += "\n\n" + render("agent_json", PROMPT_VERSION, tools=_tool_lines(tools))
     messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(task)]
     transcript.add("prompt", role="system", content=system)
     transcript.add("prompt", role="user", content=task)
-    start_tokens = llm.usage.prompt_tokens + llm.usage.completion_tokens - spent
     done: list[tuple[str, dict]] = []
     idle = 0
     for step in range(1, config.max_steps + 1):
-        if llm.usage.prompt_tokens + llm.usage.completion_tokens - start_tokens >= config.max_tokens:
+        if session.usage.tokens >= config.max_tokens:
             return "budget", step - 1
         if native:
-            ran = _native_step(llm, tools, by_name, messages, transcript, step)
+            ran = _native_step(session, llm, tools, by_name, messages, transcript, step)
         else:
-            ran = _json_step(llm, by_name, messages, transcript, step, done, forced=idle > 0)
+            ran = _json_step(session, llm, by_name, messages, transcript, step, done, forced=idle > 0)
         idle = 0 if ran else idle + 1
         if idle >= STALL_STEPS:
             transcript.add("observation", step, content=f"stopped: {idle} steps in a row ran no new tool call")
@@ -122,9 +121,11 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     return "max-steps", config.max_steps
 
 
-def _native_step(llm, tools, by_name, messages, transcript, step) -> bool:
+def _native_step(session, llm, tools, by_name, messages, transcript, step) -> bool:
     """One reply and its tool calls; False when it made none."""
-    msg = llm.invoke_message(messages, tools=tools)
+    reply = llm.invoke(messages, tools=tools)
+    session.usage.add(reply.usage)
+    msg = reply.message
     messages.append(msg)
     calls = [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in msg.tool_calls]
     transcript.add("llm", step, content=str(msg.content), tool_calls=calls)
@@ -159,15 +160,18 @@ def begun_call(by_name: dict[str, BaseTool], done: list[tuple[str, dict]]) -> st
     return f'{{"tool": "{name}", "args": {{"{arg}": ' + ('"' if schema.get("type") == "string" else "")
 
 
-def _json_step(llm, by_name, messages, transcript, step, done: list[tuple[str, dict]], forced: bool = False) -> bool:
+def _json_step(session, llm, by_name, messages, transcript, step, done: list[tuple[str, dict]],
+               forced: bool = False) -> bool:
     """One JSON step; False when it ran no new tool call (unparsable, or a repeat)."""
     hints = {}
-    if llm.local:
+    if llm.capabilities.prefill:
         prefill = begun_call(by_name, done) if forced else JSON_START
         hints = {"prefill": prefill, "max_tokens": 160, "stop_strings": ["}}"]}
         if prefill != JSON_START:
             transcript.add("observation", step, content=f"the reply was begun with {prefill}")
-    text = llm.invoke(messages, **hints)
+    reply = llm.invoke(messages, **hints)
+    session.usage.add(reply.usage)
+    text = reply.text
     messages.append(AIMessage(text))
     transcript.add("llm", step, content=text)
     try:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autointerp.cache.view import LayerCache, open_layer
+from autointerp.cache.view import LayerCache
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError
-from autointerp.llm import LLM
+from autointerp.llm import LLM, Usage
 from autointerp.records import (
     ActivationRecord,
     Evidence,
@@ -25,8 +25,8 @@ from autointerp.records import (
 from autointerp.scoring.simulation import score_records
 from autointerp.scoring.split import held_out
 from autointerp.targets import Target
-from autointerp.tools.common import resolve
 from autointerp.tools.effects import EffectsResult
+from autointerp.workbench import Workbench
 
 
 MAX_EXPLANATION = 400
@@ -51,8 +51,7 @@ class Session:
     no tool ever touches."""
 
     neuron: NeuronId
-    target: Target
-    settings: Settings
+    wb: Workbench
     layer: LayerCache
     explain: list[ActivationRecord]
     validation: list[ActivationRecord]
@@ -66,6 +65,15 @@ class Session:
     submitted: Candidate | None = None
     effects: EffectsResult | None = None
     kind: ExplanationKind = "input"
+    usage: Usage = field(default_factory=Usage)  # what this run's LLM calls spent, explainer and simulator
+
+    @property
+    def target(self) -> Target:
+        return self.wb.target
+
+    @property
+    def settings(self) -> Settings:
+        return self.wb.settings
 
     @property
     def best(self) -> Candidate | None:
@@ -77,14 +85,18 @@ class Session:
             raise ToolError("the explanation is empty")
         if len(text) > MAX_EXPLANATION:
             raise ToolError(f"the explanation has {len(text)} characters; keep it under {MAX_EXPLANATION}")
-        value, _, _ = score_records(text, triggers, self.validation, self.max_activation, self.simulator, self.sim_llm)
+        value, _, _, spent = score_records(text, triggers, self.validation, self.max_activation, self.simulator,
+                                           self.sim_llm)
+        self.usage.add(spent)
         cand = Candidate(text.strip(), [t for t in triggers if t.strip()], round(value, 4), source)
         self.candidates.append(cand)
         return cand
 
     def test_score(self, text: str, triggers: list[str]) -> Score:
         """The held-out score recorded with the explanation."""
-        value, per, n_tok = score_records(text, triggers, self.test, self.max_activation, self.simulator, self.sim_llm)
+        value, per, n_tok, spent = score_records(text, triggers, self.test, self.max_activation, self.simulator,
+                                                 self.sim_llm)
+        self.usage.add(spent)
         llm = self.sim_llm
         return Score(neuron=str(self.neuron), model=self.target.name, explanation=text, method="simulation",
                      simulator=self.simulator, value=round(value, 5),
@@ -104,11 +116,12 @@ class Session:
         return [TopToken(token=t, count=c, max_activation=round(best[t], 5)) for t, c in counts.most_common(n)]
 
 
-def open_session(neuron: NeuronId | str, model: str | None = None, settings: Settings | None = None,
-                 simulator: SimulatorName = "embedding", sim_llm: LLM | None = None,
-                 n_test: tuple[int, int] = (5, 5)) -> Session:
-    neuron, target, settings = resolve(neuron, model, settings)
-    layer = open_layer(neuron.layer, model, None, settings)
+def open_session(wb: Workbench, neuron: NeuronId | str, simulator: SimulatorName = "embedding",
+                 sim_llm: LLM | None = None, n_test: tuple[int, int] = (5, 5)) -> Session:
+    """The neuron's session on the workbench's target and corpus (its layer cache built if missing)."""
+    neuron = wb.neuron(neuron)
+    settings = wb.settings
+    layer = wb.layer(neuron.layer)
     explain, test, split = held_out(layer, neuron.index, *n_test, seed=settings.seed)
     # Validation: a seeded draw of the explainer's own top windows, and random windows not in the test set.
     rng = np.random.default_rng([settings.seed, neuron.layer, neuron.index, 1])
@@ -117,7 +130,7 @@ def open_session(neuron: NeuronId | str, model: str | None = None, settings: Set
     held = {r.window for r in test}
     spare = [r for r in layer.random(neuron.index) if r.window not in held]
     val_rand = [spare[i] for i in sorted(rng.choice(len(spare), size=min(5, len(spare)), replace=False))]
-    session = Session(neuron, target, settings, layer, explain, val_top + val_rand, test, split,
+    session = Session(neuron, wb, layer, explain, val_top + val_rand, test, split,
                       layer.max_activation(neuron.index), simulator, sim_llm)
     if not session.validation:
         raise AutointerpError(f"{neuron} has no cached windows to validate against")

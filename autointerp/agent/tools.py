@@ -32,7 +32,7 @@ def _clean(items: list[str] | None) -> list[str]:
 
 def make_tools(session: Session, store=None) -> list[BaseTool]:
     """The tool set for one session; `store` (optional) backs `search_similar`."""
-    neuron, settings, model = session.neuron, session.settings, session.target.name
+    wb, neuron, model = session.wb, session.neuron, session.target.name
     explain_windows = {r.window for r in session.explain}
 
     def top_examples(start: int = 0, n: int = 8) -> str:
@@ -60,7 +60,7 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
         texts = [t[:MAX_TEXT_CHARS] for t in _clean(texts)][:MAX_TEXTS]
         if not texts:
             raise ToolError("give at least one non-empty text")
-        res = probe_mod.probe(neuron, texts, model=model, settings=settings)
+        res = probe_mod.probe(wb, neuron, texts)
         lines = []
         for t, r in zip(texts, res.records):
             line = f"{session.normalised(r.max_activation)} at {r.max_token!r}: {t!r}"
@@ -76,7 +76,7 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
             k: how many (at most 10)
         """
         try:
-            res = synonyms_mod.synonyms(word.strip(), max(1, min(k, 10)), model=model, settings=settings)
+            res = synonyms_mod.synonyms(wb, word.strip(), max(1, min(k, 10)))
         except InputError as e:
             raise ToolError(str(e)) from None
         return ", ".join(n.word for n in res.neighbours)
@@ -89,8 +89,8 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
             examples: how many top examples (at most 10)
             k: synonyms per example (at most 6)
         """
-        res = substitute_mod.substitute(neuron, max(1, min(examples, 10)), max(1, min(k, 6)), model=model,
-                                        settings=settings, windows=explain_windows)
+        res = substitute_mod.substitute(wb, neuron, max(1, min(examples, 10)), max(1, min(k, 6)),
+                                        windows=explain_windows)
         lines = []
         for ex in res.examples:
             if ex.skipped:
@@ -112,7 +112,7 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
             raise ToolError(f"example must be in 0..{len(session.explain) - 1}")
         window = session.explain[example].window
         index = next(i for i, r in enumerate(session.layer.top(neuron.index)) if r.window == window)
-        res = context_tool(neuron, index, model=model, settings=settings)
+        res = context_tool(wb, neuron, index)
         words = sorted((w for w in res.words if w.edited), key=lambda w: -abs(w.importance))[:6]
         line = (f"peak {res.max_token!r}; words that matter: "
                 + ", ".join(f"{w.word.strip()!r} {w.importance:+.2f}" for w in words))
@@ -122,8 +122,7 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
     def effects() -> str:
         """Output side: tokens the neuron promotes and suppresses (direct logit attribution), and what
         replacing its activation by its mean changes in the next-token predictions."""
-        res = session.effects or effects_mod.effects(neuron, k=10, contexts=10, model=model, settings=settings,
-                                                     windows=explain_windows)
+        res = session.effects or effects_mod.effects(wb, neuron, k=10, contexts=10, windows=explain_windows)
         session.effects = res
         session.evidence.promoted_tokens = [t.token for t in res.promoted]
         session.evidence.suppressed_tokens = [t.token for t in res.suppressed]

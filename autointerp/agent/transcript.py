@@ -1,5 +1,6 @@
 """Transcripts: every LLM message, tool call, tool result and score of a run, as JSONL events.
-Kept in memory and written atomically at the end (or on failure), so no half file is left."""
+Kept in memory and written atomically at the end (or on failure), so no half file is left. Every
+configured secret is redacted from what is written (a server's error reply may quote the key)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pydantic import BaseModel, Field
 from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_write_text
-from autointerp.records import NeuronId
+from autointerp.records import Explanation, NeuronId
+from autointerp.secrets import redact
 
 EventType = Literal["start", "prompt", "llm", "tool_call", "tool_result", "observation", "score", "final", "error"]
 
@@ -27,7 +29,13 @@ class Event(BaseModel):
 
 
 def transcript_dir(settings: Settings, model: str, neuron: NeuronId) -> Path:
-    return settings.data_dir / "transcripts" / re.sub(r"[^\w.-]", "_", model) / str(neuron)
+    return root(settings) / _slug(model) / str(neuron)
+
+
+def _slug(model: str) -> str:
+    """A model name as one safe folder name (`..` and `/` cannot climb out of the transcripts folder)."""
+    slug = re.sub(r"[^\w.-]", "_", model)
+    return "_" * len(slug) if set(slug) <= {"."} else slug
 
 
 class Transcript:
@@ -40,12 +48,84 @@ class Transcript:
         self.events.append(Event(type=type, step=step, data=data))
 
     def save(self) -> Path:
-        atomic_write_text(self.path, "".join(e.model_dump_json() + "\n" for e in self.events))
+        """Write the events, every string redacted (before JSON escaping could hide a key from the
+        text-level pass that follows, the last line of defence)."""
+        lines = (json.dumps(_redacted(e.model_dump(mode="json")), ensure_ascii=False) + "\n" for e in self.events)
+        atomic_write_text(self.path, redact("".join(lines)))
         return self.path
 
 
+def _redacted(obj: object) -> object:
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {redact(str(k)): _redacted(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_redacted(v) for v in obj]
+    return obj
+
+
 def load(path: Path) -> list[Event]:
-    return [Event.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The events of a transcript file; a truncated or garbled one is one InputError naming the file
+    and the first bad line."""
+    from pydantic import ValidationError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"transcript {path} is not a UTF-8 text file") from None
+    except OSError as e:
+        raise InputError(f"cannot read transcript {path}: {(e.strerror or type(e).__name__).lower()}") from None
+    events = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(Event.model_validate_json(line))
+        except (ValidationError, ValueError, RecursionError):
+            raise InputError(f"transcript {path} is damaged or truncated at line {i}") from None
+    return events
+
+
+def root(settings: Settings) -> Path:
+    """Where every transcript lives: `<data dir>/transcripts`."""
+    return settings.data_dir / "transcripts"
+
+
+def inside(settings: Settings, path: Path) -> Path | None:
+    """`path` resolved, when it is a file under the transcripts folder; else None (a path named
+    elsewhere, e.g. inside an imported record, is never opened)."""
+    base = root(settings).resolve()
+    try:
+        found = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return found if found.is_relative_to(base) and found.is_file() else None
+
+
+_NAME = re.compile(r"^\d{8}T\d{6}\d*Z-[\w-]+\.jsonl$")
+
+
+def for_record(settings: Settings, rec: Explanation) -> Path | None:
+    """The transcript of a record, found by its identity under the transcripts folder only: the
+    file the record names (its name alone, never its directory) in the record's model/neuron folder,
+    else the latest transcript of the same method written before the record was. None when there is
+    none. Whatever path the record carries is never opened as such."""
+    try:
+        folder = transcript_dir(settings, rec.model, NeuronId.parse(rec.neuron))
+    except ValueError:
+        return None
+    if rec.transcript:
+        name = re.split(r"[\\/]", rec.transcript)[-1]
+        if _NAME.match(name) and (found := inside(settings, folder / name)) is not None:
+            return found
+    stamp = rec.created_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    earlier = [p for p in sorted(folder.glob(f"*-{rec.method}.jsonl")) if p.name[: len(stamp)] <= stamp] \
+        if folder.is_dir() else []
+    for p in reversed(earlier):
+        if (found := inside(settings, p)) is not None:
+            return found
+    return None
 
 
 def latest(settings: Settings, model: str, neuron: NeuronId) -> Path:

@@ -1,5 +1,7 @@
-"""Batch labelling: resumable, budgeted, reported; optionally sharded over Ray."""
+"""Batch labelling: resumable, budgeted, reported; on worker threads or sharded over Ray."""
 
-from autointerp.batch.run import BatchOptions, BatchSummary, plan, run_batch
+from autointerp.batch.executors import Executor, Outcome, RayExecutor, ThreadExecutor
+from autointerp.batch.run import BatchBusy, BatchOptions, BatchSummary, check, plan, run_batch
 
-__all__ = ["BatchOptions", "BatchSummary", "plan", "run_batch"]
+__all__ = ["BatchBusy", "BatchOptions", "BatchSummary", "Executor", "Outcome", "RayExecutor", "ThreadExecutor", "check", "plan",
+           "run_batch"]

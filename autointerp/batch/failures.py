@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from autointerp.config import Settings
 from autointerp.fileio import atomic_write_text
+from autointerp.secrets import redact
 
 
 def _slug(s: str) -> str:
@@ -20,8 +21,10 @@ class Failures:
         self.dir = settings.data_dir / "batch" / _slug(model) / _slug(explainer) / _slug(prompt_version) / "failed"
 
     def record(self, neuron: str, reason: str) -> None:
-        payload = {"neuron": neuron, "reason": reason[:2000], "at": datetime.now(timezone.utc).isoformat()}
-        atomic_write_text(self.dir / f"{neuron}.json", json.dumps(payload))
+        """Keep the failure and its reason; any configured secret in it (a server's reply may quote
+        the key it was sent) is redacted."""
+        payload = {"neuron": neuron, "reason": redact(reason)[:2000], "at": datetime.now(timezone.utc).isoformat()}
+        atomic_write_text(self.dir / f"{neuron}.json", redact(json.dumps(payload)))
 
     def clear(self, neuron: str) -> None:
         (self.dir / f"{neuron}.json").unlink(missing_ok=True)

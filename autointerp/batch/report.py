@@ -11,13 +11,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from autointerp.agent import transcript as tr
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings, get_settings
 from autointerp.errors import InputError
-from autointerp.fileio import atomic_write_bytes, atomic_write_text
+from autointerp.fileio import atomic_write_bytes, atomic_write_text, check_writable
 from autointerp.records import Explanation, NeuronId
 from autointerp.tools.show import window_html
 from autointerp.tools.triage import triage
+from autointerp.workbench import Workbench
 
 
 class ReportRow(BaseModel):
@@ -41,29 +40,29 @@ def _best_per_neuron(records: list[Explanation]) -> dict[int, Explanation]:
     return best
 
 
-def write_report(layer: int, out: Path, model: str | None = None, settings: Settings | None = None,
-                 store=None) -> list[ReportRow]:
+def write_report(wb: Workbench, layer: int, out: Path, store=None) -> list[ReportRow]:
+    """The report of the workbench target's `layer` into `out`: every stored explanation (the best
+    scored per neuron) over the layer's cache. The store defaults to the workbench settings' store."""
     from autointerp.store import open_store
 
-    settings = settings or get_settings()
-    model = model or settings.model
-    store = store or open_store(settings)
+    model = wb.model
+    store = store or open_store(wb.settings)
     best = _best_per_neuron(store.list(model=model, layer=layer))
     if not best:
         raise InputError(f"nothing stored for layer {layer} of {model}: run `autointerp batch --layers {layer}` first")
-    cache = open_layer(layer, model, None, settings)
+    check_writable(out, directory=True)  # before the cache and the triage run
+    cache = wb.layer(layer)
     maxes = {n: cache.max_activation(n) for n in range(cache.target.d_mlp)}
     layer_max = max(maxes.values()) or 1.0
-    rel = {r.index: r.relatedness for r in triage(layer, sorted(best), model=model, settings=settings).rows}
+    rel = {r.index: r.relatedness for r in triage(wb, layer, sorted(best)).rows}
     rows = [ReportRow(index=i, normalised_activation=round(maxes[i] / layer_max, 5), max_activation=round(maxes[i], 5),
                       unique_tokens=list(dict.fromkeys(r.max_token for r in cache.top(i, 20)))[:8],
                       relatedness=rel[i], explanation=rec.text, score=rec.score, explainer=rec.explainer,
                       method=rec.method) for i, rec in sorted(best.items())]
-    out.mkdir(parents=True, exist_ok=True)
     _write_tables(rows, out)
     _write_plots(rows, maxes, model, layer, out)
     for i, rec in best.items():
-        _write_neuron_page(rec, cache, out, settings)
+        _write_neuron_page(rec, cache, out, tr.for_record(wb.settings, rec))
     atomic_write_text(out / "index.html", _index_html(rows, model, layer))
     return rows
 
@@ -142,7 +141,9 @@ def _index_html(rows: list[ReportRow], model: str, layer: int) -> str:
             f"<th>explanation</th><th>score</th><th>explainer</th></tr>{body}</table></body></html>\n")
 
 
-def _write_neuron_page(rec: Explanation, cache, out: Path, settings: Settings) -> None:
+def _write_neuron_page(rec: Explanation, cache, out: Path, transcript: Path | None) -> None:
+    """`transcript`: the record's transcript found by its identity under the data dir (see
+    `transcript.for_record`), never the path the record names: records may be imported."""
     e = html.escape
     n = NeuronId.parse(rec.neuron)
     scale = cache.max_activation(n.index) or 1.0
@@ -153,11 +154,16 @@ def _write_neuron_page(rec: Explanation, cache, out: Path, settings: Settings) -
                     for label, items in (("probes", ev.probes), ("substitutions", ev.substitutions),
                                          ("context", ev.context)) if items)
     transcript_html = "<p>no transcript</p>"
-    if rec.transcript and Path(rec.transcript).exists():
-        name = f"{rec.neuron}.jsonl"
-        atomic_write_bytes(out / "transcripts" / name, Path(rec.transcript).read_bytes())
-        lines = "\n".join(tr.render_event(ev_) for ev_ in tr.load(Path(rec.transcript)))
-        transcript_html = f"<p><a href='../transcripts/{name}'>JSONL</a></p><pre>{e(lines)}</pre>"
+    if transcript is not None:
+        try:
+            events = tr.load(transcript)
+        except InputError as err:
+            transcript_html = f"<p>{e(str(err))}</p>"
+        else:
+            name = f"{rec.neuron}.jsonl"
+            atomic_write_bytes(out / "transcripts" / name, transcript.read_bytes())
+            lines = "\n".join(tr.render_event(ev_) for ev_ in events)
+            transcript_html = f"<p><a href='../transcripts/{name}'>JSONL</a></p><pre>{e(lines)}</pre>"
     s = rec.scores[0] if rec.scores else None
     score = (f"{s.value:+.4f} ({s.method}, {s.simulator}, {s.n_examples} held-out windows, {s.n_tokens} tokens)"
              if s else "unscored")

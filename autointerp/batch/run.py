@@ -1,35 +1,48 @@
 """Overnight labelling. The store is the ledger of what is done (one upsert per neuron, keyed by
 model, neuron, explainer and prompt version), so a batch killed at any moment and run again
-continues without losing or duplicating anything. Failures are kept beside it with their reason."""
+continues without losing or duplicating anything. Failures are kept beside it with their reason.
+
+One driver, `run_batch`, plans, skips what is stored (and what failed before), hands neurons to an
+executor (`ThreadExecutor`, or `RayExecutor` to scale out), stops at the budget or when `stop` is
+set (no new neuron starts; running ones finish), reports progress and returns the summary.
+
+Two batches never do the same work at once: each layer a batch covers is locked for its model,
+explainer and prompt version (`<data dir>/batch/<model>-<explainer>-<version>-layerNN.lock`, an OS
+file lock taken without waiting); a second batch on any of those layers fails at once with
+`BatchBusy`. The OS drops the lock with the process, so a batch killed with `kill -9` leaves only
+a harmless file behind and the next run takes the lock as usual."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from autointerp.agent import AgentConfig, explain
 from autointerp.agent.explain import PROMPT_VERSIONS
+from autointerp.batch.executors import Executor, Job, Outcome, ThreadExecutor
 from autointerp.batch.failures import Failures
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings, get_settings
-from autointerp.errors import InputError
-from autointerp.llm import LLM, make_llm
+from autointerp.config import Settings
+from autointerp.errors import AutointerpError, InputError
+from autointerp.ranges import check_within, parse_indices
 from autointerp.records import ExplainMethod, NeuronId, SimulatorName
-from autointerp.targets import load_target
-from autointerp.tools.triage import parse_range, triage
+from autointerp.workbench import Workbench
 
 StopKind = Literal["complete", "budget", "interrupted"]
+
+
+class BatchBusy(AutointerpError):
+    """Another batch (in this or another process) is explaining the same layer with the same
+    model, explainer and prompt version."""
 
 
 class BatchOptions(BaseModel):
     model: str | None = None
     layers: list[int]
-    neurons: str | None = Field(default=None, description="a range like 0:1536 (end exclusive); default all")
+    neurons: str | None = Field(default=None, description="indices per layer, e.g. 0:1536 or 0-9,20 (default all)")
     llm: str | None = None
     method: ExplainMethod = "agent"
     workers: int = Field(default=1, ge=1, le=64)
@@ -57,35 +70,78 @@ class BatchSummary(BaseModel):
     completion_tokens: int
     cost_usd: float | None
     seconds: float
+    executor: str = "threads"
 
     @property
     def neurons_per_hour(self) -> float:
         return 3600 * self.done / self.seconds if self.seconds > 0 else 0.0
 
 
-def check(opts: BatchOptions, settings: Settings) -> range:
-    """Fail on bad layers or ranges before anything is built or shown; the per-layer neuron range."""
-    target = load_target(opts.model, settings)
-    rng = parse_range(opts.neurons) if opts.neurons else range(target.d_mlp)
+def check(opts: BatchOptions, wb: Workbench) -> list[int]:
+    """Fail on bad layers or neuron indices before anything is built or shown; the neuron indices
+    taken in every layer."""
     for layer in opts.layers:
-        target.check_layer(layer)
-        if rng.start < 0 or rng.stop > target.d_mlp:
-            raise InputError(f"--neurons {opts.neurons} is out of range: layer {layer} has 0..{target.d_mlp - 1}")
-    return rng
+        wb.target.check_layer(layer)
+    if opts.neurons is None:
+        return list(range(wb.target.d_mlp))
+    return check_within(parse_indices(opts.neurons, "neurons"), wb.target.d_mlp, "neuron")
 
 
-def plan(opts: BatchOptions, settings: Settings) -> list[NeuronId]:
-    """The neurons to explain, in order: index order, or most related first with triage_first."""
-    rng = check(opts, settings)
+def plan(opts: BatchOptions, wb: Workbench) -> list[NeuronId]:
+    """The neurons to explain, in order: index order, or most related first with triage_first.
+    Opens (building when missing) every layer's cache first, so workers only read them."""
+    from autointerp.tools.triage import triage
+
+    indices = check(opts, wb)
     out: list[NeuronId] = []
     for layer in opts.layers:
-        open_layer(layer, opts.model, None, settings)
+        wb.layer(layer)
         if opts.triage_first:
-            rows = sorted(triage(layer, rng, model=opts.model, settings=settings).rows, key=lambda r: -r.relatedness)
+            rows = sorted(triage(wb, layer, indices).rows, key=lambda r: -r.relatedness)
             out += [NeuronId(layer=layer, index=r.index) for r in rows[: opts.top]]
         else:
-            out += [NeuronId(layer=layer, index=i) for i in rng]
+            out += [NeuronId(layer=layer, index=i) for i in indices]
     return out
+
+
+def explainer_name(opts: BatchOptions, settings: Settings) -> str:
+    """The explainer records carry, without making the LLM: "none" for the heuristic."""
+    from autointerp.llm.backends import llm_name
+
+    return "none" if opts.method == "heuristic" else llm_name(opts.llm or settings.llm)
+
+
+def _slug(s: str) -> str:
+    import re
+
+    return re.sub(r"[^\w.-]", "_", s)
+
+
+@contextmanager
+def layer_locks(settings: Settings, model: str, explainer: str, version: str, layers: list[int]):
+    """Hold one non-blocking OS file lock per layer for the batch's duration; BatchBusy at once when
+    another batch holds any of them. Locks are taken in layer order and dropped together."""
+    from filelock import FileLock, Timeout
+
+    folder = settings.data_dir / "batch"
+    held = []
+    try:
+        for layer in sorted(set(layers)):
+            path = folder / f"{_slug(model)}-{_slug(explainer)}-{_slug(version)}-layer{layer:02d}.lock"
+            lock = FileLock(str(path))
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                lock.acquire(blocking=False)
+            except Timeout:
+                raise BatchBusy(f"another batch is already explaining layer {layer} of {model} with {explainer} "
+                                f"({version}); wait for it to finish or stop it (lock {path})") from None
+            except OSError as e:
+                raise InputError(f"cannot lock {path}: {(e.strerror or type(e).__name__).lower()}") from None
+            held.append(lock)
+        yield
+    finally:
+        for lock in reversed(held):
+            lock.release()
 
 
 def over(opts: BatchOptions, tokens: int, cost: float | None) -> bool:
@@ -97,81 +153,81 @@ def over(opts: BatchOptions, tokens: int, cost: float | None) -> bool:
 
 class _Totals:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.prompt = self.completion = self.done = self.failed = 0
         self.cost: float | None = 0.0
 
-    def add(self, prompt: int, completion: int, cost: float | None) -> None:
-        with self.lock:
-            self.prompt += prompt
-            self.completion += completion
-            self.cost = None if cost is None or self.cost is None else self.cost + cost
+    def add(self, o: Outcome) -> None:
+        self.prompt += o.prompt_tokens
+        self.completion += o.completion_tokens
+        self.cost = None if o.cost_usd is None or self.cost is None else self.cost + o.cost_usd
+        self.done += o.ok
+        self.failed += not o.ok
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt + self.completion
 
 
 def run_batch(opts: BatchOptions, settings: Settings | None = None, store=None,
-              on_progress: Callable[[dict], None] | None = None, stop: threading.Event | None = None) -> BatchSummary:
-    """Explain every planned neuron not yet stored; stop cleanly at the budget or when `stop` is set."""
+              on_progress: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
+              executor: Executor | None = None, wb: Workbench | None = None) -> BatchSummary:
+    """Explain every planned neuron not yet stored on `executor` (default `ThreadExecutor()`, with
+    opts.workers threads). Stops cleanly at the budget, or when `stop` is set: no new neuron starts,
+    the running ones finish and are stored, and the summary says "interrupted".
+
+    `wb`: the workbench to plan on (and, with threads, to explain on); default one opened for
+    opts.model. `store`: default the settings' store (Ray workers always open the settings' store).
+    `on_progress` is called in the calling thread after each neuron with
+    {neuron, done, failed, total, tokens, cost_usd}."""
     from autointerp.store import open_store
 
-    settings = settings or get_settings()
+    if wb is None:
+        wb = Workbench.open(opts.model, settings=settings)
+    elif opts.model is not None and opts.model != wb.model:
+        raise InputError(f"the batch is for {opts.model} but the workbench holds {wb.model}")
+    settings = wb.settings
     store = store or open_store(settings)
-    target = load_target(opts.model, settings)
-    llm = None if opts.method == "heuristic" else make_llm(opts.llm, settings)
-    explainer = llm.name if llm else "none"
-    version = PROMPT_VERSIONS[opts.method]
-    failures = Failures(settings, target.name, explainer, version)
-    neurons = plan(opts, settings)
-    done = [n for n in neurons if not opts.redo and store.has(target.name, str(n), explainer, version)]
-    todo = [n for n in neurons if n not in set(done)]
-    failed_before = failures.all()
-    skipped = [n for n in todo if str(n) in failed_before and not opts.retry_failed]
-    todo = [n for n in todo if n not in set(skipped)]
-    totals, t0, stop = _Totals(), time.perf_counter(), stop or threading.Event()
-    config = AgentConfig(max_steps=opts.max_steps)
+    executor = executor or ThreadExecutor()
+    stop = stop or threading.Event()
+    explainer, version = explainer_name(opts, settings), PROMPT_VERSIONS[opts.method]
+    check(opts, wb)
+    with layer_locks(settings, wb.model, explainer, version, opts.layers):
+        return _run(opts, wb, store, executor, stop, explainer, version, on_progress)
 
-    def over_budget() -> bool:
-        return over(opts, totals.prompt + totals.completion, totals.cost)
 
-    def one(n: NeuronId) -> None:
-        # A fresh LLM per neuron over the shared chat model: its usage is this neuron's alone.
-        own = LLM(llm.name, llm.chat, llm.price, endpoint=llm.endpoint) if llm else None
-        try:
-            rec = explain(n, target.name, own, opts.method, config, opts.simulator, settings, store=store)
-            store.add(rec)
-            failures.clear(str(n))
-            totals.add(rec.prompt_tokens, rec.completion_tokens, rec.cost_usd)
-            with totals.lock:
-                totals.done += 1
-        except Exception as e:  # noqa: BLE001 - recorded with its reason, retried with --retry-failed
-            failures.record(str(n), f"{type(e).__name__}: {e}")
-            if own is not None:
-                totals.add(own.usage.prompt_tokens, own.usage.completion_tokens, own.usage.cost_usd)
-            with totals.lock:
-                totals.failed += 1
-        if on_progress:
-            on_progress({"neuron": str(n), "done": totals.done, "failed": totals.failed, "total": len(todo),
-                         "tokens": totals.prompt + totals.completion, "cost_usd": totals.cost})
-
-    stopped: StopKind = "complete"
-    queue = list(todo)
-    running: set[Future] = set()
-    with ThreadPoolExecutor(max_workers=opts.workers) as pool:
-        while queue or running:
-            while queue and len(running) < opts.workers and not stop.is_set():
-                if over_budget():
+def _run(opts: BatchOptions, wb: Workbench, store, executor: Executor, stop: threading.Event, explainer: str,
+         version: str, on_progress: Callable[[dict], None] | None) -> BatchSummary:
+    settings = wb.settings
+    totals, stopped = _Totals(), "complete"
+    try:
+        executor.start(wb, store, Job(opts, explainer, version))
+        neurons = plan(opts, wb)
+        done = {str(n) for n in neurons if not opts.redo and store.has(wb.model, str(n), explainer, version)}
+        failed_before = Failures(settings, wb.model, explainer, version).all()
+        skipped = {str(n) for n in neurons
+                   if str(n) not in done and str(n) in failed_before and not opts.retry_failed}
+        queue = [n for n in neurons if str(n) not in done and str(n) not in skipped]
+        total, t0 = len(queue), time.perf_counter()
+        while queue or executor.running():
+            while queue and executor.free() > 0 and not stop.is_set():
+                if over(opts, totals.tokens, totals.cost):
                     stopped = "budget"
                     queue.clear()
                     break
-                running.add(pool.submit(one, queue.pop(0)))
-            if stop.is_set() and stopped == "complete":
+                executor.submit(queue.pop(0))
+            if stop.is_set() and queue:
                 stopped = "interrupted"
                 queue.clear()
-            if running:
-                finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                running = set(running)
-    if stopped == "complete" and over_budget() and (totals.done + totals.failed) < len(todo):
+            for outcome in executor.collect(timeout=0.2):
+                totals.add(outcome)
+                if on_progress:
+                    on_progress({"neuron": outcome.neuron, "done": totals.done, "failed": totals.failed,
+                                 "total": total, "tokens": totals.tokens, "cost_usd": totals.cost})
+    finally:
+        executor.close()
+    if stopped == "complete" and over(opts, totals.tokens, totals.cost) and totals.done + totals.failed < total:
         stopped = "budget"
-    return BatchSummary(model=target.name, explainer=explainer, prompt_version=version, planned=len(neurons),
+    return BatchSummary(model=wb.model, explainer=explainer, prompt_version=version, planned=len(neurons),
                         already_done=len(done), skipped_failed=len(skipped), done=totals.done, failed=totals.failed,
                         stopped=stopped, prompt_tokens=totals.prompt, completion_tokens=totals.completion,
-                        cost_usd=totals.cost, seconds=round(time.perf_counter() - t0, 2))
+                        cost_usd=totals.cost, seconds=round(time.perf_counter() - t0, 2), executor=executor.name)

@@ -76,7 +76,7 @@ def mismatch(found: CacheManifest, expected: CacheManifest) -> str | None:
 def plan(target: Target, corpus: str | None, tokens: int | None, settings: Settings) -> CachePlan:
     tokens = settings.tokens if tokens is None else tokens
     if tokens < 1:
-        raise InputError(f"--tokens must be a positive number of tokens, got {tokens}")
+        raise InputError(f"the token budget must be a positive number of tokens, got {tokens}")
     if settings.window < 2 or settings.window > target.n_ctx:
         raise InputError(f"window {settings.window} must be between 2 and the model's context {target.n_ctx}")
     source = resolve_corpus(corpus or settings.corpus)

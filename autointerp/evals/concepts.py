@@ -38,8 +38,12 @@ def load_concepts(path: Path | None = None) -> list[Concept]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConceptsError(f"cannot read concepts file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConceptsError(f"concepts file {path} is not UTF-8 text (a binary file?)") from None
     except json.JSONDecodeError as e:
         raise ConceptsError(f"concepts file {path} is not JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise ConceptsError(f"concepts file {path} is nested too deeply to be a list of concepts") from None
     if not isinstance(raw, list) or len(raw) < 2:
         raise ConceptsError(f"concepts file {path} must hold a JSON list of at least 2 "
                             "{name, description, words} objects")

@@ -25,8 +25,8 @@ from autointerp.evals import report
 from autointerp.evals.records import OutputNeuron, OutputResult, OutputRun, OutputSummary
 from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.records import ExplainMethod, SimulatorName
-from autointerp.targets import Target, load_target
-from autointerp.tools.effects import _final_norm_weight
+from autointerp.targets import Target
+from autointerp.workbench import Workbench
 
 FUNCTION_WORDS = frozenset("""a an the of to in and or is it on for at by as with be that this from are was were
 not but he she they we you his her its their our your i me him them us my who which what when where how all any
@@ -36,13 +36,13 @@ some no so if then than there here do does did has have had will would can could
 def scan(target: Target, layers: list[int], n: int) -> list[OutputNeuron]:
     """The n neurons of `layers` whose nameable top DLA token stands out most."""
     if n < 1:
-        raise InputError(f"--n must be >= 1, got {n}")
-    w_u = target.bridge.W_U.detach().float()
-    gamma = _final_norm_weight(target).float()
+        raise InputError(f"n must be >= 1, got {n}")
+    w_u = target.unembedding().float()
+    gamma = target.final_norm_weight().float()
     found: list[OutputNeuron] = []
     for layer in layers:
         target.check_layer(layer)
-        dla = (target.bridge.blocks[layer].mlp.W_out.detach().float() * gamma) @ w_u  # [d_mlp, vocab]
+        dla = (target.w_out(layer).float() * gamma) @ w_u  # [d_mlp, vocab]
         top = dla.topk(2, dim=1)
         margin = (top.values[:, 0] - top.values[:, 1]) / dla.std(dim=1)
         del dla
@@ -78,10 +78,11 @@ def run_output(n: int, layers: list[int], llm: str | None, methods: list[Explain
                command: str = "", console: Console | None = None, out: Path | None = None) -> tuple[OutputResult, str]:
     """Scan, cache, explain, judge; (result, Markdown), written to `out` when given (with a resume journal)."""
     t0 = time.perf_counter()
-    target = load_target(model, settings)
+    wb = Workbench.open(model, settings=settings, console=console, progress=console is not None)
+    target = wb.target
     candidates = scan(target, layers, n)
     chat = open_llm(llm, methods, simulator, settings)
-    cache_tokens = ensure_caches([int(c.neuron[1:].split(".")[0]) for c in candidates], target.name, settings, console)
+    cache_tokens = ensure_caches(wb, [int(c.neuron[1:].split(".")[0]) for c in candidates], console)
     config = AgentConfig(max_steps=max_steps)
     journal = None if out is None else open_journal(
         out, "output", model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
@@ -90,7 +91,7 @@ def run_output(n: int, layers: list[int], llm: str | None, methods: list[Explain
     for c in candidates:
         if console is not None:
             console.print(f"[bold]{c.neuron}[/] promotes {c.top_token!r} (margin {c.margin:.1f})", highlight=False)
-        for r in run_all(c.neuron, target.name, methods, chat, config, simulator, settings, console, journal):
+        for r in run_all(wb, c.neuron, methods, chat, config, simulator, console, journal):
             runs.append(OutputRun(**r.model_dump(), named=names_token(r.text, c.top_token)))
     summary = []
     for m in methods:

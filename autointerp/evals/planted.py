@@ -10,7 +10,6 @@ import numpy as np
 from rich.console import Console
 
 from autointerp.agent import AgentConfig
-from autointerp.cache.view import open_layer
 from autointerp.config import Settings
 from autointerp.evals import report
 from autointerp.evals.concepts import Concept, load_concepts
@@ -25,8 +24,9 @@ from autointerp.evals.records import (
 from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.records import ActivationRecord, ExplainMethod, SimulatorName
 from autointerp.scoring.simulation import score_records
-from autointerp.targets import Target, load_target
+from autointerp.targets import Target
 from autointerp.tools.probe import make_record, run_ids
+from autointerp.workbench import Workbench
 
 PROBE_TEXTS = 12  # texts with a concept word, and as many with a distractor in the same contexts
 
@@ -64,9 +64,10 @@ def run_planted(concepts_path: Path | None, llm: str | None, methods: list[Expla
     judge = Judge(concepts)
     chat = open_llm(llm, methods, simulator, settings)
     planted = plant(concepts, layer, settings)
-    target = load_target(planted.name, settings)
-    cache_tokens = ensure_caches([layer], planted.name, settings, console)
-    cache = open_layer(layer, planted.name, None, settings, build=False)
+    wb = Workbench.open(planted.name, settings=settings, console=console, progress=console is not None)
+    target = wb.target
+    cache_tokens = ensure_caches(wb, [layer], console)
+    cache = wb.layer(layer, build=False)
     config = AgentConfig(max_steps=max_steps)
     journal = None if out is None else open_journal(
         out, "planted", model=planted.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
@@ -84,7 +85,7 @@ def run_planted(concepts_path: Path | None, llm: str | None, methods: list[Expla
         max_act = max([cache.max_activation(pn.index)] + [r.max_activation for r in records])
         top = cache.top(pn.index, 20)
         runs = []
-        for r in run_all(neuron, planted.name, methods, chat, config, simulator, settings, console, journal):
+        for r in run_all(wb, neuron, methods, chat, config, simulator, console, journal):
             run = PlantedRun(**r.model_dump())
             if r.text is not None:
                 run.verdict = judge.judge(r.text, concept.name)

@@ -26,7 +26,7 @@ from torch import nn
 
 from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
 from autointerp.evals.concepts import Concept
-from autointerp.targets import Target, load_target
+from autointerp.targets import Target, load_target, mlp_in_name
 from autointerp.targets.embedded import converted_dir
 from autointerp.targets.local import PLANTED_PREFIX, planted_root
 from autointerp.tools.probe import run_ids
@@ -91,7 +91,7 @@ def _word_positions(target: Target, template: str, word: str) -> tuple[list[int]
 def mlp_inputs(target: Target, layer: int, words: list[str], templates: tuple[str, ...]) -> torch.Tensor:
     """[len(words) * len(templates), d_model] MLP inputs (after the pre-MLP norm) at each word."""
     seqs = [_word_positions(target, t, w) for w in words for t in templates]
-    name = f"blocks.{layer}.ln2.hook_out"
+    name = mlp_in_name(layer)
     pad = target.tokenizer.pad_token_id or 0
     out = []
     for start in range(0, len(seqs), 64):
@@ -102,10 +102,7 @@ def mlp_inputs(target: Target, layer: int, words: list[str], templates: tuple[st
         for row, (s, _) in enumerate(chunk):
             ids[row, : len(s)] = torch.tensor(s)
             mask[row, : len(s)] = 1
-        with torch.inference_mode():
-            _, cache = target.bridge.run_with_cache(ids, attention_mask=mask, names_filter=lambda n: n == name,
-                                                    stop_at_layer=layer + 1)
-        acts = cache[name]
+        acts = target.run(ids, mask, read=[name]).reads[name]
         out.append(torch.stack([acts[row, pos] for row, (_, pos) in enumerate(chunk)]))
     return torch.cat(out).float()
 

@@ -20,13 +20,13 @@ from autointerp.evals.stats import bootstrap_mean
 from autointerp.llm import LLM
 from autointerp.records import ExplainMethod, NeuronId, SimulatorName
 from autointerp.scoring.simulation import simulation_score
-from autointerp.targets import load_target
+from autointerp.workbench import Workbench
 
 
 def sample_neurons(n: int, layers: list[int], d_mlp: int, seed: int) -> list[NeuronId]:
     """n distinct neurons; layers taken in a seeded order, round-robin, so the sample spreads over them."""
     if n < 1:
-        raise InputError(f"--n must be >= 1, got {n}")
+        raise InputError(f"n must be >= 1, got {n}")
     rng = np.random.default_rng([seed, 7])
     order = [int(x) for x in rng.permutation(layers)]
     picked: list[NeuronId] = []
@@ -48,21 +48,22 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     """Sample, cache, explain; (result, Markdown), written to `out` when given (with a resume journal).
     With `llm_simulator`, every explanation is also scored by it on the same held-out windows."""
     t0 = time.perf_counter()
-    target = load_target(model, settings)
+    wb = Workbench.open(model, settings=settings, console=console, progress=console is not None)
+    target = wb.target
     for layer in layers:
         target.check_layer(layer)
     neurons = sample_neurons(n, layers, target.d_mlp, settings.seed)
     chat = open_llm(llm, methods, llm_simulator or simulator, settings)
-    cache_tokens = ensure_caches([x.layer for x in neurons], target.name, settings, console)
+    cache_tokens = ensure_caches(wb, [x.layer for x in neurons], console)
     config = AgentConfig(max_steps=max_steps)
     journal = None if out is None else open_journal(
         out, "real", model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
         simulator=simulator, neurons=[str(x) for x in neurons], cache=cache_tokens)
     runs: list[ExplainerRun] = []
     for nid in neurons:
-        runs += run_all(str(nid), target.name, methods, chat, config, simulator, settings, console, journal)
+        runs += run_all(wb, str(nid), methods, chat, config, simulator, console, journal)
     if llm_simulator is not None:
-        _llm_scores(runs, llm_simulator, chat, target.name, settings, console)
+        _llm_scores(wb, runs, llm_simulator, chat, console)
     by = {m: [_score(r) for r in runs if r.method == m] for m in methods}
     by_llm = {m: [r.llm_score or 0.0 for r in runs if r.method == m] for m in methods}
     summary = [RealSummary(method=m, score=bootstrap_mean(by[m], settings.seed),
@@ -82,13 +83,12 @@ def _paired(by: dict[str, list[float]], methods: list[ExplainMethod], seed: int)
             for m in methods if "agent" in methods and m != "agent"}
 
 
-def _llm_scores(runs: list[ExplainerRun], simulator: SimulatorName, llm: LLM | None, model: str, settings: Settings,
+def _llm_scores(wb: Workbench, runs: list[ExplainerRun], simulator: SimulatorName, llm: LLM | None,
                 console: Console | None) -> None:
     """The held-out windows of each record (the same deterministic split) scored by the LLM simulator."""
     for r in runs:
         if r.text is not None and r.llm_score is None:
-            r.llm_score = simulation_score(r.neuron, r.text, simulator, r.triggers, model=model, settings=settings,
-                                           llm=llm).value
+            r.llm_score = simulation_score(wb, r.neuron, r.text, simulator, r.triggers, llm=llm).value
             if console is not None:
                 console.print(f"  {r.neuron} {r.method:<9} {simulator}: {r.llm_score:+.3f}", highlight=False)
 

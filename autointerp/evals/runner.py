@@ -20,6 +20,7 @@ from autointerp.evals.journal import Journal
 from autointerp.evals.records import EXPLAINERS, EvalName, ExplainerRun, ExplainerTotals, RunInfo
 from autointerp.llm import LLM, make_llm
 from autointerp.records import ExplainMethod, SimulatorName
+from autointerp.workbench import Workbench
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -29,7 +30,7 @@ def parse_explainers(spec: str) -> list[ExplainMethod]:
     names = [s.strip() for s in spec.split(",") if s.strip()]
     bad = [n for n in names if n not in EXPLAINERS]
     if bad or not names:
-        raise InputError(f"--explainers takes a comma-separated subset of {', '.join(EXPLAINERS)}; got {spec!r}")
+        raise InputError(f"the explainers must be a comma-separated subset of {', '.join(EXPLAINERS)}; got {spec!r}")
     return [m for m in EXPLAINERS if m in names]
 
 
@@ -42,13 +43,13 @@ def open_llm(spec: str | None, methods: Sequence[ExplainMethod], simulator: Simu
     return make_llm(spec, settings) if needs_llm(methods, simulator) else None
 
 
-def run_explainer(neuron: str, model: str, method: ExplainMethod, llm: LLM | None, config: AgentConfig,
-                  simulator: SimulatorName, settings: Settings) -> ExplainerRun:
+def run_explainer(wb: Workbench, neuron: str, method: ExplainMethod, llm: LLM | None, config: AgentConfig,
+                  simulator: SimulatorName) -> ExplainerRun:
     """One explanation and its held-out score; an explainer that yields nothing is recorded, not raised."""
     start = time.perf_counter()
     chat = llm if method != "heuristic" or simulator in ("llm", "llm-logprob") else None
     try:
-        rec = run_explain(neuron, model, chat, method, config, simulator, settings)
+        rec = run_explain(wb, neuron, chat, method, config, simulator)
     except ExplanationFailed as e:
         return ExplainerRun(neuron=neuron, method=method, explainer=llm.name if chat else "none",
                             prompt_version=PROMPT_VERSIONS[method], error=str(e),
@@ -60,16 +61,16 @@ def run_explainer(neuron: str, model: str, method: ExplainMethod, llm: LLM | Non
         seconds=round(time.perf_counter() - start, 2))
 
 
-def run_all(neuron: str, model: str, methods: Sequence[ExplainMethod], llm: LLM | None, config: AgentConfig,
-            simulator: SimulatorName, settings: Settings, console: Console | None = None,
+def run_all(wb: Workbench, neuron: str, methods: Sequence[ExplainMethod], llm: LLM | None, config: AgentConfig,
+            simulator: SimulatorName, console: Console | None = None,
             journal: Journal | None = None) -> list[ExplainerRun]:
-    """Each explainer on the neuron; runs already in the journal are taken from it, new ones added."""
+    """Each explainer on the workbench's neuron; runs already in the journal are taken from it, new ones added."""
     runs = []
     for m in methods:
         r = journal.get(neuron, m) if journal is not None else None
         resumed = r is not None
         if r is None:
-            r = run_explainer(neuron, model, m, llm, config, simulator, settings)
+            r = run_explainer(wb, neuron, m, llm, config, simulator)
             if journal is not None:
                 journal.add(r)
         if console is not None:
@@ -110,22 +111,24 @@ def run_info(eval_name: EvalName, command: str, model: str, llm: LLM | None, sim
                    totals=totals(runs, methods))
 
 
-def ensure_caches(layers: Sequence[int], model: str, settings: Settings, console: Console | None = None) -> dict[int, int]:
-    """Build the missing layer caches in one pass (settings.tokens); keep complete ones whatever their
-    budget (building a smaller one would replace them). Returns layer -> cached tokens."""
+def ensure_caches(wb: Workbench, layers: Sequence[int], console: Console | None = None) -> dict[int, int]:
+    """Build the workbench's missing layer caches in one pass (settings.tokens); keep complete ones
+    whatever their budget (building a smaller one would replace them). Returns layer -> cached tokens."""
     from autointerp.cache.build import build_cache
-    from autointerp.cache.view import open_layer
     from autointerp.errors import CacheError
 
     missing = []
     for layer in sorted(set(layers)):
         try:
-            open_layer(layer, model, None, settings, build=False)
+            wb.layer(layer, build=False)
         except CacheError:
             missing.append(layer)
     if missing:
-        build_cache(missing, model=model, settings=settings, console=console, progress=console is not None)
-    return {layer: open_layer(layer, model, None, settings, build=False).n_tokens for layer in sorted(set(layers))}
+        build_cache(missing, model=wb.model, corpus=wb.corpus, settings=wb.settings, console=console,
+                    progress=console is not None)
+        for layer in missing:
+            wb.forget(layer)
+    return {layer: wb.layer(layer, build=False).n_tokens for layer in sorted(set(layers))}
 
 
 def finish(result: R, markdown: str, name: str, out: Path | None, journal: Journal | None) -> tuple[R, str]:

@@ -45,6 +45,13 @@ class Usage:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def add(self, other: Usage) -> Usage:
+        """Add another's figures in place (a run's meter); returns self."""
+        total = self + other
+        self.calls, self.prompt_tokens, self.completion_tokens, self.cost_usd = (
+            total.calls, total.prompt_tokens, total.completion_tokens, total.cost_usd)
+        return self
+
     def __add__(self, other: Usage) -> Usage:
         cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
         return Usage(self.calls + other.calls, self.prompt_tokens + other.prompt_tokens,
@@ -65,11 +72,6 @@ class Reply:
     """One call's reply: its text, the message (with any tool calls) and this call's usage alone."""
 
     text: str
-    message: AIMessage
-    usage: Usage
-
-
-class _CompatReply(str):  # TRANSITION: removed once every caller reads Reply
     message: AIMessage
     usage: Usage
 
@@ -127,24 +129,6 @@ class LLM:
     timeout: float = 60.0
     endpoint: tuple[str, str] | None = None  # (model, base_url) of an OpenAI-compatible server
     _key: str | None = field(default=None, repr=False)
-    usage: Usage = field(default_factory=Usage)  # TRANSITION: running total, removed with the old callers
-
-    @property
-    def local(self):  # TRANSITION
-        return self.chat if self.capabilities.prefill else None
-
-    @property
-    def can_call_tools(self) -> bool:  # TRANSITION
-        return self.capabilities.tool_calls
-
-    def invoke_message(self, messages, tools=None, **kw):  # TRANSITION
-        return self.call(messages, tools=tools, **kw).message
-
-    def invoke(self, messages, tools=None, **kw):  # TRANSITION: returns the text, like before
-        r = self.call(messages, tools=tools, **kw)
-        out = _CompatReply(r.text)
-        out.message, out.usage = r.message, r.usage
-        return out
 
     def __repr__(self) -> str:  # never show a key
         return f"LLM({self.name!r})"
@@ -169,7 +153,7 @@ class LLM:
         # Raised outside the handler: the server's exception (which may quote the key) is not kept as context.
         raise LLMError(redact(failure))
 
-    def call(self, messages: list[BaseMessage], tools: list | None = None, **hints) -> Reply:
+    def invoke(self, messages: list[BaseMessage], tools: list | None = None, **hints) -> Reply:
         """The reply with this call's usage. `tools` binds langchain tools natively (needs
         `capabilities.tool_calls`); `hints` (prefill, max_tokens, stop_strings, repetition_penalty) are
         passed only to backends that declare `prefill`, except max_tokens, which every backend takes."""
@@ -181,7 +165,6 @@ class LLM:
         msg = self._call(lambda: runnable.invoke(messages, **hints))
         meta = getattr(msg, "usage_metadata", None) or {}
         usage = Usage.of(int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)), self.price)
-        self.usage = self.usage + usage  # TRANSITION
         return Reply(str(msg.content), msg, usage)
 
     def digit_expectations(self, prompt: str, offsets: list[int], top: int = 20) -> Expectations:

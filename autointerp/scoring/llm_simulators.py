@@ -3,20 +3,17 @@ over digit logprobs, one forward pass per text, for backends that expose prompt 
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
-import torch
 from langchain_core.messages import AIMessage, HumanMessage
 
 from autointerp.errors import InputError
-from autointerp.llm import LLM, LLMError
+from autointerp.llm import LLM, LLMError, Usage
 from autointerp.prompts import render
 from autointerp.records import ActivationRecord, SimulatorName
 from autointerp.scoring.parse import ParseError, parse_predictions
 
 PROMPT_VERSION = 1
-_DIGITS = {str(d) for d in range(10)}
 
 
 class SimulationFailed(LLMError):
@@ -32,6 +29,7 @@ class LLMSimulator:
 
     def __init__(self, llm: LLM, attempts: int = 3) -> None:
         self.llm, self.attempts = llm, attempts
+        self.usage = Usage()  # what this simulator's calls spent
 
     def predict_one(self, explanation: str, tokens: list[str]) -> list[float]:
         n = len(tokens)
@@ -40,11 +38,12 @@ class LLMSimulator:
         problem = ""
         for _ in range(self.attempts):
             reply = self.llm.invoke(messages)
+            self.usage.add(reply.usage)
             try:
-                return parse_predictions(reply, n)
+                return parse_predictions(reply.text, n)
             except ParseError as e:
                 problem = str(e)
-                messages = messages + [AIMessage(reply), HumanMessage(
+                messages = messages + [AIMessage(reply.text), HumanMessage(
                     render("simulate_retry", PROMPT_VERSION, problem=problem, n=n))]
         raise SimulationFailed(f"{self.llm.name} gave no usable predictions in {self.attempts} attempts ({problem})")
 
@@ -59,15 +58,17 @@ class LLMSimulator:
 class LogprobSimulator:
     """OpenAI's "all at once" simulator: a prompt of `token<TAB>0` lines; at each placeholder digit,
     the expected value of that digit under the model (0-9, renormalised, scaled to 0-10). One pass
-    per text: a forward pass on the local backend, an `echo` + `logprobs` completion on a server."""
+    per text on any backend that declares `digit_logprobs` (the local model: a forward pass with the
+    exact distribution; an OpenAI-compatible server: `echo` + `logprobs`)."""
 
     name: ClassVar[SimulatorName] = "llm-logprob"
 
     def __init__(self, llm: LLM, top: int = 20) -> None:
-        if llm.local is None and llm.endpoint is None:
-            raise InputError(f"{llm.name} gives no prompt logprobs; use --simulator llm (llm-logprob runs on "
+        if not llm.capabilities.digit_logprobs:
+            raise InputError(f"{llm.name} gives no prompt logprobs; use the llm simulator (llm-logprob runs on "
                              "the local backend and OpenAI-compatible servers with echo + logprobs, e.g. vLLM)")
         self.llm, self.top = llm, top
+        self.usage = Usage()
 
     @staticmethod
     def prompt(explanation: str, tokens: list[str]) -> tuple[str, list[int]]:
@@ -79,40 +80,15 @@ class LogprobSimulator:
             text += "0\n"
         return text, where
 
-    def _local(self, text: str, where: list[int]) -> list[float]:
-        chat = self.llm.local
-        tok = chat._tok
-        enc = tok(text, return_offsets_mapping=True, add_special_tokens=False)
-        start_of = {s: i for i, (s, e) in enumerate(enc["offset_mapping"]) if e > s}
-        idx = [start_of.get(c) for c in where]
-        if any(i is None or i == 0 for i in idx):
-            raise SimulationFailed(f"{self.llm.name}: a placeholder digit did not start a token")
-        digits = [tok.encode(str(d), add_special_tokens=False)[0] for d in range(10)]
-        lp = chat.next_token_logprobs(enc["input_ids"], [i - 1 for i in idx], digits)
-        self.llm.usage.add(len(enc["input_ids"]), 0, self.llm.price)
-        p = torch.softmax(lp, dim=-1)
-        return [float(v) for v in (p * torch.arange(10, dtype=p.dtype)).sum(-1) * (10 / 9)]
-
-    def _remote(self, text: str, where: list[int]) -> list[float]:
-        got = self.llm.prompt_logprobs(text, self.top)
-        at = {o: i for i, o in enumerate(got.offsets)}
-        out = []
-        for c in where:
-            i = at.get(c)
-            if i is None or got.tokens[i].strip() != "0":
-                raise SimulationFailed(f"{self.llm.name}: a placeholder digit did not start a token")
-            probs = {int(k.strip()): math.exp(v) for k, v in got.top[i].items() if k.strip() in _DIGITS}
-            if not probs:
-                raise SimulationFailed(f"{self.llm.name}: no digit among the top {self.top} logprobs at a token")
-            total = sum(probs.values())
-            out.append(sum(d * p for d, p in probs.items()) / total * (10 / 9))
-        return out
-
     def predict(self, explanation: str, triggers: list[str], records: list[ActivationRecord]) -> list[list[float]]:
         out = []
         for rec in records:
             start = int(rec.has_bos)
             text, where = self.prompt(explanation, rec.tokens[start:])
-            ev = self._local(text, where) if self.llm.local is not None else self._remote(text, where)
-            out.append([0.0] * start + [round(v, 4) for v in ev])
+            try:
+                got = self.llm.digit_expectations(text, where, self.top)
+            except LLMError as e:
+                raise SimulationFailed(str(e)) from None
+            self.usage.add(got.usage)
+            out.append([0.0] * start + [round(v, 4) for v in got.values])
         return out

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings
 from autointerp.errors import InputError
+from autointerp.llm.backends import Usage
 from autointerp.records import (
     ActivationRecord,
     NeuronId,
@@ -18,7 +19,7 @@ from autointerp.records import (
 )
 from autointerp.scoring.simulators import get_simulator
 from autointerp.scoring.split import held_out
-from autointerp.tools.common import resolve
+from autointerp.workbench import Workbench
 
 
 def discretise(acts: list[float], max_activation: float) -> list[int]:
@@ -35,9 +36,20 @@ def pearson(x: list[float], y: list[float]) -> float | None:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+class Simulated(NamedTuple):
+    """A score on some windows: pooled value, per-window correlations, tokens scored, and what the
+    simulator's LLM calls spent (zero for the offline simulators)."""
+
+    value: float
+    per_window: list[float | None]
+    n_tokens: int
+    usage: Usage
+
+
 def score_records(explanation: str, triggers: list[str], records: list[ActivationRecord], max_activation: float,
-                  simulator: SimulatorName, llm=None) -> tuple[float, list[float | None], int]:
-    preds = get_simulator(simulator, llm).predict(explanation, triggers, records)
+                  simulator: SimulatorName, llm=None) -> Simulated:
+    sim = get_simulator(simulator, llm)
+    preds = sim.predict(explanation, triggers, records)
     real_all, pred_all, per = [], [], []
     for rec, p in zip(records, preds):
         if len(p) != len(rec.tokens):
@@ -48,25 +60,25 @@ def score_records(explanation: str, triggers: list[str], records: list[Activatio
         real_all += real
         pred_all += p[s:]
     value = pearson(pred_all, real_all)
-    return (0.0 if value is None else value), per, len(real_all)
+    return Simulated(0.0 if value is None else value, per, len(real_all), getattr(sim, "usage", None) or Usage())
 
 
-def simulation_score(neuron: NeuronId | str, explanation: str, simulator: SimulatorName = "embedding",
-                     triggers: list[str] | None = None, n_top: int = 5, n_random: int = 5,
-                     kind: SplitKind = "top-and-random", model: str | None = None, corpus: str | None = None,
-                     settings: Settings | None = None, llm=None) -> Score:
-    """Score an explanation on the neuron's held-out windows (never ones an explainer is shown)."""
+def simulation_score(wb: Workbench, neuron: NeuronId | str, explanation: str, simulator: SimulatorName = "embedding",
+                     triggers: Sequence[str] = (), top: int = 5, random: int = 5,
+                     split: SplitKind = "top-and-random", llm=None) -> Score:
+    """Score an explanation on the neuron's held-out windows (never ones an explainer is shown):
+    `top` windows drawn from its top examples (none when `split` is "random-only") and `random`
+    random windows."""
     if not explanation.strip():
         raise InputError("the explanation is empty")
-    if n_top < 0 or n_random < 0 or n_top + n_random == 0:
-        raise InputError("--top and --random must be >= 0 and not both 0")
-    neuron, target, settings = resolve(neuron, model, settings)
-    layer = open_layer(neuron.layer, model, corpus, settings)
-    _, records, split = held_out(layer, neuron.index, n_top, n_random, kind, settings.seed)
+    if top < 0 or random < 0 or top + random == 0:
+        raise InputError("top and random must be >= 0 and not both 0")
+    neuron = wb.neuron(neuron)
+    layer = wb.layer(neuron.layer)
+    _, records, held = held_out(layer, neuron.index, top, random, split, wb.settings.seed)
     max_act = layer.max_activation(neuron.index)
-    value, per, n_tok = score_records(explanation, triggers or [], records, max_act, simulator, llm)
-    return Score(neuron=str(neuron), model=target.name, explanation=explanation, method="simulation",
+    value, per, n_tok, usage = score_records(explanation, list(triggers or ()), records, max_act, simulator, llm)
+    return Score(neuron=str(neuron), model=wb.target.name, explanation=explanation, method="simulation",
                  simulator=simulator, value=round(value, 5), per_example=[None if c is None else round(c, 5) for c in per],
-                 n_tokens=n_tok, n_examples=len(records), split=split, llm=llm.name if llm else None,
-                 prompt_tokens=llm.usage.prompt_tokens if llm else 0,
-                 completion_tokens=llm.usage.completion_tokens if llm else 0)
+                 n_tokens=n_tok, n_examples=len(records), split=held, llm=llm.name if llm else None,
+                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)

@@ -71,7 +71,7 @@ class LexicalSimulator:
     def predict(self, explanation: str, triggers: list[str], records: list[ActivationRecord]) -> list[list[float]]:
         wanted = {_norm(t) for t in triggers if _norm(t)}
         if not wanted:
-            raise InputError("the lexical simulator needs trigger words or phrases (--triggers)")
+            raise InputError("the lexical simulator needs triggers: the words or phrases the neuron fires on")
         longest = max(len(t.split(" ")) for t in wanted)
         out = []
         for rec in records:
@@ -95,12 +95,12 @@ OFFLINE: dict[str, type] = {"embedding": EmbeddingSimulator, "lexical": LexicalS
 
 
 def get_simulator(name: str, llm=None) -> Simulator:
-    """`embedding` and `lexical` need nothing; `llm` and `llm-logprob` need an LLM (--llm)."""
+    """`embedding` and `lexical` need nothing; `llm` and `llm-logprob` need an LLM."""
     if name in OFFLINE:
         return OFFLINE[name]()
     if name in ("llm", "llm-logprob"):
         if llm is None:
-            raise InputError(f"simulator {name!r} needs an LLM (--llm local, openai:..., openai-compatible:...)")
+            raise InputError(f"simulator {name!r} needs an LLM (local, openai:..., openai-compatible:...)")
         from autointerp.scoring.llm_simulators import LLMSimulator, LogprobSimulator
 
         return LLMSimulator(llm) if name == "llm" else LogprobSimulator(llm)

@@ -2,6 +2,11 @@
 
 Embeddings come only from the bundled MiniLM and are always passed to Chroma explicitly; the
 collections record MiniLM as their embedding function, so Chroma's downloading default never runs.
+
+A local store also keeps every record in its ledger (ledger.py), written first under the same lock;
+exact reads (has, get, history, list, count, export) come from the ledger, which opens read-only,
+and only `search` and writes open Chroma. A server store, or a local one made before the ledger
+(until its first write), is read from Chroma.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from autointerp.records import Explanation, NeuronId
 from autointerp.store import keys
 from autointerp.store.backend import LocalBackend, ServerBackend
 from autointerp.store.embedding import embed_texts
+from autointerp.store.ledger import Ledger
 
 _WRITE_BATCH = 1000
 
@@ -30,9 +36,15 @@ class SearchHit(BaseModel):
 class Store:
     """Explanations keyed by (model, neuron, explainer, prompt_version); see `open_store`."""
 
-    def __init__(self, backend: LocalBackend | ServerBackend):
+    def __init__(self, backend: LocalBackend | ServerBackend, settings: Settings | None = None):
         self._backend = backend
         self.where = backend.where
+        self.settings = settings
+
+    def _ledger(self) -> Ledger | None:
+        """The ledger exact reads come from, when this store has one."""
+        ledger = self._backend.ledger
+        return ledger if ledger is not None and ledger.exists() else None
 
     # writing
 
@@ -72,9 +84,13 @@ class Store:
                 if i != newest and keys.content_hash(e) not in seen:
                     seen.add(keys.content_hash(e))
                     history.append((e, v))
+        history_ids, current_ids = [keys.history_id(e) for e, _ in history], [keys.id_of(e) for e, _ in current]
+        ledger = self._backend.ledger
+        if ledger is not None:  # first: what Chroma is rebuilt from holds every version Chroma may hold
+            ledger.put(list(zip(current_ids, (e for e, _ in current))), list(zip(history_ids, (e for e, _ in history))))
         if history:  # first, so a crash between the two writes loses no version
-            self._upsert(history_col, [keys.history_id(e) for e, _ in history], history)
-        self._upsert(current_col, [keys.id_of(e) for e, _ in current], current)
+            self._upsert(history_col, history_ids, history)
+        self._upsert(current_col, current_ids, current)
 
     @staticmethod
     def _upsert(col, ids: list[str], items: list[tuple[Explanation, np.ndarray]]) -> None:
@@ -85,6 +101,8 @@ class Store:
 
     def has(self, model: str, neuron: str | NeuronId, explainer: str, prompt_version: str) -> bool:
         rid = keys.record_id(model, neuron, explainer, prompt_version)
+        if (ledger := self._ledger()) is not None:
+            return ledger.has(rid)
         with self._backend.op() as (current, _):
             return bool(current.get(ids=[rid], include=[])["ids"])
 
@@ -118,7 +136,9 @@ class Store:
         return self._versions(None)
 
     def count(self) -> int:
-        """Number of current explanations."""
+        """Number of current explanations: 0 for a store nothing was ever added to (nor is it created)."""
+        if (ledger := self._ledger()) is not None:
+            return ledger.count()
         with self._backend.op() as (current, _):
             return current.count()
 
@@ -128,7 +148,7 @@ class Store:
         if not query.strip():
             raise InputError("empty search query")
         if k < 1:
-            raise InputError(f"-k must be >= 1, got {k}")
+            raise InputError(f"k must be >= 1, got {k}")
         vec = embed_texts([query])
         where = _where(model, layer, min_score)
         include = ["metadatas", "distances"]
@@ -146,12 +166,18 @@ class Store:
             return _hits(current.query(query_embeddings=vec, n_results=k, where=where, include=include))
 
     def _fetch(self, which: str, where: dict | None, model: str | None = None) -> list[Explanation]:
+        if (ledger := self._ledger()) is not None:
+            return ledger.records(which == "current", **_plain(where, model))
         with self._backend.op() as (current, history):
             res = (current if which == "current" else history).get(where=where, include=["metadatas"])
         return [keys.from_metadata(m) for m in res["metadatas"] if model is None or m["model"] == model]
 
     def _versions(self, where: dict | None, model: str | None = None) -> list[Explanation]:
-        """History and current read in one locked step, so a version moving between them is seen once."""
+        """History and current read in one locked step (one ledger query), so a version moving between
+        them is seen once."""
+        if (ledger := self._ledger()) is not None:
+            found = {keys.history_id(e): e for e in ledger.records(False, **_plain(where, model))}
+            return sorted(found.values(), key=keys.order_key)
         with self._backend.op() as (current, history):
             metas = [m for col in (history, current) for m in col.get(where=where, include=["metadatas"])["metadatas"]]
         found = {keys.history_id(e): e for e in map(keys.from_metadata, metas) if model is None or e.model == model}
@@ -162,6 +188,19 @@ def _neuron_filter(model: str, neuron: str | NeuronId) -> tuple[dict, str]:
     """Chroma filters on the neuron alone and the model is checked here: at 100k records an `$and`
     with the (unselective) model took ~75 ms, the neuron alone ~10 ms."""
     return {"neuron": keys.neuron_key(neuron)}, model
+
+
+def _plain(where: dict | None, model: str | None = None) -> dict:
+    """The equality filters `_neuron_filter` and `_where` (without min_score) build, and the model
+    checked apart, as the ledger's keyword arguments."""
+    conds = [] if where is None else where.get("$and", [where])
+    out: dict = {} if model is None else {"model": model}
+    for cond in conds:
+        (key, value), = cond.items()
+        if key not in ("model", "neuron", "layer") or isinstance(value, dict):
+            raise ValueError(f"no ledger filter for {cond}")
+        out[key] = value
+    return out
 
 
 def _where(model: str | None, layer: int | None, min_score: float | None) -> dict | None:
@@ -194,5 +233,5 @@ def open_store(settings: Settings | None = None, url: str | None = None) -> Stor
     settings = settings or get_settings()
     url = url or settings.chroma_url
     if url:
-        return Store(ServerBackend(url))
-    return Store(LocalBackend.at(settings.data_dir / "store"))
+        return Store(ServerBackend(url), settings)
+    return Store(LocalBackend.at(settings.data_dir / "store"), settings)

@@ -2,33 +2,70 @@
 
 Neuronpedia lines carry the full record under `autointerp`, so both formats round-trip losslessly;
 a Neuronpedia line without it (their own exports) is imported from its plain fields.
+
+Imported records are untrusted. A file is imported whole or not at all: every line must be a record
+of a neuron that exists in the model it names (checked against the model's config, not its weights),
+with an explanation of at most MAX_TEXT characters and at most MAX_RECORD_BYTES of JSON; otherwise
+ImportRejected lists every bad line by number and nothing is stored. A record's `transcript` path is
+never kept: it names a file on the machine that wrote it, and nothing may open such a path.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
+import zlib
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import IO
 
 from pydantic import BaseModel, Field, ValidationError
 
-from autointerp.errors import InputError
+from autointerp.config import Settings, get_settings
+from autointerp.errors import AutointerpError, InputError
 from autointerp.fileio import atomic_write_bytes
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, ExportFormat, NeuronId
 from autointerp.store import keys
 from autointerp.store.chroma_store import Store
 
-ExportFormat = Literal["jsonl", "neuronpedia"]
 _IMPORT_BATCH = 256
-_LAYER_RE = re.compile(r"^\s*(\d+)")
+
+MAX_TEXT = 2000  # characters of one explanation
+MAX_RECORD_BYTES = 1_000_000  # UTF-8 bytes of one record's JSON (one line, or one item of a JSON list)
+MAX_LIST_BYTES = 512_000_000  # a whole-file JSON list is parsed at once; JSONL streams
+MAX_DEPTH = 64  # nesting of objects and lists in one record
+_KEPT_ERRORS = 1000  # bad lines listed; more are only counted
+
+# Neuronpedia's neuron layers are bare layer numbers ("6"); we once wrote "6-mlp". Any other source
+# ("6-res-jb", "6-att-kk") is an SAE or another kind of feature, not an MLP neuron of the model.
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors write first
+_NP_LAYER = re.compile(r"^\s*(\d+)(?:-mlp)?\s*$")
 
 
 class ImportResult(BaseModel):
     imported: int = Field(description="records read and stored")
-    errors: list[tuple[int, str]] = Field(default_factory=list, description="(line number, message) per bad line")
+    errors: list[tuple[int, str]] = Field(default_factory=list, description="always empty: a file with a bad line "
+                                          "raises ImportRejected and imports nothing")
+
+
+class ImportRejected(InputError):
+    """A file holding at least one bad record: nothing of it was imported. `errors`: (line number,
+    message) for each bad line (item number for a JSON list), the first _KEPT_ERRORS of them;
+    `n_errors`: how many lines were bad in all."""
+
+    def __init__(self, path: Path, errors: list[tuple[int, str]], n_errors: int | None = None):
+        self.path, self.errors = path, errors
+        self.n_errors = len(errors) if n_errors is None else n_errors
+        line, message = errors[0]
+        rest = [str(n) for n, _ in errors[1:6]]
+        more = ""
+        if self.n_errors > 1:
+            listed = ", ".join(rest) + (", ..." if self.n_errors > len(rest) + 1 else "")
+            more = f" (and {self.n_errors - 1} more bad line{'s' if self.n_errors > 2 else ''}: {listed})"
+        super().__init__(f"nothing imported from {path}: line {line}: {message}{more}")
 
 
 def to_neuronpedia(expl: Explanation) -> dict:
@@ -51,14 +88,30 @@ def to_neuronpedia(expl: Explanation) -> dict:
     }
 
 
+def _np_neuron(obj: dict) -> NeuronId:
+    """The neuron a Neuronpedia line names: a bare layer number (or `<n>-mlp`) and an integer index."""
+    layer = obj.get("layer")
+    m = _NP_LAYER.match(str(layer)) if isinstance(layer, (str, int)) and not isinstance(layer, bool) else None
+    if m is None:
+        raise ValueError(f"layer {layer!r} is not a neuron layer: expected a layer number such as '6' "
+                         f"(Neuronpedia sources such as SAE ids, e.g. '6-res-jb', are not MLP neurons)")
+    index = obj.get("index")
+    if isinstance(index, bool) or not re.fullmatch(r"\s*\d+\s*", str(index)):
+        raise ValueError(f"index {index!r} is not a neuron index")
+    return NeuronId(layer=int(m.group(1)), index=int(str(index)))
+
+
 def from_neuronpedia(obj: dict) -> Explanation:
     """Our record if the line carries one, else one built from Neuronpedia's plain fields."""
     if "autointerp" in obj:
-        return Explanation.model_validate(obj["autointerp"])
-    m = _LAYER_RE.match(str(obj.get("layer", "")))
-    if m is None:
-        raise ValueError(f"layer {obj.get('layer')!r} does not start with a layer number")
-    fields = {"neuron": str(NeuronId(layer=int(m.group(1)), index=int(obj["index"]))), "model": obj["modelId"],
+        expl = Explanation.model_validate(obj["autointerp"])
+        if "layer" in obj or "index" in obj:
+            named, own = _np_neuron(obj), NeuronId.parse(expl.neuron)
+            if named != own:
+                raise ValueError(f"layer/index name {named} but the record under 'autointerp' is {own}")
+        return expl
+    nid = _np_neuron(obj)
+    fields = {"neuron": str(nid), "model": obj["modelId"],
               "text": obj.get("description") or "", "method": "one-shot",
               "explainer": obj.get("explanationModelName") or "neuronpedia",
               "prompt_version": obj.get("typeName") or "neuronpedia"}
@@ -68,17 +121,21 @@ def from_neuronpedia(obj: dict) -> Explanation:
 
 
 def parse_record(obj: object) -> Explanation:
+    """One record (either format) as an Explanation with a canonical neuron id and no transcript path."""
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     expl = from_neuronpedia(obj) if "autointerp" in obj or "modelId" in obj else Explanation.model_validate(obj)
-    return keys.canonical(expl)  # a malformed neuron id fails here, on its own line
+    if len(expl.text) > MAX_TEXT:
+        raise ValueError(f"the explanation is {len(expl.text)} characters long, over the limit of {MAX_TEXT}")
+    expl = keys.canonical(expl)  # a malformed neuron id fails here, on its own line
+    return expl.model_copy(update={"transcript": None}) if expl.transcript is not None else expl
 
 
 def export_records(store: Store, path: Path, fmt: ExportFormat = "jsonl", current_only: bool = False) -> int:
     """Write every version (or only the current ones), oldest first, one JSON object per line;
     atomically, gzipped when the name ends in .gz. Returns the number of records."""
     if fmt not in ("jsonl", "neuronpedia"):
-        raise InputError(f"--format must be jsonl or neuronpedia, got {fmt!r}")
+        raise InputError(f"the export format must be jsonl or neuronpedia, got {fmt!r}")
     records = sorted(store.list(), key=keys.order_key) if current_only else store.all_versions()
     if fmt == "jsonl":
         lines = [e.model_dump_json() for e in records]
@@ -90,56 +147,172 @@ def export_records(store: Store, path: Path, fmt: ExportFormat = "jsonl", curren
     return len(records)
 
 
-def read_records(path: Path) -> tuple[list[tuple[int, Explanation]], list[tuple[int, str]]]:
-    """Parse a JSONL file (either format, mixed), or one JSON list (item numbers stand for lines)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"import file {path} does not exist")
-    raw = path.read_bytes()
+def _depth(obj: object) -> int:
+    """How deeply objects and lists nest (iteratively: no recursion on hostile input)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, d)
+            if d <= MAX_DEPTH:
+                stack.extend((v, d + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+class _Shapes:
+    """Each model's (n_layers, d_mlp), or why it cannot be checked: looked up once per import."""
+
+    def __init__(self, settings: Settings):
+        self.settings, self.known = settings, {}
+
+    def check(self, expl: Explanation) -> None:
+        from autointerp.store.shapes import model_shape
+
+        if expl.model not in self.known:
+            try:
+                self.known[expl.model] = model_shape(expl.model, self.settings)
+            except AutointerpError as e:
+                self.known[expl.model] = str(e)
+        shape = self.known[expl.model]
+        if isinstance(shape, str):
+            raise ValueError(shape)
+        n_layers, d_mlp = shape
+        nid = NeuronId.parse(expl.neuron)
+        if nid.layer >= n_layers:
+            raise ValueError(f"neuron {nid} is out of range for {expl.model}: layers are 0..{n_layers - 1}")
+        if nid.index >= d_mlp:
+            raise ValueError(f"neuron {nid} is out of range for {expl.model}: neurons are 0..{d_mlp - 1} per layer")
+
+
+def _record(obj: object, shapes: _Shapes) -> Explanation:
+    """One parsed JSON value as a checked record; ValueError saying what is wrong with it."""
+    if _depth(obj) > MAX_DEPTH:
+        raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
     try:
-        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {path}: {e}") from None
-    if text.lstrip().startswith("["):
-        try:
-            items = list(enumerate(json.loads(text), 1))
-        except json.JSONDecodeError as e:
-            return [], [(e.lineno, f"malformed JSON list ({e.msg}, column {e.colno})")]
-        return _parse_items(items)
-    good, bad = [], []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+        expl = parse_record(obj)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "record"
+        raise ValueError(f"invalid explanation: {where}: {first['msg']}") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        msg = (f"missing field {e}" if isinstance(e, KeyError)
+               else "JSON nested too deeply" if isinstance(e, RecursionError) else str(e))
+        raise ValueError(f"invalid explanation: {msg}") from None
+    shapes.check(expl)
+    return expl
+
+
+def _open(path: Path, raw: IO[bytes]) -> IO[bytes]:
+    """The file's bytes, through gzip when they start with its magic number."""
+    head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
+    return gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
+
+
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) per line; None for a line over MAX_RECORD_BYTES, which is skipped unread."""
+    n = 0
+    while True:
+        line = stream.readline(MAX_RECORD_BYTES + 2)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_RECORD_BYTES + 1 or (len(line) == MAX_RECORD_BYTES + 1 and not line.endswith(b"\n")):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(1 << 20)
+            yield n, None
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            bad.append((n, f"malformed JSON ({e.msg}, column {e.colno})"))
-            continue
-        g, b = _parse_items([(n, obj)])
-        good += g
-        bad += b
-    return good, bad
+        yield n, line
 
 
-def _parse_items(items) -> tuple[list[tuple[int, Explanation]], list[tuple[int, str]]]:
-    good, bad = [], []
-    for n, obj in items:
-        try:
-            good.append((n, parse_record(obj)))
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "record"
-            bad.append((n, f"invalid explanation: {where}: {first['msg']}"))
-        except (ValueError, KeyError, TypeError) as e:
-            msg = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            bad.append((n, f"invalid explanation: {msg}"))
-    return good, bad
+def read_records(path: Path, settings: Settings | None = None) -> list[tuple[int, Explanation]]:
+    """Every record of a JSONL file (either format, mixed; gzipped or not) or of one JSON list (item
+    numbers stand for lines), checked. InputError naming the file when it cannot be read as text (missing,
+    binary, a damaged gzip); ImportRejected listing the bad lines when any line is not a good record."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"import file {path} does not exist")
+    if not path.is_file():
+        raise InputError(f"import file {path} is not a regular file")
+    shapes = _Shapes(settings or get_settings())
+    good: list[tuple[int, Explanation]] = []
+    bad: list[tuple[int, str]] = []
+    n_bad = 0
+
+    def fail(n: int, message: str) -> None:
+        nonlocal n_bad
+        n_bad += 1
+        if len(bad) < _KEPT_ERRORS:
+            bad.append((n, message))
+
+    try:
+        with open(path, "rb") as raw, _open(path, raw) as stream:
+            head = stream.peek(8192)[:8192] if hasattr(stream, "peek") else b""
+            if b"\x00" in head:
+                raise InputError(f"{path} is a binary file, not JSONL or a JSON list of explanations")
+            if head.removeprefix(_BOM).lstrip().startswith(b"["):
+                data = stream.read(MAX_LIST_BYTES + 1)
+                if len(data) > MAX_LIST_BYTES:
+                    raise InputError(f"{path} is a JSON list of over {MAX_LIST_BYTES} bytes: write it as JSONL "
+                                     f"(one record per line) to import it")
+                items = _json_list(path, data)
+                for n, obj in items:
+                    try:
+                        size = len(json.dumps(obj, ensure_ascii=False).encode("utf-8"))
+                        if size > MAX_RECORD_BYTES:
+                            raise ValueError(f"the record is {size} bytes of JSON, over the limit of {MAX_RECORD_BYTES}")
+                        good.append((n, _record(obj, shapes)))
+                    except (ValueError, RecursionError) as e:
+                        fail(n, str(e) if isinstance(e, ValueError) else "JSON nested too deeply")
+            else:
+                for n, line in _lines(stream):
+                    if line is None:
+                        fail(n, f"the record is over {MAX_RECORD_BYTES} bytes of JSON, the limit")
+                        continue
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line.decode("utf-8-sig" if n == 1 else "utf-8"))
+                    except UnicodeDecodeError:
+                        fail(n, "not UTF-8 text")
+                        continue
+                    except json.JSONDecodeError as e:
+                        fail(n, f"malformed JSON ({e.msg}, column {e.colno})")
+                        continue
+                    except RecursionError:
+                        fail(n, "JSON nested too deeply")
+                        continue
+                    try:
+                        good.append((n, _record(obj, shapes)))
+                    except ValueError as e:
+                        fail(n, str(e))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputError(f"{path} is a damaged or truncated gzip file ({e or type(e).__name__})") from None
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+    if bad:
+        raise ImportRejected(path, bad, n_bad)
+    return good
 
 
-def import_records(store: Store, path: Path) -> ImportResult:
-    """Store every well-formed record; bad lines are reported with their number, never fatal."""
-    good, bad = read_records(path)
-    records = [e for _, e in good]
+def _json_list(path: Path, data: bytes) -> list[tuple[int, object]]:
+    try:
+        items = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise ImportRejected(path, [(e.lineno, f"malformed JSON list ({e.msg}, column {e.colno})")]) from None
+    except RecursionError:
+        raise InputError(f"{path}: the JSON list is nested too deeply") from None
+    if not isinstance(items, list):
+        raise InputError(f"{path} starts like a JSON list but is not one")
+    return list(enumerate(items, 1))
+
+
+def import_records(store: Store, path: Path, settings: Settings | None = None) -> ImportResult:
+    """Store every record of the file, or none: ImportRejected (an InputError) when any line is bad,
+    InputError when the file cannot be read. Neuron ids are checked against the model each record
+    names (settings: the store's, else the environment's); transcript paths are dropped."""
+    records = [e for _, e in read_records(path, settings or store.settings)]
     for start in range(0, len(records), _IMPORT_BATCH):
         store.add_many(records[start:start + _IMPORT_BATCH])
-    return ImportResult(imported=len(records), errors=bad)
+    return ImportResult(imported=len(records))

@@ -21,7 +21,10 @@ def in_local_cache(repo: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     for filename in ("config.json", "model_config.json"):
-        hit = try_to_load_from_cache(repo, filename)
+        try:
+            hit = try_to_load_from_cache(repo, filename)
+        except ValueError:  # not a valid repo id (HFValidationError): not cached, and the error below says so
+            return False
         if isinstance(hit, str):
             return True
     return False

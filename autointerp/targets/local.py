@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autointerp.config import EMBEDDED_MODEL
 from autointerp.errors import TargetError
 
 PLANTED_PREFIX = "planted-"
@@ -24,8 +25,16 @@ def local_dir(name: str, data_dir: Path) -> Path | None:
                               "`autointerp eval planted` creates one")
         return path
     path = Path(name).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        return path.resolve()
+    try:
+        if path.is_dir() and (path / "config.json").is_file():
+            return path.resolve()
+        is_path = path.exists() or name.startswith(("/", "./", "../", "~")) or name in (".", "..")
+    except OSError as e:  # a name too long to be a path...
+        raise TargetError(f"cannot use {name!r} as a model: {(e.strerror or type(e).__name__).lower()}") from None
+    if is_path:  # a path, never a hub name: say what is wrong with it
+        what = "does not exist" if not path.exists() else "is not a directory" if not path.is_dir() else \
+            "is not a Hugging Face model directory (no config.json)"
+        raise TargetError(f"model directory {path} {what}; the embedded default {EMBEDDED_MODEL!r} works offline")
     return None
 
 
@@ -40,7 +49,7 @@ def load_hf_dir(path: Path):
     try:
         tok = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", dtype=torch.float32)
-    except (OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - OSError, ValueError, a truncated file's SafetensorError...: one line
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TargetError(f"cannot load the model directory {path}: {first}") from e
     return model, tok

@@ -4,19 +4,15 @@ word of a top example, one at a time, and see how the neuron's activation on its
 from __future__ import annotations
 
 import html
-from typing import Literal
-
 from pydantic import BaseModel
 
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings
 from autointerp.errors import InputError
-from autointerp.records import NeuronId
-from autointerp.tools.common import resolve
+from autointerp.records import ContextMode, NeuronId
 from autointerp.tools.probe import run_ids
 from autointerp.tools.words import span_of, word_spans
+from autointerp.workbench import Workbench
 
-Mode = Literal["delete", "replace"]
+Mode = ContextMode
 
 
 class WordEffect(BaseModel):
@@ -40,12 +36,11 @@ class ContextResult(BaseModel):
     words: list[WordEffect]
 
 
-def context(neuron: NeuronId | str, example: int = 0, mode: Mode = "delete", include_max: bool = False,
-            filler: str = " the", model: str | None = None, corpus: str | None = None,
-            settings: Settings | None = None) -> ContextResult:
+def context(wb: Workbench, neuron: NeuronId | str, example: int = 0, mode: Mode = "delete",
+            include_max: bool = False, filler: str = " the") -> ContextResult:
     """Edit each context word of top example `example` and re-measure the activation at its max token."""
-    neuron, target, settings = resolve(neuron, model, settings)
-    top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)
+    neuron, target = wb.neuron(neuron), wb.target
+    top = wb.layer(neuron.layer).top(neuron.index)
     if not 0 <= example < len(top):
         raise InputError(f"example {example} is out of range: the cache holds {len(top)} top examples (0..{len(top) - 1})")
     rec = top[example]

@@ -16,13 +16,11 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel
 
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import NeuronId
-from autointerp.targets import Target, hook_name
-from autointerp.tools.common import resolve
+from autointerp.targets import FINAL_SCALE, Target
 from autointerp.tools.probe import run_ids
+from autointerp.workbench import Workbench
 
 
 class TokenEffect(BaseModel):
@@ -58,29 +56,15 @@ class EffectsResult(BaseModel):
     patching: Patching | None
 
 
-def _final_norm_weight(target: Target) -> torch.Tensor:
-    ln = getattr(target.bridge, "ln_final", None)
-    w = getattr(ln, "weight", None) if ln is not None else None
-    if w is None and ln is not None:
-        w = getattr(getattr(ln, "original_component", None), "weight", None)
-    return w.detach() if isinstance(w, torch.Tensor) else torch.ones(target.bridge.cfg.d_model)
-
-
-def _w_out(target: Target, neuron: NeuronId) -> torch.Tensor:
-    return target.bridge.blocks[neuron.layer].mlp.W_out.detach()[neuron.index]
-
-
 def _logprobs(target: Target, ids: torch.Tensor, neuron: NeuronId, value=None) -> torch.Tensor:
     """Log-probs [B, T, V]; with `value`, the neuron's activation is overwritten first."""
-    hooks = []
+    patch = None
     if value is not None:
-        def hook(act, hook):
+        def overwrite(act: torch.Tensor) -> None:
             act[..., neuron.index] = value(act[..., neuron.index])
-            return act
 
-        hooks = [(hook_name(neuron.layer), hook)]
-    with torch.inference_mode(), target.lock:
-        logits = target.bridge.run_with_hooks(ids, fwd_hooks=hooks, return_type="logits")
+        patch = {neuron.layer: overwrite}
+    logits = target.run(ids, patch=patch, logits=True).logits
     return torch.log_softmax(logits.float(), dim=-1)
 
 
@@ -95,14 +79,13 @@ def _effects(target: Target, top) -> list[TokenEffect]:
             if round(float(v), 5) > 0]
 
 
-def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str | None = None,
-            corpus: str | None = None, settings: Settings | None = None,
+def effects(wb: Workbench, neuron: NeuronId | str, k: int = 20, contexts: int = 10,
             windows: set[int] | None = None) -> EffectsResult:
     """Output side: DLA, mean ablation on top contexts (only `windows` when given), and patching."""
     if k < 1 or contexts < 1:
-        raise InputError("-k and --contexts must be >= 1")
-    neuron, target, settings = resolve(neuron, model, settings)
-    layer = open_layer(neuron.layer, model, corpus, settings)
+        raise InputError("k and contexts must be >= 1")
+    neuron, target = wb.neuron(neuron), wb.target
+    layer = wb.layer(neuron.layer)
     top = [r for r in layer.top(neuron.index) if windows is None or r.window in windows][:contexts]
     mean = layer.stats(neuron.index).mean
     ids = torch.tensor([r.token_ids for r in top])
@@ -110,12 +93,12 @@ def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str 
     rows = torch.arange(len(top))
 
     scale = torch.ones(())
-    with target.lock:
-        _, cache = target.bridge.run_with_cache(ids, names_filter=lambda n: n == "ln_final.hook_scale")
-    if "ln_final.hook_scale" in cache:
-        scale = cache["ln_final.hook_scale"][rows, pos].float().mean()
-    direction = _w_out(target, neuron) * _final_norm_weight(target) / scale
-    dla = direction @ target.bridge.W_U.detach()
+    try:
+        scale = target.run(ids, read=[FINAL_SCALE]).reads[FINAL_SCALE][rows, pos].float().mean()
+    except KeyError:  # a final norm without a scale hook point: logits per unit of the normed residual
+        pass
+    direction = target.w_out(neuron.layer)[neuron.index] * target.final_norm_weight() / scale
+    dla = direction @ target.unembedding()
     up, down = dla.topk(k), (-dla).topk(k)
     promoted, suppressed = _effects(target, up), [TokenEffect(token=e.token, value=-e.value) for e in _effects(target, down)]
 
@@ -136,19 +119,20 @@ def effects(neuron: NeuronId | str, k: int = 20, contexts: int = 10, model: str 
         ablation_lost=[TokenEffect(token=e.token, value=-e.value) for e in _effects(target, lost)],
         ablation_gained=_effects(target, gained),
         ablation_loss_change=round(loss_change, 6),
-        patching=_patch(target, neuron, top[0], settings) if top else None,
+        patching=_patch(wb, neuron, top[0]) if top else None,
     )
 
 
-def _patch(target: Target, neuron: NeuronId, rec, settings: Settings) -> Patching | None:
+def _patch(wb: Workbench, neuron: NeuronId, rec) -> Patching | None:
     """Clean top context vs the same window with its max token replaced; patch the neuron back in."""
     from autointerp.tools.synonyms import synonyms
 
+    target = wb.target
     p = rec.max_index
     word = rec.max_token.strip()
     candidates = [" the", " and", " of", ".", ","]
     try:
-        candidates = [" " + n.word for n in synonyms(word, 10, model=target.name, settings=settings).neighbours] + candidates
+        candidates = [" " + n.word for n in synonyms(wb, word, 10).neighbours] + candidates
     except InputError:
         pass
     singles = []

@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel
 
-from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord, NeuronId
-from autointerp.targets import Target
-from autointerp.tools.common import resolve
+from autointerp.targets import Target, hook_name
+from autointerp.workbench import Workbench
 
 
 class ProbeResult(BaseModel):
@@ -38,20 +37,13 @@ def run_ids(target: Target, seqs: list[list[int]], layer: int, batch_size: int =
     """Per-token activations [len, d_mlp] of `layer` for each sequence, batched with right padding.
 
     Causal attention never looks right, and the attention mask hides the padding from the
-    bridge as well, so padding changes no activation of a real token (a test checks it).
+    model as well, so padding changes no activation of a real token (a test checks it).
     """
-    pad = target.tokenizer.pad_token_id if target.tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     out: list[torch.Tensor | None] = [None] * len(seqs)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        width = max(len(seqs[i]) for i in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, i in enumerate(chunk):
-            ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
-            mask[row, : len(seqs[i])] = 1
-        acts = target.layer_activations(ids, layer, attention_mask=mask if len(chunk) > 1 else None)
+        acts = target.run_padded([seqs[i] for i in chunk], read=[hook_name(layer)]).post(layer)
         for row, i in enumerate(chunk):
             out[i] = acts[row, : len(seqs[i])]
     return out  # type: ignore[return-value]
@@ -67,10 +59,9 @@ def make_record(target: Target, ids: list[int], acts: list[float], window: int =
                             has_bos=bool(start))
 
 
-def probe(neuron: NeuronId | str, texts: list[str], model: str | None = None,
-          settings: Settings | None = None) -> ProbeResult:
+def probe(wb: Workbench, neuron: NeuronId | str, texts: list[str]) -> ProbeResult:
     """The neuron's activation on every token of each text."""
-    neuron, target, settings = resolve(neuron, model, settings)
+    neuron, target = wb.neuron(neuron), wb.target
     seqs = encode_texts(target, texts)
     acts = run_ids(target, seqs, neuron.layer)
     return ProbeResult(neuron=str(neuron), model=target.name,

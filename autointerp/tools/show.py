@@ -9,20 +9,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings
 from autointerp.records import ActivationRecord, NeuronExamples, NeuronId
-from autointerp.tools.common import resolve
 from autointerp.tools.words import span_of, word_spans
+from autointerp.workbench import Workbench
 
 SPARK = " ▁▂▃▄▅▆▇█"
 
 
-def neuron_examples(neuron: NeuronId | str, model: str | None = None, corpus: str | None = None,
-                    settings: Settings | None = None, console: Console | None = None) -> NeuronExamples:
+def neuron_examples(wb: Workbench, neuron: NeuronId | str) -> NeuronExamples:
     """Everything the cache holds for one neuron; builds the layer cache first when it is missing."""
-    neuron, _, settings = resolve(neuron, model, settings)
-    return open_layer(neuron.layer, model, corpus, settings, console=console).neuron(neuron)
+    neuron = wb.neuron(neuron)
+    return wb.layer(neuron.layer).neuron(neuron)
 
 
 @dataclass(frozen=True)

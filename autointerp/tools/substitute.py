@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import NeuronId
-from autointerp.tools.common import resolve
 from autointerp.tools.probe import run_ids
 from autointerp.tools.synonyms import synonyms
 from autointerp.tools.words import alpha_run
+from autointerp.workbench import Workbench
 
 
 class Substitution(BaseModel):
@@ -38,8 +36,7 @@ class SubstituteResult(BaseModel):
     n_substitutions: int
 
 
-def substitute(neuron: NeuronId | str, examples: int = 20, k: int = 5, model: str | None = None,
-               corpus: str | None = None, settings: Settings | None = None,
+def substitute(wb: Workbench, neuron: NeuronId | str, examples: int = 20, k: int = 5,
                windows: set[int] | None = None) -> SubstituteResult:
     """For each top example: the activation on its max word, and on each of k synonyms in its place.
 
@@ -48,9 +45,9 @@ def substitute(neuron: NeuronId | str, examples: int = 20, k: int = 5, model: st
     scores higher. mean_retained: the mean of new / original activation over substitutions.
     """
     if examples < 1 or k < 1:
-        raise InputError("--examples and -k must be >= 1")
-    neuron, target, settings = resolve(neuron, model, settings)
-    top = open_layer(neuron.layer, model, corpus, settings).top(neuron.index)
+        raise InputError("examples and k must be >= 1")
+    neuron, target = wb.neuron(neuron), wb.target
+    top = wb.layer(neuron.layer).top(neuron.index)
     top = [r for r in top if windows is None or r.window in windows][:examples]
     jobs, plans = [], []
     for rec in top:
@@ -59,7 +56,7 @@ def substitute(neuron: NeuronId | str, examples: int = 20, k: int = 5, model: st
         try:
             if len(word.strip()) < 2:
                 raise InputError(f"{word!r} is not a word")
-            syns = [n.word for n in synonyms(word, k, model=model, settings=settings).neighbours]
+            syns = [n.word for n in synonyms(wb, word, k).neighbours]
         except InputError as e:
             plans.append((rec, word.strip(), [], str(e)))
             continue

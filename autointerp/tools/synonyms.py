@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
-
 import numpy as np
 import torch
 from pydantic import BaseModel
 
-from autointerp.config import Settings, get_settings
+from autointerp.config import Settings
 from autointerp.embeddings import MODEL_ID, PRECISION, embed
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_save_npy, load_npy
-from autointerp.targets import Target, load_target
+from autointerp.records import SynonymSource
+from autointerp.targets import Target
+from autointerp.workbench import Workbench
 
-Source = Literal["both", "minilm", "w_e"]
+Source = SynonymSource
 CANDIDATES = 100
 _WORD = re.compile(r"^ [A-Za-z]{3,}$")
 
@@ -52,7 +52,7 @@ def _index(target: Target, settings: Settings) -> tuple[list[str], list[int], np
     key = (target.name, str(settings.data_dir))
     if key not in _INDEXES:
         words, ids, vecs = _minilm_index(target, settings)
-        emb = target.bridge.W_E.detach()[ids]
+        emb = target.embedding()[ids]
         _INDEXES[key] = (words, ids, vecs, emb / emb.norm(dim=1, keepdim=True))
     return _INDEXES[key]
 
@@ -82,8 +82,7 @@ def is_variant(word: str, other: str) -> bool:
     return other.startswith(stem)
 
 
-def synonyms(word: str, k: int = 5, source: Source = "both", model: str | None = None,
-             settings: Settings | None = None, variants: bool = False) -> SynonymResult:
+def synonyms(wb: Workbench, word: str, k: int = 5, source: Source = "both", variants: bool = False) -> SynonymResult:
     """The k whole words nearest to `word`, excluding the word itself and, unless `variants`,
     words sharing its stem: a substitution test wants other words, not other forms.
 
@@ -91,23 +90,22 @@ def synonyms(word: str, k: int = 5, source: Source = "both", model: str | None =
     loosely), `w_e` (cosine in the target's embedding matrix), `both` (default: MiniLM's 100
     nearest, ordered by W_E similarity; for "smooth": sleek, streamlined, creamy, slippery).
     """
-    settings = settings or get_settings()
     if k < 1:
-        raise InputError(f"-k must be >= 1, got {k}")
+        raise InputError(f"k must be >= 1, got {k}")
     w = _normalise(word)
-    target = load_target(model, settings)
+    target, settings = wb.target, wb.settings
     words, ids, vecs, rows = _index(target, settings)
     by_meaning = vecs @ embed([w])[0]
     tid = target.encode(" " + w)
     if len(tid) == 1:
-        q = target.bridge.W_E.detach()[tid[0]]
+        q = target.embedding()[tid[0]]
         by_model = (rows @ (q / q.norm())).numpy()
     elif source != "w_e":  # a multi-token word has no W_E row: order by meaning alone
         by_model = np.zeros_like(by_meaning)
         source = "minilm"
     else:
         raise InputError(f"{word!r} has no usable neighbours in W_E: ' {w}' is not a single token of {target.name} "
-                         "(use --source minilm)")
+                         "(source \"minilm\" takes any word)")
     if source == "minilm":
         order, score = np.argsort(-by_meaning), by_meaning
     elif source == "w_e":

@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from autointerp.cache.view import open_layer
-from autointerp.config import Settings, get_settings
 from autointerp.embeddings import embed
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_write_bytes, atomic_write_text
+from autointerp.workbench import Workbench
 
 
 class TriageRow(BaseModel):
@@ -40,32 +39,19 @@ class TriageResult(BaseModel):
     rows: list[TriageRow]
 
 
-def parse_range(spec: str) -> range:
-    """`0:100` (end exclusive) or a single index."""
-    try:
-        if ":" in spec:
-            lo, hi = spec.split(":", 1)
-            r = range(int(lo or 0), int(hi))
-        else:
-            r = range(int(spec), int(spec) + 1)
-    except ValueError:
-        raise InputError(f"malformed neuron range {spec!r}: expected e.g. 0:100") from None
-    if len(r) == 0:
-        raise InputError(f"neuron range {spec!r} is empty")
-    return r
-
-
-def triage(layer: int, neurons: Sequence[int], threshold: float = 0.6, examples: int = 20, model: str | None = None,
-           corpus: str | None = None, settings: Settings | None = None) -> TriageResult:
+def triage(wb: Workbench, layer: int, neurons: Sequence[int] | range, threshold: float = 0.6,
+           examples: int = 20) -> TriageResult:
+    """Scan `neurons` of `layer` (indices, e.g. from `autointerp.ranges.parse_indices`)."""
     from autointerp.tools.show import snippet
 
-    settings = settings or get_settings()
     if len(neurons) == 0:
         raise InputError("the neuron range is empty")
-    cache = open_layer(layer, model, corpus, settings)
-    if min(neurons) < 0 or max(neurons) >= cache.target.d_mlp:
-        raise InputError(f"neurons {min(neurons)}:{max(neurons) + 1} are out of range: layer {layer} has "
-                         f"0..{cache.target.d_mlp - 1}")
+    target = wb.target
+    target.check_layer(layer)
+    bad = [n for n in neurons if not 0 <= n < target.d_mlp]
+    if bad:
+        raise InputError(f"neuron {bad[0]} is out of range: layer {layer} has neurons 0..{target.d_mlp - 1}")
+    cache = wb.layer(layer)
     recs = {n: cache.top(n, examples) for n in neurons}
     texts, owner = [], []
     for n, rs in recs.items():
@@ -88,7 +74,7 @@ def triage(layer: int, neurons: Sequence[int], threshold: float = 0.6, examples:
         rows.append(TriageRow(index=n, max_activation=round(maxes[n], 5),
                               normalised_activation=round(maxes[n] / top_max, 5), unique_tokens=uniq,
                               relatedness=round(rel, 5), flagged=rel >= threshold))
-    return TriageResult(model=cache.target.name, layer=layer, threshold=threshold, examples=examples, rows=rows)
+    return TriageResult(model=target.name, layer=layer, threshold=threshold, examples=examples, rows=rows)
 
 
 def write_csv(res: TriageResult, path: Path) -> None:

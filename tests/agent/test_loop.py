@@ -16,21 +16,22 @@ from autointerp.agent.loop import FORCE_ORDER, STALL_STEPS, StepError, begun_cal
 from autointerp.agent.session import open_session
 from autointerp.agent.tools import make_tools
 from autointerp.agent.transcript import load
-from autointerp.llm import LLM
+from autointerp.llm import LLM, Capabilities
 from tests.agent.scripted import ScriptedChatModel, call
 
 NEURON = "L3.N74"
 
 
 def scripted(*replies, native=True) -> LLM:
-    return LLM("scripted", ScriptedChatModel(script=list(replies), native=native), price=None)
+    return LLM("scripted", ScriptedChatModel(script=list(replies), native=native), price=None,
+               capabilities=Capabilities(tool_calls=native))
 
 
 def events(rec, kind):
     return [e for e in load(Path(rec.transcript)) if e.type == kind]
 
 
-def test_native_loop_tool_calls_errors_and_submit(real_settings):
+def test_native_loop_tool_calls_errors_and_submit(real_wb):
     llm = scripted(
         AIMessage("years"),  # the category of the heuristic's top tokens
         AIMessage("fires on numbers"),  # the one-shot seed
@@ -43,7 +44,7 @@ def test_native_loop_tool_calls_errors_and_submit(real_settings):
         AIMessage("", tool_calls=[call("score", 6, explanation="years and numbers", triggers=["1990"])]),
         AIMessage("", tool_calls=[call("submit", 7, explanation="years and numbers, as digits", kind="input")]),
     )
-    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=10), settings=real_settings)
+    rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=10))
     chat = llm.chat
     assert not chat.script, "every scripted reply was used"
     assert rec.steps == 6 and rec.method == "agent" and rec.explainer == "scripted"
@@ -71,7 +72,7 @@ def test_native_loop_tool_calls_errors_and_submit(real_settings):
     assert rec.prompt_tokens > 0 and rec.cost_usd is None and Path(rec.transcript).exists()
 
 
-def test_json_fallback_runs_the_same_tools(real_settings):
+def test_json_fallback_runs_the_same_tools(real_wb):
     llm = scripted(
         AIMessage("the, a, an"),  # not a category name: no candidate from it
         AIMessage("fires on numbers"),
@@ -81,7 +82,7 @@ def test_json_fallback_runs_the_same_tools(real_settings):
         AIMessage('Sure. {"tool": "submit", "args": {"explanation": "years such as 1990", "triggers": ["1990"]}}'),
         native=False,
     )
-    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=6), settings=real_settings)
+    rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=6))
     assert rec.steps == 4 and [e.data["stop"] for e in events(rec, "final")] == ["submit"]
     assert "category" not in {e.data.get("source") for e in events(rec, "score")}
     sent = [str(m.content) for m in llm.chat.seen[-1]]
@@ -91,36 +92,36 @@ def test_json_fallback_runs_the_same_tools(real_settings):
     assert len(rec.evidence.probes) == 2
 
 
-def test_stops_at_max_steps_and_target_score_with_best_so_far(real_settings):
+def test_stops_at_max_steps_and_target_score_with_best_so_far(real_wb):
     looping = [AIMessage("", tool_calls=[call("top_examples", i, start=i)]) for i in range(3)]
-    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers"), *looping), config=AgentConfig(max_steps=3),
-                  settings=real_settings)
+    rec = explain(real_wb, NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers"), *looping),
+                  config=AgentConfig(max_steps=3))
     assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "max-steps"
     best = max((e for e in events(rec, "score") if e.data.get("split") == "validation"), key=lambda e: e.data["value"])
     assert rec.scores[0].explanation == best.data["text"]
-    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers"), looping[0]),
-                  config=AgentConfig(max_steps=5, target_score=-1.0), settings=real_settings)
+    rec = explain(real_wb, NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers"), looping[0]),
+                  config=AgentConfig(max_steps=5, target_score=-1.0))
     assert rec.steps == 1 and events(rec, "final")[0].data["stop"] == "target-score"
-    rec = explain(NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers")), config=AgentConfig(max_steps=5, max_tokens=1),
-                  settings=real_settings)
+    rec = explain(real_wb, NEURON, llm=scripted(AIMessage("numbers"), AIMessage("numbers")),
+                  config=AgentConfig(max_steps=5, max_tokens=1))
     assert rec.steps == 0 and events(rec, "final")[0].data["stop"] == "budget"
 
 
-def test_idle_steps_in_a_row_stop_the_loop_as_stalled(real_settings):
+def test_idle_steps_in_a_row_stop_the_loop_as_stalled(real_wb):
     """A model that keeps repeating itself is stopped: the script has no reply for a step after the stall."""
     step = '{"tool": "top_examples", "args": {"n": 3}}'
     llm = scripted(AIMessage("the, a, an"), AIMessage("fires on numbers"), AIMessage(step), AIMessage(step),
                    AIMessage("no JSON here"), AIMessage(step), native=False)
-    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=8), settings=real_settings)
+    rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=8))
     assert STALL_STEPS == 3 and not llm.chat.script
     assert rec.steps == 4 and events(rec, "final")[0].data["stop"] == "stalled"
     llm = scripted(AIMessage("numbers"), AIMessage("numbers"), *[AIMessage("thinking") for _ in range(STALL_STEPS)])
-    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=8), settings=real_settings)
+    rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=8))
     assert rec.steps == STALL_STEPS and events(rec, "final")[0].data["stop"] == "stalled"
 
 
-def test_after_an_idle_step_the_local_reply_is_begun_with_an_unused_tool(real_settings):
-    by_name = {t.name: t for t in make_tools(open_session(NEURON, settings=real_settings))}
+def test_after_an_idle_step_the_local_reply_is_begun_with_an_unused_tool(real_wb):
+    by_name = {t.name: t for t in make_tools(open_session(real_wb, NEURON))}
     assert "score" not in FORCE_ORDER and set(FORCE_ORDER) <= set(by_name)
     begun = begun_call(by_name, [])
     assert begun == '{"tool": "substitute", "args": {"examples": '
@@ -144,11 +145,11 @@ def test_a_named_token_list_is_preferred_only_over_the_bare_list_and_only_within
     assert prefer_named(written, close) is written
 
 
-def test_one_shot_and_heuristic(real_settings):
-    rec = explain(NEURON, llm=scripted(AIMessage("Explanation: the years in dates.\nMore text")), method="one-shot",
-                  settings=real_settings)
+def test_one_shot_and_heuristic(real_wb):
+    rec = explain(real_wb, NEURON, llm=scripted(AIMessage("Explanation: the years in dates.\nMore text")),
+                  method="one-shot")
     assert rec.text == "the years in dates." and rec.method == "one-shot" and rec.prompt_version == "one_shot_v1"
-    rec = explain(NEURON, method="heuristic", settings=real_settings)
+    rec = explain(real_wb, NEURON, method="heuristic")
     assert rec.text.startswith("the tokens ") and rec.triggers and rec.explainer == "none"
 
 
@@ -193,7 +194,7 @@ def _tool_call(i: int, name: str, **args) -> dict:
     return {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
 
 
-def test_native_tool_calls_over_the_openai_protocol(real_settings, openai_server):
+def test_native_tool_calls_over_the_openai_protocol(real_wb, openai_server):
     """ChatOpenAI against a real HTTP server: tools are sent as OpenAI functions, calls come back,
     results go back as tool messages, and `submit` ends the loop."""
     from autointerp.llm import make_llm
@@ -205,8 +206,8 @@ def test_native_tool_calls_over_the_openai_protocol(real_settings, openai_server
         (200, {"content": None, "tool_calls": [_tool_call(2, "probe", texts="not a list")]}),
         (200, {"content": None, "tool_calls": [_tool_call(3, "submit", explanation="years such as 1990")]}),
     ]
-    llm = make_llm(f"openai-compatible:m@{openai_server.url}", real_settings)
-    rec = explain(NEURON, llm=llm, config=AgentConfig(max_steps=5), settings=real_settings)
+    llm = make_llm(f"openai-compatible:m@{openai_server.url}", real_wb.settings)
+    rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=5))
     assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "submit"
     loop_requests = openai_server.requests[2:]
     names = {t["function"]["name"] for t in loop_requests[0]["tools"]}

@@ -14,8 +14,8 @@ import pytest
 
 from autointerp.cache import store
 from autointerp.cache.build import build_cache
-from autointerp.cache.view import open_layer
 from autointerp.errors import CacheError
+from autointerp.workbench import Workbench
 from tests.conftest import env_for, linked_home
 
 
@@ -81,9 +81,27 @@ def test_corrupt_file_is_detected_and_rebuilt(fresh_settings, tiny, capsys):
     raw[-100] ^= 0xFF
     path.write_bytes(bytes(raw))
     with pytest.raises(CacheError):
-        open_layer(0, "tiny-random", settings=fresh_settings, build=False)
+        Workbench.open("tiny-random", settings=fresh_settings).layer(0, build=False)
     build_cache([0], model="tiny-random", tokens=2000, settings=fresh_settings, progress=False)
     _assert_same(_arrays(fresh_settings, 0)[1], before)
+
+
+def test_workbench_opens_each_layer_once(fresh_settings, tiny, monkeypatch):
+    build_cache([0, 1], model="tiny-random", tokens=2000, settings=fresh_settings, progress=False)
+    import autointerp.workbench as workbench
+
+    opened = []
+    real_open = workbench.open_layer
+    monkeypatch.setattr(workbench, "open_layer", lambda *a, **kw: opened.append(a[1]) or real_open(*a, **kw))
+    wb = Workbench.open("tiny-random", settings=fresh_settings, progress=False)
+    assert wb.model == "tiny-random"
+    first = wb.layer(0, build=False)
+    assert wb.layer(0) is first and wb.layer(0, build=False) is first
+    assert wb.layer(1) is not first and opened == [0, 1]
+    wb.forget(0)
+    again = wb.layer(0)
+    assert again is not first and again.manifest == first.manifest and opened == [0, 1, 0]
+    assert wb.layer(1) is wb.layer(1) and opened == [0, 1, 0]
 
 
 def test_mismatched_manifest_is_rebuilt(fresh_settings, tiny):

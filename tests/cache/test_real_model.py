@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from autointerp.cache.build import build_cache, plan
-from autointerp.cache.view import open_layer
 from autointerp.records import NeuronId
 from autointerp.tools.show import neuron_examples, render_html, snippet
+from autointerp.workbench import Workbench
 
 pytestmark = pytest.mark.integration
 LAYER = 3
@@ -19,7 +19,7 @@ TOKENS = 4096  # 66 windows of 63 text tokens + BOS
 @pytest.fixture()
 def real_cache(fresh_settings, smol):
     build_cache([LAYER], tokens=TOKENS, settings=fresh_settings, progress=False)
-    return open_layer(LAYER, settings=fresh_settings, build=False)
+    return Workbench.open(settings=fresh_settings, progress=False).layer(LAYER, build=False)
 
 
 def test_stored_windows_reproduce_on_rerun(real_cache, smol):
@@ -59,7 +59,7 @@ def test_summaries_match_brute_force(real_cache, smol, fresh_settings):
 
 
 def test_show_on_real_model(real_cache, fresh_settings):
-    ex = neuron_examples("L3.N74", settings=fresh_settings)
+    ex = neuron_examples(Workbench.open(settings=fresh_settings, progress=False), "L3.N74")
     assert ex.model == "smollm2-135m" and ex.n_tokens == real_cache.n_tokens
     assert ex.top[0].max_activation == ex.max_activation > 0
     assert all(a.max_activation >= b.max_activation for a, b in zip(ex.top, ex.top[1:]))

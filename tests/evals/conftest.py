@@ -28,3 +28,12 @@ def planted_home(home, smol, tmp_path_factory, three_concepts):
 
     s = linked_home(home, tmp_path_factory.mktemp("planted-home") / "home", tokens=8192)
     return s, plant(load_concepts(three_concepts), 3, s)
+
+
+@pytest.fixture(scope="session")
+def planted_wb(planted_home):
+    """A workbench on the planted copy (its caches live under the planted home)."""
+    from autointerp.workbench import Workbench
+
+    settings, planted = planted_home
+    return Workbench.open(planted.name, settings=settings, progress=False)

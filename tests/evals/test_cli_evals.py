@@ -53,12 +53,13 @@ def test_eval_real_heuristic_end_to_end(real_settings, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["eval", "planted", "--concepts", "MALFORMED"], "is not JSON"),
-    (["eval", "real", "--explainers", "agent,oracle"], "--explainers takes"),
-    (["eval", "real", "--n", "0", "--explainers", "heuristic", "--layers", "3"], "--n must be >= 1"),
-    (["eval", "real", "--llm-simulator", "oracle", "--explainers", "heuristic"], "--llm-simulator must be"),
+    (["eval", "real", "--n", "0", "--explainers", "heuristic", "--layers", "3"], "n must be >= 1"),
+    (["eval", "real", "--layers", "3-x", "--explainers", "heuristic"], "malformed --layers"),
+    (["eval", "real", "--max-steps", "0", "--explainers", "heuristic"], "--max-steps must be >= 1"),
     (["eval", "output", "--layers", "99", "--explainers", "heuristic"], "layers are 0..29"),
 ])
 def test_bad_input_is_one_error_line_exit_2(fresh_settings, smol, tmp_path, args, message):
+    # A bad --explainers, --simulator or --llm-simulator is a usage error (tests/test_cli.py).
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
     r = run(fresh_settings, *[str(bad) if a == "MALFORMED" else a for a in args])

@@ -14,9 +14,9 @@ from autointerp.targets import load_target
 pytestmark = pytest.mark.integration
 
 
-def test_planted_neuron_fires_on_its_concept_far_more_than_on_other_words(planted_home, three_concepts):
-    settings, planted = planted_home
-    target = load_target(planted.name, settings)
+def test_planted_neuron_fires_on_its_concept_far_more_than_on_other_words(planted_home, planted_wb, three_concepts):
+    _, planted = planted_home
+    target = planted_wb.target
     concepts = load_concepts(three_concepts)
     for i, concept in enumerate(concepts):
         n = planted.neuron_of(concept.name)
@@ -29,15 +29,14 @@ def test_planted_neuron_fires_on_its_concept_far_more_than_on_other_words(plante
         assert min(on) > np.percentile(off, 90)
 
 
-def test_zeroed_output_weights_leave_the_logits_unchanged(planted_home, smol):
+def test_zeroed_output_weights_leave_the_logits_unchanged(planted_home, planted_wb, smol):
     """The planted neurons are appended (every original neuron kept) with zero output columns."""
-    settings, planted = planted_home
-    target = load_target(planted.name, settings)
+    _, planted = planted_home
+    target = planted_wb.target
     assert target.d_mlp == smol.d_mlp + len(planted.neurons) == planted.base_d_mlp + 3
     ids = torch.tensor([[smol.bos_id] + smol.encode("In January my dog and I drove from France to Spain.")])
-    with torch.inference_mode():
-        base = smol.bridge(ids, return_type="logits")
-        mine = target.bridge(ids, return_type="logits")
+    base = smol.run(ids, logits=True).logits
+    mine = target.run(ids, logits=True).logits
     assert torch.allclose(base, mine, atol=1e-4), float((base - mine).abs().max())
     before, after = smol.layer_activations(ids, planted.layer), target.layer_activations(ids, planted.layer)
     assert torch.allclose(before, after[..., : smol.d_mlp], atol=1e-5)
@@ -65,11 +64,11 @@ def test_unknown_planted_name_is_one_clear_error(settings):
         load_target("planted-000000000000", settings)
 
 
-def test_a_planted_neuron_has_no_output_effects(planted_home):
+def test_a_planted_neuron_has_no_output_effects(planted_home, planted_wb):
     """Zero output weights: no token is promoted or lost, so no explanation may claim a prediction."""
     from autointerp.tools.effects import effects
 
-    settings, planted = planted_home
+    _, planted = planted_home
     n = planted.neurons[0]
-    res = effects(f"L{planted.layer}.N{n.index}", k=10, contexts=4, model=planted.name, settings=settings)
+    res = effects(planted_wb, f"L{planted.layer}.N{n.index}", k=10, contexts=4)
     assert (res.promoted, res.suppressed, res.ablation_lost, res.ablation_gained) == ([], [], [], [])

@@ -13,8 +13,8 @@ from tests.llm.openai_server import GOOD_KEY
 
 def test_openai_compatible_round_trip_returns_its_own_usage(openai_server, settings):
     llm = make_llm(f"openai-compatible:test-model@{openai_server.url}", settings)
-    first = llm.call([HumanMessage("hello there")])
-    second = llm.call([HumanMessage("one two three four")])
+    first = llm.invoke([HumanMessage("hello there")])
+    second = llm.invoke([HumanMessage("one two three four")])
     assert first.text == "you said: hello there"
     assert openai_server.requests[0]["model"] == "test-model"
     assert (first.usage.calls, first.usage.prompt_tokens, first.usage.completion_tokens) == (1, 2, 4)
@@ -32,7 +32,7 @@ def test_capabilities_are_declared_per_backend(openai_server, settings):
 def test_transient_errors_are_retried(openai_server, settings):
     openai_server.replies = [(500, "boom"), (429, "slow down"), (503, "busy"), (200, "finally")]
     llm = make_llm(f"openai-compatible:gpt-4o-mini@{openai_server.url}", settings)
-    reply = llm.call([HumanMessage("x")])
+    reply = llm.invoke([HumanMessage("x")])
     assert reply.text == "finally"
     assert len(openai_server.requests) == 4 and reply.usage.calls == 1
     assert reply.usage.cost_usd == pytest.approx((1 * 0.15 + 1 * 0.60) / 1e6)
@@ -43,7 +43,7 @@ def test_retries_give_up_with_a_typed_error(openai_server, settings):
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     llm.max_attempts = 3
     with pytest.raises(LLMError, match="gave up after 3 attempts"):
-        llm.call([HumanMessage("x")])
+        llm.invoke([HumanMessage("x")])
     assert len(openai_server.requests) == 3
 
 
@@ -51,13 +51,13 @@ def test_auth_and_bad_request_fail_fast_without_leaking_the_key(openai_server, s
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-456")
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     with pytest.raises(LLMError, match="AuthenticationError") as e:
-        llm.call([HumanMessage("x")])
+        llm.invoke([HumanMessage("x")])
     assert len(openai_server.requests) == 1 and "sk-wrong-key-456" not in str(e.value)
     monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
     openai_server.replies = [(400, "bad request: context too long")]
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     with pytest.raises(LLMError, match="BadRequestError"):
-        llm.call([HumanMessage("x")])
+        llm.invoke([HumanMessage("x")])
     assert len(openai_server.requests) == 2
 
 
@@ -67,7 +67,7 @@ def test_a_server_echoing_the_key_never_gets_it_into_the_error(openai_server, se
     openai_server.echo_key = True
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     with pytest.raises(LLMError) as e:
-        llm.call([HumanMessage("x")])
+        llm.invoke([HumanMessage("x")])
     assert canary not in str(e.value) and "***" in str(e.value)
     assert e.value.__cause__ is None and e.value.__context__ is None or canary not in repr(e.value.__context__)
     assert canary not in repr(llm)
@@ -88,7 +88,7 @@ def test_a_hung_server_is_named_a_timeout(openai_server, settings):
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings.model_copy(
         update={"llm_timeout": 0.5, "llm_attempts": 2}))
     with pytest.raises(LLMError, match="timed out: no reply within 0.5 s"):
-        llm.call([HumanMessage("x")])
+        llm.invoke([HumanMessage("x")])
     assert len(openai_server.requests) == 2
 
 
@@ -104,6 +104,6 @@ def test_bad_specs(settings, monkeypatch):
 def test_local_model_generates(smol, settings):
     llm = make_llm("local", settings)
     assert llm.capabilities.prefill and llm.capabilities.digit_logprobs and not llm.capabilities.tool_calls
-    reply = llm.call([HumanMessage("What is the capital of France? Answer in one word.")], max_tokens=12)
+    reply = llm.invoke([HumanMessage("What is the capital of France? Answer in one word.")], max_tokens=12)
     assert reply.text.strip() and reply.usage.calls == 1
     assert reply.usage.prompt_tokens > 10 and 0 < reply.usage.completion_tokens <= 12 and reply.usage.cost_usd == 0.0

@@ -21,10 +21,10 @@ REC = ActivationRecord(window=0, tokens=["<s>", "The", " smooth", " road"], toke
 def test_llm_simulator_parses_and_retries(openai_server, settings):
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     openai_server.replies = [(200, "I think [1, 9]"), (200, "Sorry: " + json.dumps([0, 9, 2]))]
-    value, per, n = score_records("smoothness", [], [REC], 4.0, "llm", llm)
+    value, per, n, usage = score_records("smoothness", [], [REC], 4.0, "llm", llm)
     assert n == 3 and value > 0.9 and len(openai_server.requests) == 2
     assert "2 predictions for 3 tokens" in openai_server.requests[1]["messages"][-1]["content"]
-    assert llm.usage.calls == 2 and llm.usage.prompt_tokens > 0
+    assert usage.calls == 2 and usage.prompt_tokens > 0  # both calls of this scoring, the retry included
 
 
 def test_llm_simulator_typed_failure_never_zeros(openai_server, settings):
@@ -50,8 +50,7 @@ def _real_scorer(target):
         tok = target.tokenizer
         enc = tok(prompt, return_offsets_mapping=True, add_special_tokens=False)
         ids = enc["input_ids"]
-        with torch.inference_mode():
-            lp = torch.log_softmax(target.bridge.original_model(torch.tensor([ids])).logits[0].float(), -1)
+        lp = torch.log_softmax(target.run(torch.tensor([ids]), logits=True).logits[0].float(), -1)
         tops = [{}]
         for row in lp[:-1]:
             v, i = row.topk(top)
@@ -70,25 +69,25 @@ def test_logprob_simulator_on_an_openai_compatible_server(openai_server, setting
     remote_llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     local = LogprobSimulator(make_llm("local", settings)).predict("the word smooth", [], [rec])[0]
     wide = LogprobSimulator(remote_llm, top=500).predict("the word smooth", [], [rec])[0]
-    capped = LogprobSimulator(remote_llm).predict("the word smooth", [], [rec])[0]
+    capped_sim = LogprobSimulator(remote_llm)
+    capped = capped_sim.predict("the word smooth", [], [rec])[0]
     print("local ", local, "\nwide  ", wide, "\ncapped", capped)
     assert wide[0] == 0.0 and len(wide) == len(rec.tokens)
     assert max(abs(a - b) for a, b in zip(wide, local)) < 0.01
     assert float(np.corrcoef(capped[1:], local[1:])[0, 1]) > 0.5
     body = openai_server.requests[-1]
     assert body["echo"] is True and body["logprobs"] == 20 and body["prompt"].count("\t0\n") == 6
-    assert remote_llm.usage.calls == 2 and remote_llm.usage.prompt_tokens > 50
+    assert capped_sim.usage.calls == 1 and capped_sim.usage.prompt_tokens > 50  # its own call alone
 
 
 @pytest.mark.integration
-def test_local_llm_simulators_end_to_end(real_settings):
+def test_local_llm_simulators_end_to_end(real_settings, real_wb):
     """The weak embedded LLM: llm-logprob always yields a score; llm yields one or a typed failure."""
     llm = make_llm("local", real_settings)
-    s = simulation_score("L3.N74", "numbers and years", "llm-logprob", n_top=1, n_random=1, settings=real_settings,
-                         llm=llm)
+    s = simulation_score(real_wb, "L3.N74", "numbers and years", "llm-logprob", top=1, random=1, llm=llm)
     assert -1 <= s.value <= 1 and s.llm == "local" and s.prompt_tokens > 100 and s.n_examples == 2
     try:
-        s = simulation_score("L3.N74", "numbers", "llm", n_top=1, n_random=0, settings=real_settings, llm=llm)
+        s = simulation_score(real_wb, "L3.N74", "numbers", "llm", top=1, random=0, llm=llm)
         assert -1 <= s.value <= 1 and s.completion_tokens > 0
     except SimulationFailed as e:
         assert "local gave no usable predictions" in str(e)

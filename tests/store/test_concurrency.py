@@ -33,8 +33,10 @@ def test_two_processes_write_at_once(fresh_settings, tmp_path):
     expected = [record(tag, i) for tag in "ab" for i in range(n)]
     assert sorted(store.list(), key=lambda e: e.text) == sorted(expected, key=lambda e: e.text)
     # every vector is in the HNSW index, not only in the metadata: each stored vector finds its own record
-    stored = store._backend.current.get(include=["embeddings"])
-    found = store._backend.current.query(query_embeddings=stored["embeddings"], n_results=1, include=["distances"])
+    with store._backend.op() as (current, _):
+        stored = current.get(include=["embeddings"])
+        found = current.query(query_embeddings=stored["embeddings"], n_results=1, include=["distances"])
     assert [ids[0] for ids in found["ids"]] == stored["ids"]
     assert max(d[0] for d in found["distances"]) < 1e-4
     assert store.search(expected[7].text, k=1)[0].explanation == expected[7]
+    assert len(store.all_versions()) == 2 * n  # the ledger, written under the same lock, holds them all too

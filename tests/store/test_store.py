@@ -115,7 +115,7 @@ def test_list_sorted_and_filtered(store):
 def test_search_rejects_bad_input(store):
     with pytest.raises(AutointerpError, match="empty search query"):
         store.search("  ")
-    with pytest.raises(AutointerpError, match="-k must be"):
+    with pytest.raises(AutointerpError, match="^k must be >= 1"):
         store.search("x", k=0)
     assert store.search("anything") == []
 
@@ -130,20 +130,20 @@ def test_refuses_to_mix_embedding_models(fresh_settings):
     _raw_client(fresh_settings).create_collection(
         CURRENT, metadata={"embedding_model": "text-embedding-3-small"}, embedding_function=None)
     with pytest.raises(StoreError, match="text-embedding-3-small.*refusing to mix"):
-        open_store(fresh_settings)
+        open_store(fresh_settings).search("legal")  # Chroma opens on the first operation that needs it
 
 
 def test_refuses_collection_without_model_or_other_space(fresh_settings, home, tmp_path):
     _raw_client(fresh_settings).create_collection(CURRENT, embedding_function=None)
     with pytest.raises(StoreError, match="unrecorded model"):
-        open_store(fresh_settings)
+        open_store(fresh_settings).search("legal")
     from tests.conftest import linked_home
 
     other = linked_home(home, tmp_path / "other")
     _raw_client(other).create_collection(CURRENT, metadata={"embedding_model": MODEL_ID}, embedding_function=None,
                                          configuration={"hnsw": {"space": "l2"}})
     with pytest.raises(StoreError, match="l2 distance"):
-        open_store(other)
+        open_store(other).add(make())
 
 
 def test_reopen_sees_everything(fresh_settings):
@@ -159,11 +159,13 @@ def test_refuses_collection_embedded_by_chroma_default(fresh_settings):
     _raw_client(fresh_settings).create_collection(CURRENT, metadata={"embedding_model": MODEL_ID},
                                                   embedding_function=DefaultEmbeddingFunction())
     with pytest.raises(StoreError, match="embedding function .default.*refusing to mix"):
-        open_store(fresh_settings)
+        open_store(fresh_settings).count()  # no ledger yet: read from Chroma
 
 
 def test_collections_record_minilm(store):
+    store.add(make())
     for col in (store._backend.current, store._backend.history):
         assert col.metadata["embedding_model"] == MODEL_ID
         assert col.configuration_json["embedding_function"]["name"] == "autointerp-minilm"
         assert col.configuration_json["hnsw"]["space"] == "cosine"
+        assert col.configuration_json["hnsw"]["sync_threshold"] == 1  # persisted on every write

@@ -4,17 +4,18 @@ import pytest
 import torch
 
 from autointerp.errors import InputError
+from autointerp.ranges import parse_indices
 from autointerp.tools.context import context, render_context_html
-from autointerp.tools.effects import _final_norm_weight, effects
+from autointerp.tools.effects import effects
 from autointerp.tools.probe import probe
 from autointerp.tools.substitute import substitute
-from autointerp.tools.triage import parse_range, triage, write_csv, write_plot
+from autointerp.tools.triage import triage, write_csv, write_plot
 
 pytestmark = pytest.mark.integration
 
 
-def test_substitute_reports_real_activations(real_settings, smol):
-    res = substitute("L3.N74", examples=6, k=3, settings=real_settings)
+def test_substitute_reports_real_activations(real_wb, smol):
+    res = substitute(real_wb, "L3.N74", examples=6, k=3)
     done = [e for e in res.examples if not e.skipped]
     assert done and res.n_substitutions == sum(len(e.substitutions) for e in done)
     assert 0 <= res.seed_score <= 1
@@ -22,35 +23,33 @@ def test_substitute_reports_real_activations(real_settings, smol):
     s = e.substitutions[0]
     assert len(e.substitutions) <= 3 and s.synonym.isalpha()
     # the reported activation is what the model gives on the substituted window
-    from autointerp.cache.view import open_layer
-
-    rec = next(r for r in open_layer(3, settings=real_settings).top(74) if r.window == e.window)
+    rec = next(r for r in real_wb.layer(3).top(74) if r.window == e.window)
     text = smol.tokenizer.decode(rec.token_ids[1:])
     new_text = text.replace(e.word, s.synonym, 1)
-    got = probe("L3.N74", [new_text], settings=real_settings).records[0]
+    got = probe(real_wb, "L3.N74", [new_text]).records[0]
     assert max(got.activations[1:]) >= s.activation - 1e-3
 
 
-def test_context_is_causal_and_complete(real_settings):
-    res = context("L3.N74", example=0, settings=real_settings)
+def test_context_is_causal_and_complete(real_wb):
+    res = context(real_wb, "L3.N74", example=0)
     mw = next(w.index for w in res.words if w.is_max_word)
     assert all(w.edited != w.is_max_word for w in res.words)
     assert all(abs(w.delta) < 1e-4 for w in res.words if w.index > mw)  # later words cannot matter
     assert any(abs(w.delta) > 1e-3 for w in res.words if w.index < mw)
     page = render_context_html(res)
     assert page.count("<span") == len(res.words)
-    with_max = context("L3.N74", example=0, include_max=True, mode="replace", settings=real_settings)
+    with_max = context(real_wb, "L3.N74", example=0, include_max=True, mode="replace")
     assert all(w.edited for w in with_max.words) and with_max.mode == "replace"
     with pytest.raises(InputError, match="out of range"):
-        context("L3.N74", example=10_000, settings=real_settings)
+        context(real_wb, "L3.N74", example=10_000)
 
 
-def test_effects_on_the_an_neuron(real_settings, smol):
+def test_effects_on_the_an_neuron(real_wb, smol):
     """L29.N720: this model's analogue of GPT-2 Large's "an" neuron; it promotes " an" most."""
-    res = effects("L29.N720", k=10, contexts=5, settings=real_settings)
+    res = effects(real_wb, "L29.N720", k=10, contexts=5)
     assert res.promoted[0].token == " an"
-    w = smol.bridge.blocks[29].mlp.W_out.detach()[720] * _final_norm_weight(smol)
-    raw = w @ smol.bridge.W_U.detach()
+    w = smol.w_out(29)[720] * smol.final_norm_weight()
+    raw = w @ smol.unembedding()
     assert int(raw.argmax()) == smol.encode(" an")[0]
     assert res.suppressed[0].value < 0 < res.promoted[-1].value
     assert len(res.ablation_lost) == 10 and torch.isfinite(torch.tensor(res.ablation_loss_change))
@@ -58,8 +57,8 @@ def test_effects_on_the_an_neuron(real_settings, smol):
     assert p is not None and p.clean_token != p.corrupt_token and p.corrupt_activation < p.clean_activation
 
 
-def test_triage_table_csv_plot(real_settings, tmp_path):
-    res = triage(3, parse_range("0:30"), settings=real_settings)
+def test_triage_table_csv_plot(real_wb, tmp_path):
+    res = triage(real_wb, 3, parse_indices("0:30", "neuron range"))
     assert [r.index for r in res.rows] == list(range(30))
     assert max(r.normalised_activation for r in res.rows) == 1.0
     assert all(-1 <= r.relatedness <= 1 and r.flagged == (r.relatedness >= 0.6) for r in res.rows)
@@ -69,6 +68,17 @@ def test_triage_table_csv_plot(real_settings, tmp_path):
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for bad, message in (("5:5", "empty"), ("x", "malformed")):
         with pytest.raises(InputError, match=message):
-            parse_range(bad)
-    with pytest.raises(InputError, match="out of range"):
-        triage(3, range(1500, 1600), settings=real_settings)
+            parse_indices(bad, "neuron range")
+    with pytest.raises(InputError, match="neuron 1536 is out of range"):
+        triage(real_wb, 3, range(1500, 1600))
+    with pytest.raises(InputError, match="empty"):
+        triage(real_wb, 3, [])
+
+
+def test_bad_counts_are_named_in_library_terms(real_wb):
+    with pytest.raises(InputError, match="^examples and k must be >= 1$"):
+        substitute(real_wb, "L3.N74", examples=0)
+    with pytest.raises(InputError, match="^k and contexts must be >= 1$"):
+        effects(real_wb, "L29.N720", contexts=0)
+    with pytest.raises(InputError, match=r"neurons are 0\.\.1535"):
+        effects(real_wb, "L29.N99999")

@@ -13,8 +13,8 @@ RELATED_TO_SMOOTH = {
 }
 
 
-def test_smooth_gives_related_whole_words(smol, settings):
-    res = synonyms("smooth", 5, settings=settings)
+def test_smooth_gives_related_whole_words(smol, wb):
+    res = synonyms(wb, "smooth", 5)
     words = [n.word for n in res.neighbours]
     print("synonyms of smooth:", words)
     assert len(words) == 5
@@ -24,21 +24,23 @@ def test_smooth_gives_related_whole_words(smol, settings):
         assert len(smol.encode(" " + w)) == 1
 
 
-def test_sources(smol, settings):
+def test_sources(smol, wb):
     for source in ("minilm", "w_e"):
-        res = synonyms("river", 5, source=source, settings=settings)
+        res = synonyms(wb, "river", 5, source=source)
         assert res.source == source and len(res.neighbours) == 5
         sims = [n.similarity for n in res.neighbours]
         assert sims == sorted(sims, reverse=True)
-    variants = [n.word for n in synonyms("run", 8, source="w_e", settings=settings, variants=True).neighbours]
+    variants = [n.word for n in synonyms(wb, "run", 8, source="w_e", variants=True).neighbours]
     assert "runs" in variants or "running" in variants
 
 
-def test_bad_words(smol, settings):
+def test_bad_words(smol, wb):
     with pytest.raises(InputError, match="no usable neighbours"):
-        synonyms("!!!", settings=settings)
+        synonyms(wb, "!!!")
     with pytest.raises(InputError, match="no usable neighbours"):
-        synonyms("", settings=settings)
+        synonyms(wb, "")
     with pytest.raises(InputError, match="not a single token"):
-        synonyms("Andorra", source="w_e", settings=settings)
-    assert synonyms("Andorra", 3, settings=settings).source == "minilm"  # multi-token word: meaning only
+        synonyms(wb, "Andorra", source="w_e")
+    with pytest.raises(InputError, match="^k must be >= 1"):
+        synonyms(wb, "smooth", 0)
+    assert synonyms(wb, "Andorra", 3).source == "minilm"  # multi-token word: meaning only

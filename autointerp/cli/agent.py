@@ -1,0 +1,122 @@
+"""`autointerp explain | transcript`: the explain agent and its transcripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from autointerp.cli.options import (
+    HeuristicOpt,
+    LlmOpt,
+    MaxStepsOpt,
+    ModelOpt,
+    NeuronArg,
+    OneShotOpt,
+    Simulator,
+    SimulatorOpt,
+    explain_method,
+    workbench,
+)
+from autointerp.cli.output import lit, note, out
+from autointerp.errors import InputError
+
+if TYPE_CHECKING:
+    from autointerp.records import Explanation
+
+
+def print_explanation(rec: Explanation, stored: str | None = None) -> None:
+    s = rec.scores[0] if rec.scores else None
+    out.print(f"[bold]{lit(rec.neuron)}[/] " + lit(f"of {rec.model} ({rec.method}, explainer {rec.explainer}, "
+                                                   f"{rec.kind}):"))
+    out.print(f"  [bold green]{lit(rec.text)}[/]", highlight=False)
+    if s is not None:
+        out.print(f"  held-out score [bold]{s.value:+.4f}[/] " + lit(
+            f"({s.method}, simulator {s.simulator}, {s.n_examples} windows / {s.n_tokens} tokens never shown "
+            f"to the explainer, split {s.split.kind})"))
+    ev = rec.evidence
+    lines = []
+    if rec.triggers:
+        lines.append(f"  triggers: {', '.join(repr(t) for t in rec.triggers)}")
+    lines.append("  top tokens: " + ", ".join(f"{t.token!r}×{t.count}" for t in ev.top_tokens[:8]))
+    if ev.promoted_tokens:
+        lines.append("  promotes: " + ", ".join(repr(t) for t in ev.promoted_tokens[:8]))
+    for label, items in (("probes", ev.probes), ("substitutions", ev.substitutions), ("context", ev.context)):
+        lines += [f"  {label}: {line}" for line in items[:4]]
+    cost = "unknown cost" if rec.cost_usd is None else f"${rec.cost_usd:.4f}"
+    lines.append(f"  {rec.steps} steps, LLM tokens {rec.prompt_tokens:,} prompt + {rec.completion_tokens:,} "
+                 f"completion, {cost}; prompt {rec.prompt_version}")
+    lines.append(f"  transcript {rec.transcript}" + (f"; stored as {stored}" if stored else ""))
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
+
+
+def explain(
+    neuron: NeuronArg,
+    model: ModelOpt = None,
+    llm: LlmOpt = None,
+    max_steps: MaxStepsOpt = 8,
+    target_score: Annotated[float, typer.Option("--target-score", help="stop once validation reaches it")] = 0.9,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="explainer LLM token budget")] = 60_000,
+    one_shot: OneShotOpt = False,
+    heuristic: HeuristicOpt = False,
+    simulator: SimulatorOpt = Simulator.embedding,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="save the record in the store")] = True,
+    json_: Annotated[bool, typer.Option("--json", help="print the record as JSON")] = False,
+) -> None:
+    """Explain a neuron: an LLM agent hypothesises, tests with the real model, scores and refines."""
+    from pydantic import ValidationError
+
+    from autointerp.agent import AgentConfig
+    from autointerp.agent import explain as run
+    from autointerp.llm import make_llm
+    from autointerp.store import open_store
+
+    method = explain_method(one_shot, heuristic)
+    try:
+        config = AgentConfig(max_steps=max_steps, target_score=target_score, max_tokens=max_tokens)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise InputError(f"bad agent limits: {first['loc'][0]} {first['msg']}") from None
+    chat = None if method == "heuristic" else make_llm(llm)  # a bad --llm fails before the model loads
+    wb = workbench(model)
+    db = open_store(wb.settings) if store else None
+    rec = run(wb, neuron, chat, method, config, simulator.value, store=db)  # type: ignore[arg-type]
+    stored = db.add(rec) if db is not None else None
+    if json_:
+        print(rec.model_dump_json(indent=2))
+    else:
+        print_explanation(rec, stored)
+
+
+def transcript(
+    neuron: NeuronArg,
+    model: ModelOpt = None,
+    path: Annotated[Optional[Path], typer.Option("--path", help="a transcript file under $AUTOINTERP_HOME/transcripts "
+                                                 "instead of the latest")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="the raw JSONL events")] = False,
+) -> None:
+    """Show the latest explain transcript of a neuron: every LLM message, tool call, result and score."""
+    from autointerp.agent import transcript as tr
+    from autointerp.config import get_settings
+    from autointerp.records import NeuronId
+
+    settings = get_settings()
+    nid = NeuronId.parse(neuron)
+    if path is None:  # no model load: transcripts are filed under the model's name
+        path = tr.latest(settings, model or settings.model, nid)
+    else:  # only files autointerp wrote: never a path outside the transcripts folder
+        found = tr.inside(settings, path)
+        if found is None:
+            raise InputError(f"--path {path} is not a transcript file under {tr.root(settings)}")
+        path = found
+    for e in tr.load(path):
+        print(e.model_dump_json() if json_ else tr.render_event(e))
+    if not json_:
+        note(str(path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(explain)
+    app.command()(transcript)

@@ -1,0 +1,126 @@
+"""`autointerp batch | report`: overnight labelling (threads or Ray) and the layer report."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from autointerp.cli.options import (
+    HeuristicOpt,
+    LayersOpt,
+    LlmOpt,
+    MaxStepsOpt,
+    ModelOpt,
+    NeuronsOpt,
+    OneShotOpt,
+    explain_method,
+    indices,
+    workbench,
+)
+from autointerp.cli.output import err, lit, note
+from autointerp.errors import InputError
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]} neurons/h"), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), TextColumn("{task.fields[tokens]:,} tokens {task.fields[cost]}"),
+                    TextColumn("{task.fields[failed]} failed"), console=err)
+
+
+def batch(
+    layers: LayersOpt,
+    model: ModelOpt = None,
+    neurons: NeuronsOpt = None,
+    llm: LlmOpt = None,
+    workers: Annotated[int, typer.Option("--workers", help="neurons explained concurrently")] = 1,
+    budget_tokens: Annotated[Optional[int], typer.Option("--budget-tokens", help="stop once spent")] = None,
+    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", help="stop once spent")] = None,
+    one_shot: Annotated[bool, typer.Option("--one-shot", help="the one-shot baseline instead of the agent")] = False,
+    heuristic: HeuristicOpt = False,
+    triage_first: Annotated[bool, typer.Option("--triage-first", help="most related neurons first")] = False,
+    top: Annotated[Optional[int], typer.Option("--top", help="with --triage-first: only the N most related")] = None,
+    redo: Annotated[bool, typer.Option("--redo", help="explain again what is already stored")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="retry neurons that failed before")] = False,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="agent steps per neuron")] = 8,
+    ray: Annotated[Optional[str], typer.Option("--ray", help="shard over Ray: 'local' or a cluster address")] = None,
+) -> None:
+    """Explain every selected neuron, resumably: stored neurons are skipped, a rerun continues."""
+    from pydantic import ValidationError
+
+    from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, run_batch
+
+    method = explain_method(one_shot, heuristic)
+    if top is not None and not triage_first:
+        raise InputError("--top needs --triage-first")
+    layer_list = indices(layers, "--layers")
+    if neurons is not None:
+        indices(neurons, "--neurons")  # malformed: named by its flag before anything loads
+    try:
+        opts = BatchOptions(model=model, layers=layer_list, neurons=neurons, llm=llm, workers=workers,
+                            budget_tokens=budget_tokens, budget_usd=budget_usd, method=method,  # type: ignore[arg-type]
+                            triage_first=triage_first, top=top, redo=redo, retry_failed=retry_failed,
+                            max_steps=max_steps)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise InputError(f"bad --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+    wb = workbench(model)
+    check(opts, wb)  # bad layers or neuron indices: one error before the progress bar
+    executor = RayExecutor(ray) if ray is not None else ThreadExecutor()
+    stop = threading.Event()
+
+    def on_sigint(*_) -> None:
+        stop.set()
+        err.print("stopping after the running neurons…")
+
+    signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _progress() as progress:
+        task = progress.add_task("batch", total=None, rate="—", tokens=0, cost="", failed=0)
+
+        def update(p: dict) -> None:
+            elapsed = progress.tasks[0].elapsed or 1e-9
+            cost = "" if p["cost_usd"] is None else f"${p['cost_usd']:.4f}"
+            progress.update(task, total=p["total"], completed=p["done"] + p["failed"], tokens=p["tokens"],
+                            rate=f"{3600 * p['done'] / elapsed:.0f}", cost=cost, failed=p["failed"])
+
+        summary = run_batch(opts, on_progress=update, stop=stop, executor=executor, wb=wb)
+    cost = "unknown cost" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+    note(f"{summary.stopped}: {summary.done} explained, {summary.failed} failed, {summary.already_done} "
+         f"already stored, {summary.skipped_failed} failed before (--retry-failed) of {summary.planned}; "
+         f"{summary.neurons_per_hour:.0f} neurons/h, {summary.prompt_tokens + summary.completion_tokens:,} "
+         f"tokens, {cost}")
+    if summary.failed:  # a batch with failures is not a success, whatever else it did
+        from autointerp.batch.failures import Failures
+
+        failures = Failures(wb.settings, summary.model, summary.explainer, summary.prompt_version).dir
+        err.print(f"[red]error:[/] {summary.failed} of {summary.done + summary.failed} neurons failed; their reasons "
+                  f"are kept under {lit(failures)} (rerun with --retry-failed)", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def report(
+    layer: Annotated[int, typer.Option("--layer", "-l", help="layer to report")],
+    model: ModelOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="directory (default $AUTOINTERP_HOME/reports/...)")] = None,
+) -> None:
+    """Write the layer's table (CSV, Markdown), plots (PNG) and an HTML index with a page per neuron."""
+    from autointerp.batch.report import write_report
+    from autointerp.fileio import check_writable
+
+    if out is not None:
+        check_writable(out, directory=True)  # before the model loads
+    wb = workbench(model)
+    out = out or wb.settings.data_dir / "reports" / wb.model / f"layer{layer:02d}"
+    rows = write_report(wb, layer, out)
+    note(f"{len(rows)} neurons: {out / 'index.html'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(batch)
+    app.command()(report)

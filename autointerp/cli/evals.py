@@ -1,0 +1,141 @@
+"""`autointerp eval planted | real | output`: run an eval, write its JSON and Markdown, print the table."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from autointerp.cli.options import (
+    RANGE_HELP,
+    EvalSimulator,
+    ExplainersOpt,
+    JsonOpt,
+    LlmOpt,
+    LlmSimulator,
+    MaxStepsOpt,
+    ModelOpt,
+    explainers,
+    indices,
+)
+from autointerp.cli.output import err, note, out
+from autointerp.errors import InputError
+
+EvalSimulatorOpt = Annotated[EvalSimulator, typer.Option("--simulator", help="embedding (offline) or llm "
+                                                         "(the --llm model simulates)")]
+EvalTokensOpt = Annotated[Optional[int], typer.Option("--tokens", "-t", help="token budget for caches that must be "
+                                                      "built (default AUTOINTERP_TOKENS); complete caches are reused")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="seed (default AUTOINTERP_SEED)")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="result folder (default $AUTOINTERP_HOME/evals/)")]
+EvalJsonOpt = Annotated[bool, typer.Option("--json", help="print the result as one JSON object instead of the table")]
+
+ALL = "heuristic,one-shot,agent"
+# 4, not the agent's 8: with the local LLM (~15 s a step on 2 cores) each eval then fits in 30 minutes.
+STEPS = 4
+
+
+def _prepare(max_steps: int, tokens: int | None, seed: int | None, out_dir: Path | None):
+    """What every eval command checks and resolves first: (settings, result folder)."""
+    from autointerp.config import get_settings
+    from autointerp.evals import report
+
+    if max_steps < 1:
+        raise InputError(f"--max-steps must be >= 1, got {max_steps}")
+    if tokens is not None and tokens < 1:
+        raise InputError(f"--tokens must be a positive number of tokens, got {tokens}")
+    if out_dir is not None:
+        from autointerp.fileio import check_writable
+
+        check_writable(out_dir, directory=True)
+    update = {k: v for k, v in (("tokens", tokens), ("seed", seed)) if v is not None}
+    settings = get_settings().model_copy(update=update)
+    return settings, report.out_dir(out_dir, settings)
+
+
+def _show(result, markdown: str, name: str, folder: Path, json_: bool) -> None:
+    if json_:
+        sys.stdout.write(result.model_dump_json() + "\n")
+    else:
+        out.print(markdown, markup=False, highlight=False)
+    note(f"wrote {folder / name}.json and {folder / name}.md")
+
+
+def _command() -> str:
+    return "autointerp " + shlex.join(sys.argv[1:])
+
+
+def planted(
+    concepts: Annotated[Optional[Path], typer.Option("--concepts", help="JSON list of {name, description, words} "
+                                                      "(default evals/concepts.json)")] = None,
+    layer: Annotated[int, typer.Option("--layer", help="layer whose neurons are rewired")] = 3,
+    llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
+    simulator: EvalSimulatorOpt = EvalSimulator.embedding, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
+    out_dir: OutOpt = None, json_: EvalJsonOpt = False,
+) -> None:
+    """Plant one neuron per concept in a copy of the embedded model; does each explainer name the concept?"""
+    from autointerp.evals.planted import run_planted
+
+    settings, folder = _prepare(max_steps, tokens, seed, out_dir)
+    result, md = run_planted(concepts, llm, explainers(explainers_), settings, layer,  # type: ignore[arg-type]
+                             max_steps, simulator.value, _command(), err, folder)  # type: ignore[arg-type]
+    _show(result, md, "planted", folder, json_)
+
+
+def real(
+    n: Annotated[int, typer.Option("--n", "-n", help="neurons to sample")] = 16,
+    layers: Annotated[str, typer.Option("--layers", "-l", help=f"layers to sample from: {RANGE_HELP}")] = "0-29",
+    llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
+    simulator: EvalSimulatorOpt = EvalSimulator.embedding,
+    llm_simulator: Annotated[LlmSimulator, typer.Option(
+        "--llm-simulator", help="also score the same windows with llm-logprob | llm | none; auto = llm-logprob "
+        "when the LLM is local (exact and cheap), none for an API (it bills per call)")] = LlmSimulator.auto,
+    model: ModelOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None, out_dir: OutOpt = None,
+    json_: EvalJsonOpt = False,
+) -> None:
+    """Mean held-out simulation score of each explainer on a seeded sample of neurons, with bootstrap CIs."""
+    from autointerp.evals.real import run_real
+
+    second: str | None = llm_simulator.value
+    if llm_simulator == LlmSimulator.auto:
+        from autointerp.config import get_settings
+
+        second = "llm-logprob" if (llm or get_settings().llm) == "local" else None
+    elif llm_simulator == LlmSimulator.none:
+        second = None
+    _sampled("real", run_real, n, layers, llm, explainers_, max_steps, simulator, model, tokens, seed, out_dir, json_,
+             second)
+
+
+def output(
+    n: Annotated[int, typer.Option("--n", "-n", help="neurons to explain")] = 10,
+    layers: Annotated[str, typer.Option("--layers", "-l", help=f"layers to scan: {RANGE_HELP}")] = "20-29",
+    llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
+    simulator: EvalSimulatorOpt = EvalSimulator.embedding,
+    model: ModelOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None, out_dir: OutOpt = None,
+    json_: EvalJsonOpt = False,
+) -> None:
+    """Neurons whose top promoted token dominates: does the explanation name what the neuron predicts?"""
+    from autointerp.evals.output import run_output
+
+    _sampled("output", run_output, n, layers, llm, explainers_, max_steps, simulator, model, tokens, seed, out_dir,
+             json_)
+
+
+def _sampled(name: str, run, n, layers, llm, explainers_, max_steps, simulator, model, tokens, seed, out_dir, json_,
+             *extra) -> None:
+    """`real` and `output`: neurons drawn from a layer range, explained by each explainer."""
+    layer_list = indices(layers, "--layers")
+    settings, folder = _prepare(max_steps, tokens, seed, out_dir)
+    result, md = run(n, layer_list, llm, explainers(explainers_), settings, max_steps, simulator.value, model,
+                     _command(), err, folder, *extra)
+    _show(result, md, name, folder, json_)
+
+
+def register(app: typer.Typer) -> None:
+    evals = typer.Typer(no_args_is_help=True, help="Evals of the explainers: planted, real and output neurons.")
+    for command in (planted, real, output):
+        evals.command()(command)
+    app.add_typer(evals, name="eval")

@@ -1,0 +1,276 @@
+"""`autointerp cache | show | probe | synonyms | substitute | context | effects | triage`: the cache and the
+neuron experiment toolbox, each a thin layer over one library function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from autointerp.cli.options import (
+    CorpusOpt,
+    HtmlOpt,
+    JsonOpt,
+    LayersOpt,
+    ModelOpt,
+    Mode,
+    RANGE_HELP,
+    NeuronArg,
+    Source,
+    TokensOpt,
+    indices,
+    workbench,
+)
+from autointerp.cli.output import emit_json, err, lit, note, out
+from autointerp.errors import InputError
+
+
+def cache(
+    layers: LayersOpt,
+    model: ModelOpt = None,
+    tokens: TokensOpt = None,
+    corpus: CorpusOpt = None,
+) -> None:
+    """Stream the corpus through the model once; keep top, random and quantile examples and stats per neuron."""
+    from autointerp.cache.build import build_cache
+
+    p = build_cache(indices(layers, "--layers"), model=model, corpus=corpus, tokens=tokens, console=err)
+    note(f"cached layers {layers} of {p.target.name}: {p.n_windows:,} windows of {p.settings.window} "
+         f"tokens under {p.directory(0).parent}")
+
+
+def show(
+    neuron: NeuronArg,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    html: HtmlOpt = None,
+    json_: JsonOpt = False,
+    n: Annotated[int, typer.Option("-n", help="top examples to print")] = 20,
+) -> None:
+    """A neuron's stats, top examples (max token highlighted, 3 words either side), unique top tokens."""
+    from autointerp.fileio import atomic_write_text, check_writable
+    from autointerp.records import NeuronId
+
+    nid = NeuronId.parse(neuron)  # a malformed id or output path fails before the model loads
+    if n < 0:
+        raise InputError(f"-n must be >= 0, got {n}")
+    if html is not None:
+        check_writable(html)
+    from autointerp.tools.show import neuron_examples, render_html, render_text
+
+    ex = neuron_examples(workbench(model, corpus), nid)
+    if html is not None:
+        atomic_write_text(html, render_html(ex))
+        note(f"wrote {html}")
+    if json_:
+        emit_json(ex)
+    else:
+        render_text(ex, out, n)
+
+
+def probe(
+    neuron: NeuronArg,
+    texts: Annotated[list[str], typer.Argument(help="texts to run through the model")],
+    model: ModelOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run the model on new texts; the neuron's activation on every token."""
+    from rich.text import Text
+
+    from autointerp.tools.probe import probe as run
+
+    res = run(workbench(model), neuron, texts)
+    if json_:
+        return emit_json(res)
+    scale = max([abs(a) for r in res.records for a in r.activations[int(r.has_bos):]] + [1e-9])
+    for i, rec in enumerate(res.records):
+        line = Text(f"{i + 1}. max {rec.max_activation:.4f} at {rec.max_token!r}: ")
+        for j, (t, a) in enumerate(zip(rec.tokens, rec.activations)):
+            if j == 0 and rec.has_bos:
+                continue
+            shade = int(255 - 200 * max(0.0, a) / scale)
+            line.append(t, style=f"on rgb(255,{shade},{shade})")
+        out.print(line)
+        start = int(rec.has_bos)
+        out.print("   " + "  ".join(f"{t!r}:{a:.3f}" for t, a in zip(rec.tokens[start:], rec.activations[start:])),
+                  markup=False)
+
+
+def synonyms(
+    word: Annotated[str, typer.Argument(help="a word")],
+    k: Annotated[int, typer.Option("-k", help="how many")] = 5,
+    source: Annotated[Source, typer.Option("--source", help="both (default), minilm (meaning) or w_e "
+                                           "(the model's embeddings)")] = Source.both,
+    variants: Annotated[bool, typer.Option("--variants", help="keep forms of the same stem (smoother, smoothly)")] = False,
+    model: ModelOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Nearest whole words (never sub-word fragments) to a word."""
+    from autointerp.tools.synonyms import synonyms as near
+
+    res = near(workbench(model), word, k, source.value, variants=variants)  # type: ignore[arg-type]
+    if json_:
+        return emit_json(res)
+    out.print(f"{'word':<20} {'score':>7} {'minilm':>7} {'w_e':>7}", markup=False)
+    for nb in res.neighbours:
+        out.print(f"{nb.word:<20} {nb.similarity:>7.4f} {nb.minilm:>7.4f} {nb.w_e:>7.4f}", markup=False)
+
+
+def substitute(
+    neuron: NeuronArg,
+    examples: Annotated[int, typer.Option("--examples", help="top examples to test")] = 20,
+    k: Annotated[int, typer.Option("-k", help="synonyms per example")] = 5,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The seed paper's synonym test: swap each top example's max word for its synonyms and re-measure."""
+    from rich.table import Table
+
+    from autointerp.tools.substitute import substitute as run
+
+    res = run(workbench(model, corpus), neuron, examples, k)
+    if json_:
+        return emit_json(res)
+    table = Table(title=lit(f"{res.neuron}: substitutions (seed score {res.seed_score:.5f}, "
+                            f"mean retained {res.mean_retained:.3f} over {res.n_substitutions})"))
+    for col in ("window", "word", "original", "substitutions (new activation)"):
+        table.add_column(col)
+    for e in res.examples:
+        subs = e.skipped or ", ".join(f"{s.synonym} {s.activation:.3f}" for s in e.substitutions)
+        table.add_row(str(e.window), lit(repr(e.word)), f"{e.original_activation:.3f}", lit(subs))
+    out.print(table)
+
+
+def context(
+    neuron: NeuronArg,
+    example: Annotated[int, typer.Option("--example", help="which top example (0 = the strongest)")] = 0,
+    mode: Annotated[Mode, typer.Option("--mode", help="delete each word, or replace it with ' the'")] = Mode.delete,
+    include_max: Annotated[bool, typer.Option("--include-max", help="also edit the max word itself")] = False,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="write a page with words shaded by importance")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Counterfactual context: edit each word of a top example and see which context the neuron needs."""
+    from rich.table import Table
+
+    from autointerp.fileio import atomic_write_text, check_writable
+
+    if html is not None:
+        check_writable(html)  # before the model loads
+    from autointerp.tools.context import context as run
+    from autointerp.tools.context import render_context_html
+
+    res = run(workbench(model, corpus), neuron, example, mode.value, include_max)  # type: ignore[arg-type]
+    if html is not None:
+        atomic_write_text(html, render_context_html(res))
+        note(f"wrote {html}")
+    if json_:
+        return emit_json(res)
+    table = Table(title=lit(f"{res.neuron} example {res.example}: max {res.max_token!r} = "
+                            f"{res.original_activation:.4f}"))
+    for col in ("#", "word", "activation", "delta", "importance"):
+        table.add_column(col)
+    for w in sorted(res.words, key=lambda w: -abs(w.delta)):
+        if w.edited:
+            table.add_row(str(w.index), lit(repr(w.word)), f"{w.activation:.4f}", f"{w.delta:+.4f}",
+                          f"{w.importance:+.3f}")
+    out.print(table)
+
+
+def effects(
+    neuron: NeuronArg,
+    k: Annotated[int, typer.Option("-k", help="tokens per list")] = 20,
+    contexts: Annotated[int, typer.Option("--contexts", help="top contexts for ablation")] = 10,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Output side: direct logit attribution, mean ablation, activation patching."""
+    from autointerp.tools.effects import effects as run
+
+    res = run(workbench(model, corpus), neuron, k, contexts)
+    if json_:
+        return emit_json(res)
+
+    def fmt(items) -> str:
+        return lit(", ".join(f"{t.token!r} {t.value:+.3f}" for t in items) or "none")
+
+    out.print(f"[bold]{lit(res.neuron)}[/] of {lit(res.model)}", highlight=False)
+    out.print(f"[dim]{lit(res.norm_handling)}[/]")
+    out.print(f"[bold]promoted[/]: {fmt(res.promoted)}")
+    out.print(f"[bold]suppressed[/]: {fmt(res.suppressed)}")
+    out.print(f"[bold]mean ablation[/] (to {res.ablation_value:.4f}, {res.ablation_contexts} top contexts): "
+              f"loss on real next tokens {res.ablation_loss_change:+.5f}")
+    out.print(f"  next-token probability lost most: {fmt(res.ablation_lost)}")
+    out.print(f"  next-token probability gained most: {fmt(res.ablation_gained)}")
+    if res.patching:
+        p = res.patching
+        out.print("[bold]patching[/] " + lit(
+            f"window {p.window} pos {p.position}: {p.clean_token!r} -> {p.corrupt_token!r} "
+            f"(activation {p.clean_activation:.3f} -> {p.corrupt_activation:.3f}); log p({p.predicted!r}) "
+            f"clean {p.clean_logprob:.3f}, edited {p.corrupt_logprob:.3f}, patched {p.patched_logprob:.3f}: "
+            f"{100 * p.restored:.1f}% restored"))
+
+
+def triage(
+    layer: Annotated[int, typer.Option("--layer", help="layer to scan")],
+    neurons: Annotated[str, typer.Option("--neurons", help=f"neuron indices: {RANGE_HELP}")] = "0:100",
+    threshold: Annotated[float, typer.Option("--threshold", help="relatedness flag threshold")] = 0.6,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    csv_: Annotated[Optional[Path], typer.Option("--csv", help="write the table as CSV")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="write the activation plot (PNG)")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The seed paper's layer scan from the cache alone: relatedness, normalised activation, unique tokens."""
+    from rich.table import Table
+
+    from autointerp.fileio import check_writable
+    from autointerp.ranges import check_within
+
+    picked = indices(neurons, "--neurons")  # malformed: fails before the model loads
+    for path in (csv_, plot):
+        if path is not None:
+            check_writable(path)
+    from autointerp.tools.triage import triage as run
+    from autointerp.tools.triage import write_csv, write_plot
+
+    wb = workbench(model, corpus)
+    wb.target.check_layer(layer)
+    check_within(picked, wb.target.d_mlp, "neuron")
+    _announce_build(wb, layer)
+    res = run(wb, layer, picked, threshold)
+    if csv_ is not None:
+        write_csv(res, csv_)
+    if plot is not None:
+        write_plot(res, plot)
+    if json_:
+        return emit_json(res)
+    table = Table(title=lit(f"{res.model} layer {res.layer} (flag: relatedness >= {res.threshold})"))
+    for col in ("index", "normalised activation", "unique tokens", "relatedness"):
+        table.add_column(col)
+    for r in res.rows:
+        style = "bold red" if r.flagged else None
+        table.add_row(str(r.index), f"{r.normalised_activation:.5f}", lit(", ".join(repr(t) for t in r.unique_tokens[:8])),
+                      f"{r.relatedness:.3f}", style=style)
+    out.print(table)
+
+
+def _announce_build(wb, layer: int) -> None:
+    """Say so before a missing cache is built (it takes a while): one line, then the progress bar."""
+    from autointerp.errors import CacheError
+
+    try:
+        wb.layer(layer, build=False)
+    except CacheError:
+        note(f"layer {layer} of {wb.model} has no complete cache: building it first "
+             f"({wb.settings.tokens:,} corpus tokens, once; `autointerp cache --layers {layer}` does it ahead)")
+        wb.layer(layer)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (cache, show, probe, synonyms, substitute, context, effects, triage):
+        app.command()(command)

@@ -1,0 +1,107 @@
+"""The options every command group shares, the Enums typer validates choices with, the one range
+grammar for `--layers` / `--neurons`, and the workbench each command opens at the edge.
+
+Kept light: nothing here imports torch, so `autointerp --help` and usage errors stay fast."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional, get_args
+
+import typer
+
+from autointerp import records
+
+from autointerp.cli.output import err
+from autointerp.ranges import parse_indices
+
+if TYPE_CHECKING:
+    from autointerp.workbench import Workbench
+
+# ---- choices: Enums made from the library's Literals (records.py), so the two cannot drift ----
+
+
+def _choices(name: str, literal, values: tuple[str, ...] | None = None) -> type[Enum]:
+    """A str Enum typer validates against; member names are the values with '-' as '_'."""
+    return Enum(name, {v.replace("-", "_"): v for v in (values or get_args(literal))}, type=str)  # type: ignore[return-value]
+
+
+Source = _choices("Source", records.SynonymSource)
+Mode = _choices("Mode", records.ContextMode)
+Method = _choices("Method", records.ScoreMethod)
+Split = _choices("Split", records.SplitKind)
+Simulator = _choices("Simulator", records.SimulatorName)
+EvalSimulator = _choices("EvalSimulator", records.SimulatorName, ("embedding", "llm"))
+# `eval real --llm-simulator`: a second simulator on the same windows, `auto` or `none`.
+LlmSimulator = _choices("LlmSimulator", None, ("auto", "llm-logprob", "llm", "none"))
+ExportFormat = _choices("ExportFormat", records.ExportFormat)
+# In the order evals run them (cheapest first).
+Explainer = _choices("Explainer", records.ExplainMethod, ("heuristic", "one-shot", "agent"))
+
+
+# ---- the one range grammar ----
+
+RANGE_HELP = "N, A-B (inclusive) or A:B (end exclusive), comma-separated: 6 | 6,7 | 0-3 | 0:100 | 0-3,10"
+
+
+def indices(spec: str, flag: str) -> list[int]:
+    """`--layers` / `--neurons` through `autointerp.ranges.parse_indices`; malformed: one InputError
+    naming the flag (an `error:` line, exit 2)."""
+    return parse_indices(spec, flag)
+
+
+def explainers(spec: str) -> list[str]:
+    """`--explainers heuristic,agent`: a comma-separated subset, returned cheapest first."""
+    names = {s.strip() for s in spec.split(",") if s.strip()}
+    known = [e.value for e in Explainer]
+    bad = sorted(names - set(known))
+    if bad or not names:
+        raise typer.BadParameter(f"takes a comma-separated subset of {', '.join(known)}; got {spec!r}")
+    return [m for m in known if m in names]
+
+
+def _check_explainers(value: str) -> str:
+    explainers(value)
+    return value
+
+
+# ---- shared options ----
+
+ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="target model (default smollm2-135m)")]
+CorpusOpt = Annotated[Optional[str], typer.Option("--corpus", help="embedded, a .txt/.jsonl file, or a HF dataset")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+LlmOpt = Annotated[Optional[str], typer.Option("--llm", help="local | openai:<model> | openai-compatible:<model>@<url>")]
+TokensOpt = Annotated[Optional[int], typer.Option("--tokens", "-t", help="token budget (default AUTOINTERP_TOKENS, "
+                                                  "131072)")]
+NeuronArg = Annotated[str, typer.Argument(help="neuron id: L6.N74, 6.74 or 6/74")]
+LayersOpt = Annotated[str, typer.Option("--layers", "-l", help=f"layers: {RANGE_HELP}")]
+NeuronsOpt = Annotated[Optional[str], typer.Option("--neurons", help=f"neuron indices per layer: {RANGE_HELP} "
+                                                   "(default all)")]
+MaxStepsOpt = Annotated[int, typer.Option("--max-steps", help="agent steps at most")]
+OneShotOpt = Annotated[bool, typer.Option("--one-shot", help="OpenAI-style baseline: top examples once, no tools")]
+HeuristicOpt = Annotated[bool, typer.Option("--heuristic", help="the seed paper's top-unique-tokens explanation, "
+                                            "no LLM")]
+SimulatorOpt = Annotated[Simulator, typer.Option("--simulator", help="embedding (offline default), lexical, llm, "
+                                                 "llm-logprob")]
+HtmlOpt = Annotated[Optional[Path], typer.Option("--html", help="write a self-contained HTML page")]
+ExplainersOpt = Annotated[str, typer.Option("--explainers", callback=_check_explainers,
+                                            help="comma-separated subset of heuristic, one-shot, agent")]
+ChromaUrlOpt = Annotated[Optional[str], typer.Option("--chroma-url", help="a Chroma server, e.g. http://localhost:8000 "
+                                                     "(default: AUTOINTERP_CHROMA_URL, else the local store)")]
+
+
+def explain_method(one_shot: bool, heuristic: bool) -> str:
+    """`--one-shot` / `--heuristic` / neither: the explain method."""
+    from autointerp.errors import InputError
+
+    if one_shot and heuristic:
+        raise InputError("choose one of --one-shot and --heuristic")
+    return "one-shot" if one_shot else "heuristic" if heuristic else "agent"
+
+
+def workbench(model: str | None, corpus: str | None = None) -> Workbench:
+    """The command's one workbench: target loaded once, corpus bound, progress on stderr."""
+    from autointerp.workbench import Workbench
+
+    return Workbench.open(model, corpus, console=err)

@@ -1,0 +1,89 @@
+"""The FastAPI application: created once per server with its Workbench (the model loads once per
+process), Jinja2 templates with autoescape on, the hand-written static files, and error pages that
+give the reason and never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from autointerp.errors import AutointerpError, InputError
+from autointerp.workbench import Workbench
+
+HERE = Path(__file__).parent
+log = logging.getLogger("autointerp.web")
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = lambda v, spec="+.3f": "—" if v is None else format(v, spec)
+    env.filters["trepr"] = repr
+    return env
+
+
+def render(request: Request, name: str, status_code: int = 200, **ctx) -> HTMLResponse:
+    state = request.app.state.web
+    html = request.app.state.templates.get_template(name).render(served=state.model, request=request, **ctx)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, reason: str) -> HTMLResponse | JSONResponse:
+    if _is_api(request):
+        return JSONResponse({"error": reason}, status_code=status)
+    titles = {400: "Bad request", 404: "Not found", 409: "Busy", 500: "Server error"}
+    return render(request, "error.html", status_code=status, title=titles.get(status, f"Error {status}"), status=status,
+                  reason=reason)
+
+
+def create_app(wb: Workbench, store=None) -> FastAPI:
+    """The app for one Workbench (its target and settings) and the store (default: the settings' store)."""
+    from autointerp.web.routes import router
+    from autointerp.web.runs import observe_transcripts
+    from autointerp.web.state import WebState
+
+    observe_transcripts()
+    app = FastAPI(title="autointerp", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = WebState(wb, store)
+    app.state.templates = _env()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        reason = exc.detail if isinstance(exc.detail, str) else "not found"
+        if exc.status_code == 404 and reason == "Not Found":
+            reason = f"no page at {request.url.path}"
+        return error_response(request, exc.status_code, reason)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        return error_response(request, 400, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        return error_response(request, 400, str(exc))
+
+    @app.exception_handler(AutointerpError)
+    async def library_error(request: Request, exc: AutointerpError):
+        return error_response(request, 500, str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(request, 500, f"{type(exc).__name__}: {exc}")
+
+    return app

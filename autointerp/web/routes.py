@@ -1,0 +1,327 @@
+"""Pages (HTML) and the JSON API behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from autointerp.agent import transcript as tr
+from autointerp.records import Explanation, NeuronId
+from autointerp.web import views
+from autointerp.web.app import render
+from autointerp.web.runs import Busy
+from autointerp.web.state import BadRequest, NotFound, WebState
+
+router = APIRouter()
+
+TOP_SHOWN, PER_BIN, RANDOM_SHOWN = 20, 3, 10
+
+
+def web(request: Request) -> WebState:
+    return request.app.state.web
+
+
+def _model(state: WebState, model: str | None) -> str:
+    return model.strip() if model and model.strip() else state.model
+
+
+# ---- pages ----
+
+
+@router.get("/")
+def index(request: Request):
+    state = web(request)
+    models = state.overview()
+    show_confident = any(li.confident is not None for m in models for li in m.layers.values())
+    return render(request, "index.html", title="autointerp", models=models, show_confident=show_confident,
+                  count=state.store.count())
+
+
+def _layer_rows(state: WebState, model: str, layer: int) -> tuple[list[dict], views.LayerSummary | None]:
+    records = state.store.list(model=model, layer=layer)
+    best = views.best_per_neuron(records)
+    summary = state.summary(layer) if model == state.model else None
+    triaged = state.triage(layer) if model == state.model else {}
+    indices = range(len(summary.maxes)) if summary is not None else sorted(best)
+    layer_max = max(summary.maxes, default=0.0) if summary is not None else 0.0
+    rows = []
+    for i in indices:
+        rec, n = best.get(i, (None, 0))
+        t = triaged.get(i)
+        rows.append({
+            "index": i, "neuron": f"L{layer}.N{i}",
+            "max": summary.maxes[i] if summary else None,
+            "normalised": (summary.maxes[i] / layer_max if layer_max > 0 else 0.0) if summary else None,
+            "tokens": summary.top_tokens[i] if summary else (
+                [t.token for t in rec.evidence.top_tokens[:5]] if rec else []),
+            "relatedness": t["relatedness"] if t else None, "flagged": bool(t and t.get("flagged")),
+            "explanation": rec.text if rec else None, "score": rec.score if rec else None,
+            "explainer": rec.explainer if rec else None, "method": rec.method if rec else None,
+            "n_explanations": n, "confident": views.confident_of(rec) if rec else None,
+        })
+    return rows, summary
+
+
+@router.get("/layers/{layer}")
+def layer_page(request: Request, layer: str, model: str | None = None):
+    state = web(request)
+    model, n = state.layer_number(layer, _model(state, model))
+    rows, summary = _layer_rows(state, model, n)
+    note = None
+    if model != state.model:
+        note = f"this server runs {state.model}: only stored explanations of {model} are shown"
+    elif summary is None:
+        if not rows:
+            raise NotFound(state.no_cache(n) + "; nothing is stored for it either")
+        note = state.no_cache(n)
+    plot = views.max_plot_svg(summary.maxes, {r["index"] for r in rows if r["explanation"]}) if summary else ""
+    return render(request, "layer.html", title=f"{model} layer {n}", model=model, layer=n, rows=rows, note=note,
+                  plot=plot, triaged=any(r["relatedness"] is not None for r in rows),
+                  show_confident=any(r["confident"] is not None for r in rows),
+                  explained=sum(1 for r in rows if r["explanation"]), cached=summary is not None,
+                  model_q="" if model == state.model else f"?model={model}")
+
+
+def _explanation_views(state: WebState, model: str, nid: NeuronId) -> tuple[list[dict], list[Explanation]]:
+    current = state.store.get(model, nid)
+    history = state.store.history(model, nid)
+    shown = {(e.model_dump_json()) for e in current}
+    older = [e for e in reversed(history) if e.model_dump_json() not in shown]
+    out = []
+    for rec in reversed(current):  # newest first
+        path = tr.for_record(state.settings, rec)  # never the path written inside the record
+        out.append({"rec": rec, "confident": views.confident_of(rec),
+                    "transcript": views.transcript_view(path) if path else None,
+                    "transcript_name": path.name if path else None,
+                    "versions": [e for e in older if e.explainer == rec.explainer
+                                 and e.prompt_version == rec.prompt_version]})
+    return out, older
+
+
+@router.get("/neurons/{neuron}")
+def neuron_page(request: Request, neuron: str, model: str | None = None, top: int = Query(TOP_SHOWN, ge=1, le=1000)):
+    state = web(request)
+    model, nid = state.neuron(neuron, _model(state, model))
+    served = model == state.model
+    cache = state.cache(nid.layer) if served else None
+    ctx: dict = {"stats": None, "hist": "", "top": [], "n_top": 0, "quantiles": [], "random": [], "scale": 0.0,
+                 "unique": []}
+    if cache is not None:
+        n = nid.index
+        stats = cache.stats(n)
+        top_recs = cache.top(n, top)
+        scale = cache.max_activation(n) or max(abs(stats.min), stats.max, 1e-9)
+        n_top = int((cache.arrays["top_win"][n] >= 0).sum())
+        uniq = Counter(r.max_token for r in top_recs)
+        ctx = {
+            "stats": stats, "hist": views.histogram_svg(stats), "scale": scale, "n_top": n_top,
+            "top": [(r, views.window_markup(r, scale)) for r in top_recs],
+            "quantiles": [(q, [(r, views.window_markup(r, scale)) for r in q.examples[:PER_BIN]])
+                          for q in reversed(cache.quantiles(n))],
+            "random": [(r, views.window_markup(r, scale)) for r in cache.random(n)[:RANDOM_SHOWN]],
+            "unique": uniq.most_common(),
+        }
+    explanations, older = _explanation_views(state, model, nid)
+    run = state.runs.active(model, str(nid)) if served else None
+    d_mlp = state.wb.target.d_mlp if served else None
+    return render(request, "neuron.html", title=f"{nid} · {model}", model=model, nid=nid, is_served=served,
+                  cached=cache is not None, no_cache=None if cache is not None or not served else
+                  state.no_cache(nid.layer), explanations=explanations, history=older, run=run,
+                  prev=f"L{nid.layer}.N{nid.index - 1}" if nid.index > 0 else None,
+                  next=f"L{nid.layer}.N{nid.index + 1}" if d_mlp is None or nid.index + 1 < d_mlp else None,
+                  model_q="" if served else f"?model={model}", top_limit=top, llm_default=state.settings.llm,
+                  **ctx)
+
+
+@router.get("/search")
+def search_page(request: Request, q: str = "", model: str = "", layer: str = "", min_score: str = "",
+                k: int = Query(20, ge=1, le=200)):
+    state = web(request)
+    hits, error = [], None
+    if q.strip():
+        try:
+            hits = _search(state, q, model, layer, min_score, k)
+        except BadRequest as e:
+            error = e.detail
+    models = sorted({m.name for m in state.overview()})
+    return render(request, "search.html", title=f"search: {q}" if q else "search", q=q, model=model, layer=layer,
+                  min_score=min_score, k=k, hits=hits, error=error, models=models)
+
+
+def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: int):
+    try:
+        layer_n = int(layer) if str(layer).strip() else None
+        score = float(min_score) if str(min_score).strip() else None
+    except ValueError:
+        raise BadRequest(f"layer must be a number and min score a number, got {layer!r} and {min_score!r}") from None
+    if not q.strip():
+        raise BadRequest("empty search query")
+    return state.store.search(q, model=model.strip() or None, layer=layer_n, min_score=score, k=k)
+
+
+# ---- the JSON API ----
+
+
+@router.get("/api/models")
+def api_models(request: Request):
+    out = []
+    for m in web(request).overview():
+        out.append({"model": m.name, "served": m.served,
+                    "layers": [vars(li) for li in m.sorted_layers]})
+    return out
+
+
+@router.get("/api/layers/{layer}")
+def api_layer(request: Request, layer: str, model: str | None = None):
+    state = web(request)
+    model, n = state.layer_number(layer, _model(state, model))
+    rows, summary = _layer_rows(state, model, n)
+    return {"model": model, "layer": n, "cached": summary is not None, "rows": rows}
+
+
+class TriageRequest(BaseModel):
+    neurons: str = "0:100"
+    threshold: float = 0.6
+
+
+@router.post("/api/layers/{layer}/triage")
+def api_triage(request: Request, layer: str, body: TriageRequest):
+    from autointerp.ranges import check_within, parse_indices
+
+    state = web(request)
+    _, n = state.layer_number(layer)
+    picked = check_within(parse_indices(body.neurons, "neurons"), state.wb.target.d_mlp, "neuron")
+    return state.run_triage(n, picked, body.threshold)
+
+
+@router.get("/api/neurons/{neuron}")
+def api_neuron(request: Request, neuron: str, model: str | None = None):
+    """The `show --json` object plus the stored explanations (current, and every version)."""
+    state = web(request)
+    model, nid = state.neuron(neuron, _model(state, model))
+    if model != state.model:
+        raise NotFound(f"this server runs {state.model}; the cache of {model} needs `autointerp serve --model {model}`")
+    examples = state.need_cache(nid.layer).neuron(nid)
+    out = examples.model_dump(mode="json")
+    out["explanations"] = [e.model_dump(mode="json") for e in state.store.get(model, nid)]
+    out["history"] = [e.model_dump(mode="json") for e in state.store.history(model, nid)]
+    return out
+
+
+class ProbeRequest(BaseModel):
+    neuron: str
+    texts: list[str] = Field(min_length=1, max_length=64)
+    model: str | None = None
+
+
+@router.post("/api/probe")
+def api_probe(request: Request, body: ProbeRequest):
+    """The same JSON as `autointerp probe --json`: ProbeResult.model_dump()."""
+    from autointerp.tools.probe import probe
+
+    state = web(request)
+    if body.model and body.model != state.model:
+        raise BadRequest(f"this server runs {state.model}, not {body.model}")
+    _, nid = state.neuron(body.neuron)
+    return probe(state.wb, nid, body.texts).model_dump(mode="json")
+
+
+@router.post("/api/neurons/{neuron}/effects")
+def api_effects(request: Request, neuron: str):
+    state = web(request)
+    _, nid = state.neuron(neuron)
+    return state.effects(nid)
+
+
+@router.get("/api/search")
+def api_search(request: Request, q: str = "", k: int = Query(10, ge=1, le=200), model: str = "", layer: str = "",
+               min_score: str = ""):
+    hits = _search(web(request), q, model, layer, min_score, k)
+    return [h.model_dump(mode="json") for h in hits]
+
+
+class ExplainRequest(BaseModel):
+    method: Literal["agent", "one-shot", "heuristic"] = "agent"
+    llm: str | None = None
+    max_steps: int = Field(8, ge=1, le=100)
+    target_score: float = Field(0.9, le=1.0)
+
+
+@router.post("/api/neurons/{neuron}/explain", status_code=202)
+def api_explain(request: Request, neuron: str, body: ExplainRequest):
+    """Start the explainer in the background; 409 (with the running run) when this neuron has one going."""
+    from autointerp.agent import AgentConfig
+
+    state = web(request)
+    model, nid = state.neuron(neuron)
+    state.need_cache(nid.layer)
+    spec = None if body.method == "heuristic" else (body.llm or "").strip() or state.settings.llm
+    if spec is not None and spec != "local":
+        state.llm(spec)  # a malformed spec or a missing key: 400 now, not a failed run
+    config = AgentConfig(max_steps=body.max_steps, target_score=body.target_score)
+
+    def job() -> tuple[dict, str | None]:
+        from autointerp.agent import explain
+
+        llm = state.llm(spec) if spec is not None else None
+        rec = explain(state.wb, nid, llm, body.method, config, store=state.store)
+        stored = state.store.add(rec)
+        state.changed()
+        return rec.model_dump(mode="json"), stored
+
+    try:
+        run = state.runs.start(model, str(nid), body.method, spec, job)
+    except Busy as e:
+        return JSONResponse({**e.run.info(), "error": str(e)}, status_code=409)
+    return run.info()
+
+
+@router.get("/api/runs/{run_id}")
+def api_run(request: Request, run_id: str):
+    run = web(request).runs.get(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    return run.info()
+
+
+@router.get("/api/runs/{run_id}/events")
+async def api_run_events(request: Request, run_id: str):
+    """Server-sent events: `step` per transcript event as it happens (`id` is its index; a reconnect
+    with Last-Event-ID resumes after it), then one `done` or `failed` with the run (record included)."""
+    run = web(request).runs.get(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    try:
+        start = int(request.headers.get("last-event-id", "-1")) + 1
+    except ValueError:
+        start = 0
+
+    async def stream():
+        i, quiet = max(start, 0), time.monotonic()
+        yield "retry: 1000\n\n"
+        while True:
+            finished = run.status != "running"  # read first: every event is appended before it changes
+            while i < len(run.events):
+                yield f"id: {i}\nevent: step\ndata: {json.dumps(run.events[i])}\n\n"
+                i += 1
+                quiet = time.monotonic()
+            if finished:
+                yield f"event: {run.status}\ndata: {json.dumps(run.info())}\n\n"
+                return
+            if await request.is_disconnected():
+                return
+            if time.monotonic() - quiet > 15:
+                yield ": keep-alive\n\n"
+                quiet = time.monotonic()
+            await asyncio.sleep(0.1)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+

@@ -1,0 +1,194 @@
+"""The server's state: its one Workbench (the model loads once per process), the store, explain
+runs, and what is worth keeping between requests (layer summaries, the overview, effects, LLMs)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+from fastapi import HTTPException
+
+from autointerp.config import Settings
+from autointerp.errors import AutointerpError, CacheError, InputError
+from autointerp.fileio import atomic_write_text
+from autointerp.records import Explanation, NeuronId
+from autointerp.web import views
+from autointerp.web.runs import Runs
+from autointerp.workbench import Workbench
+
+OVERVIEW_TTL = 10.0  # seconds: other processes (a batch) may be writing the store meanwhile
+
+
+class NotFound(HTTPException):
+    def __init__(self, reason: str) -> None:
+        super().__init__(status_code=404, detail=reason)
+
+
+class BadRequest(HTTPException):
+    def __init__(self, reason: str) -> None:
+        super().__init__(status_code=400, detail=reason)
+
+
+class WebState:
+    def __init__(self, wb: Workbench, store=None) -> None:
+        from autointerp.store import open_store
+
+        self.wb = wb
+        self.settings: Settings = wb.settings
+        self.model = wb.model
+        self.store = store if store is not None else open_store(wb.settings)
+        self.runs = Runs(views.event_view)
+        self._lock = threading.Lock()
+        self._summaries: dict[int, tuple[str, views.LayerSummary]] = {}
+        self._overview: tuple[float, list[views.ModelInfo]] | None = None
+        self._effects: dict[str, dict] = {}
+        self._llms: dict[str, object] = {}
+
+    # ---- neurons and layers ----
+
+    def neuron(self, spec: str, model: str | None = None) -> tuple[str, NeuronId]:
+        """(model, neuron) from the URL; NotFound, with the reason, for a malformed or absent one."""
+        model = model or self.model
+        try:
+            nid = NeuronId.parse(spec)
+        except InputError as e:
+            raise NotFound(str(e)) from None
+        if model == self.model:
+            try:
+                self.wb.target.check(nid)
+            except InputError as e:
+                raise NotFound(str(e)) from None
+            return model, nid
+        self.check_other(model, nid.layer, nid)
+        return model, nid
+
+    def layer_number(self, spec: str, model: str | None = None) -> tuple[str, int]:
+        model = model or self.model
+        if not spec.strip().isdigit():
+            raise NotFound(f"malformed layer {spec!r}: expected a number such as 6")
+        layer = int(spec)
+        if model == self.model:
+            try:
+                self.wb.target.check_layer(layer)
+            except InputError as e:
+                raise NotFound(str(e)) from None
+        else:
+            self.check_other(model, layer)
+        return model, layer
+
+    def check_other(self, model: str, layer: int, nid: NeuronId | None = None) -> None:
+        """A model this server does not run: known from its config, else from stored records."""
+        from autointerp.store import model_shape
+
+        try:
+            n_layers, d_mlp = model_shape(model, self.settings)
+        except AutointerpError:
+            if not any(r.model == model for r in self.records()):
+                raise NotFound(f"no model {model!r} here: this server runs {self.model}, and the store holds "
+                               f"nothing for {model!r}") from None
+            return
+        if not 0 <= layer < n_layers:
+            raise NotFound(f"layer {layer} is out of range for {model}: layers are 0..{n_layers - 1}")
+        if nid is not None and not 0 <= nid.index < d_mlp:
+            raise NotFound(f"neuron {nid} is out of range for {model}: neurons are 0..{d_mlp - 1} per layer")
+
+    def cache(self, layer: int):
+        """The served model's layer cache, never built here (that takes minutes): None when missing."""
+        try:
+            return self.wb.layer(layer, build=False)
+        except CacheError:
+            return None
+
+    def need_cache(self, layer: int):
+        cache = self.cache(layer)
+        if cache is None:
+            raise NotFound(self.no_cache(layer))
+        return cache
+
+    def no_cache(self, layer: int) -> str:
+        return (f"layer {layer} of {self.model} has no complete cache: run `autointerp cache --layers {layer}` "
+                f"(then reload)")
+
+    def summary(self, layer: int) -> views.LayerSummary | None:
+        cache = self.cache(layer)
+        if cache is None:
+            return None
+        with self._lock:
+            found = self._summaries.get(layer)
+            if found is not None and found[0] == cache.manifest.checkpoint:
+                return found[1]
+        summary = views.layer_summary(cache)
+        with self._lock:
+            self._summaries[layer] = (cache.manifest.checkpoint, summary)
+        return summary
+
+    # ---- the store ----
+
+    def records(self) -> list[Explanation]:
+        return self.store.list()
+
+    def overview(self) -> list[views.ModelInfo]:
+        with self._lock:
+            if self._overview is not None and time.monotonic() - self._overview[0] < OVERVIEW_TTL:
+                return self._overview[1]
+        found = views.overview(self.settings, self.records(), self.model)
+        with self._lock:
+            self._overview = (time.monotonic(), found)
+        return found
+
+    def changed(self) -> None:
+        """This process wrote the store."""
+        with self._lock:
+            self._overview = None
+
+    # ---- experiments ----
+
+    def effects(self, nid: NeuronId) -> dict:
+        from autointerp.tools.effects import effects
+
+        key = str(nid)
+        if key not in self._effects:
+            self.need_cache(nid.layer)
+            self._effects[key] = effects(self.wb, nid).model_dump(mode="json")
+        return self._effects[key]
+
+    def llm(self, spec: str):
+        from autointerp.llm import make_llm
+
+        with self._lock:
+            if spec not in self._llms:
+                self._llms[spec] = make_llm(spec, self.settings)
+            return self._llms[spec]
+
+    # ---- triage figures (kept under the data dir, per model and layer) ----
+
+    def triage_path(self, layer: int) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model).strip("_.") or "model"
+        return self.settings.data_dir / "web" / "triage" / slug / f"layer{layer:02d}.json"
+
+    def triage(self, layer: int) -> dict[int, dict]:
+        """index -> triage row, for the neurons triaged so far."""
+        import json
+
+        try:
+            data = json.loads(self.triage_path(layer).read_text(encoding="utf-8"))
+            return {int(r["index"]): r for r in data["rows"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    def run_triage(self, layer: int, neurons: list[int], threshold: float) -> dict:
+        import json
+
+        from autointerp.tools.triage import triage
+
+        self.need_cache(layer)
+        res = triage(self.wb, layer, neurons, threshold)
+        with self._lock:
+            rows = self.triage(layer)
+            rows.update({r.index: r.model_dump() for r in res.rows})
+            atomic_write_text(self.triage_path(layer), json.dumps(
+                {"model": self.model, "layer": layer, "threshold": threshold,
+                 "rows": [rows[i] for i in sorted(rows)]}))
+        return res.model_dump()
