@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/explain.py
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/serve.py
 
 clean-venv:
 	rm -rf $(VENV)

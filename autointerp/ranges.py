@@ -9,6 +9,7 @@ from autointerp.errors import InputError
 
 _ITEM = re.compile(r"^(\d+)(?:([-:])(\d+))?$")
 GRAMMAR = "N, A-B (inclusive), A:B (end exclusive), comma-separated"
+MAX_INDICES = 1_000_000  # more than any model's layers or neurons: a larger range is a typo, not a plan
 
 
 def parse_indices(spec: str, what: str = "range") -> list[int]:
@@ -26,6 +27,9 @@ def parse_indices(spec: str, what: str = "range") -> list[int]:
         hi = int(m.group(3)) + (1 if m.group(2) == "-" else 0)
         if hi <= lo:
             raise InputError(f"empty {what} {part!r} in {spec!r}: the end must come after the start")
+        if hi - lo > MAX_INDICES:
+            raise InputError(f"{what} {part!r} in {spec!r} spans {hi - lo:,} indices, more than any model has "
+                             f"(at most {MAX_INDICES:,})")
         out.update(range(lo, hi))
     return sorted(out)
 

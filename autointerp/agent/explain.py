@@ -4,13 +4,14 @@ whose headline score comes from held-out windows no tool ever saw."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from langchain_core.messages import HumanMessage
 
 from autointerp.agent.loop import PROMPT_VERSION, AgentConfig, StopReason, run_loop
 from autointerp.agent.session import Candidate, Session, open_session
 from autointerp.agent.tools import marked, make_tools
-from autointerp.agent.transcript import Transcript
+from autointerp.agent.transcript import Event, Transcript
 from autointerp.errors import AutointerpError
 from autointerp.llm import LLM, LLMError, Usage, make_llm
 from autointerp.prompts import render
@@ -109,11 +110,11 @@ def _output_side(session: Session) -> str | None:
 
 def explain(wb: Workbench, neuron: NeuronId | str, llm: LLM | str | None = None, method: ExplainMethod = "agent",
             config: AgentConfig | None = None, simulator: SimulatorName = "embedding", store=None,
-            usage: Usage | None = None) -> Explanation:
+            usage: Usage | None = None, on_event: Callable[[Event], None] | None = None) -> Explanation:
     """Explain one neuron of the workbench's target and return the record (the caller stores it).
     The transcript is saved whatever happens; an explainer that yields nothing raises ExplanationFailed.
     `usage`, when given, is the caller's meter: this run's LLM calls are added to it as they happen,
-    so what a failed run spent is known too."""
+    so what a failed run spent is known too. `on_event` sees every transcript event as it happens."""
     config = config or AgentConfig()
     llm_obj = None if method == "heuristic" else llm if isinstance(llm, LLM) else make_llm(llm, wb.settings)
     needs_sim_llm = simulator in ("llm", "llm-logprob")
@@ -122,7 +123,7 @@ def explain(wb: Workbench, neuron: NeuronId | str, llm: LLM | str | None = None,
     session = open_session(wb, neuron, simulator, llm_obj if needs_sim_llm else None)
     if usage is not None:
         session.usage = usage
-    transcript = Transcript(session.settings, session.target.name, session.neuron, method)
+    transcript = Transcript(session.settings, session.target.name, session.neuron, method, on_event)
     transcript.add("start", neuron=str(session.neuron), model=session.target.name, method=method,
                    explainer=llm_obj.name if llm_obj else None, simulator=simulator, config=config.model_dump(),
                    split=session.split.model_dump())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -39,13 +40,19 @@ def _slug(model: str) -> str:
 
 
 class Transcript:
-    def __init__(self, settings: Settings, model: str, neuron: NeuronId, method: str) -> None:
+    """`on_event`, when given, sees every event as it is added (live progress, the web app's stream)."""
+
+    def __init__(self, settings: Settings, model: str, neuron: NeuronId, method: str,
+                 on_event: Callable[[Event], None] | None = None) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.path = transcript_dir(settings, model, neuron) / f"{stamp}-{method}.jsonl"
         self.events: list[Event] = []
+        self.on_event = on_event
 
     def add(self, type: EventType, step: int = 0, **data: object) -> None:
         self.events.append(Event(type=type, step=step, data=data))
+        if self.on_event is not None:
+            self.on_event(self.events[-1])
 
     def save(self) -> Path:
         """Write the events, every string redacted (before JSON escaping could hide a key from the

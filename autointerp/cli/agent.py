@@ -16,7 +16,9 @@ from autointerp.cli.options import (
     OneShotOpt,
     Simulator,
     SimulatorOpt,
+    check_llm,
     explain_method,
+    neuron_id,
     workbench,
 )
 from autointerp.cli.output import lit, note, out
@@ -66,6 +68,14 @@ def explain(
     json_: Annotated[bool, typer.Option("--json", help="print the record as JSON")] = False,
 ) -> None:
     """Explain a neuron: an LLM agent hypothesises, tests with the real model, scores and refines."""
+    neuron_id(neuron)  # malformed: one error before anything loads
+    method = explain_method(one_shot, heuristic)
+    for name, value, low, high in (("max_steps", max_steps, 1, 100), ("max_tokens", max_tokens, 1, None)):
+        if value < low or (high is not None and value > high):  # AgentConfig's bounds, checked without loading it
+            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise InputError(f"bad agent limits: {name} must be {bounds}, got {value}")
+    if method != "heuristic":
+        check_llm(llm)  # a bad --llm fails before the model loads
     from pydantic import ValidationError
 
     from autointerp.agent import AgentConfig
@@ -73,13 +83,12 @@ def explain(
     from autointerp.llm import make_llm
     from autointerp.store import open_store
 
-    method = explain_method(one_shot, heuristic)
     try:
         config = AgentConfig(max_steps=max_steps, target_score=target_score, max_tokens=max_tokens)
     except ValidationError as e:
         first = e.errors()[0]
         raise InputError(f"bad agent limits: {first['loc'][0]} {first['msg']}") from None
-    chat = None if method == "heuristic" else make_llm(llm)  # a bad --llm fails before the model loads
+    chat = None if method == "heuristic" else make_llm(llm)
     wb = workbench(model)
     db = open_store(wb.settings) if store else None
     rec = run(wb, neuron, chat, method, config, simulator.value, store=db)  # type: ignore[arg-type]
@@ -98,12 +107,11 @@ def transcript(
     json_: Annotated[bool, typer.Option("--json", help="the raw JSONL events")] = False,
 ) -> None:
     """Show the latest explain transcript of a neuron: every LLM message, tool call, result and score."""
-    from autointerp.agent import transcript as tr
     from autointerp.config import get_settings
-    from autointerp.records import NeuronId
 
+    nid = neuron_id(neuron)
     settings = get_settings()
-    nid = NeuronId.parse(neuron)
+    from autointerp.agent import transcript as tr
     if path is None:  # no model load: transcripts are filed under the model's name
         path = tr.latest(settings, model or settings.model, nid)
     else:  # only files autointerp wrote: never a path outside the transcripts folder

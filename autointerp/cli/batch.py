@@ -18,6 +18,7 @@ from autointerp.cli.options import (
     ModelOpt,
     NeuronsOpt,
     OneShotOpt,
+    check_llm,
     explain_method,
     indices,
     workbench,
@@ -53,14 +54,23 @@ def batch(
     """Explain every selected neuron, resumably: stored neurons are skipped, a rerun continues."""
     from pydantic import ValidationError
 
-    from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, run_batch
-
     method = explain_method(one_shot, heuristic)
     if top is not None and not triage_first:
         raise InputError("--top needs --triage-first")
     layer_list = indices(layers, "--layers")
     if neurons is not None:
         indices(neurons, "--neurons")  # malformed: named by its flag before anything loads
+    # BatchOptions' bounds, checked before the batch machinery (torch) loads; it checks them again
+    for flag, value, ok, bounds in (("--workers", workers, 1 <= workers <= 64, "between 1 and 64"),
+                                    ("--max-steps", max_steps, max_steps >= 1, ">= 1"),
+                                    ("--budget-tokens", budget_tokens, budget_tokens is None or budget_tokens >= 1, ">= 1"),
+                                    ("--budget-usd", budget_usd, budget_usd is None or budget_usd > 0, "> 0"),
+                                    ("--top", top, top is None or top >= 1, ">= 1")):
+        if not ok:
+            raise InputError(f"bad {flag}: must be {bounds}, got {value}")
+    if method != "heuristic":
+        check_llm(llm)
+    from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, run_batch
     try:
         opts = BatchOptions(model=model, layers=layer_list, neurons=neurons, llm=llm, workers=workers,
                             budget_tokens=budget_tokens, budget_usd=budget_usd, method=method,  # type: ignore[arg-type]
@@ -110,11 +120,12 @@ def report(
     out: Annotated[Optional[Path], typer.Option("--out", help="directory (default $AUTOINTERP_HOME/reports/...)")] = None,
 ) -> None:
     """Write the layer's table (CSV, Markdown), plots (PNG) and an HTML index with a page per neuron."""
-    from autointerp.batch.report import write_report
     from autointerp.fileio import check_writable
 
     if out is not None:
         check_writable(out, directory=True)  # before the model loads
+    from autointerp.batch.report import write_report
+
     wb = workbench(model)
     out = out or wb.settings.data_dir / "reports" / wb.model / f"layer{layer:02d}"
     rows = write_report(wb, layer, out)

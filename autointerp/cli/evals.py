@@ -40,7 +40,6 @@ STEPS = 4
 def _prepare(max_steps: int, tokens: int | None, seed: int | None, out_dir: Path | None):
     """What every eval command checks and resolves first: (settings, result folder)."""
     from autointerp.config import get_settings
-    from autointerp.evals import report
 
     if max_steps < 1:
         raise InputError(f"--max-steps must be >= 1, got {max_steps}")
@@ -52,7 +51,7 @@ def _prepare(max_steps: int, tokens: int | None, seed: int | None, out_dir: Path
         check_writable(out_dir, directory=True)
     update = {k: v for k, v in (("tokens", tokens), ("seed", seed)) if v is not None}
     settings = get_settings().model_copy(update=update)
-    return settings, report.out_dir(out_dir, settings)
+    return settings, out_dir if out_dir is not None else settings.data_dir / "evals"  # evals.report.out_dir, unloaded
 
 
 def _show(result, markdown: str, name: str, folder: Path, json_: bool) -> None:
@@ -76,9 +75,12 @@ def planted(
     out_dir: OutOpt = None, json_: EvalJsonOpt = False,
 ) -> None:
     """Plant one neuron per concept in a copy of the embedded model; does each explainer name the concept?"""
-    from autointerp.evals.planted import run_planted
+    from autointerp.evals.concepts import load_concepts
 
     settings, folder = _prepare(max_steps, tokens, seed, out_dir)
+    load_concepts(concepts)  # a bad concepts file: one error before anything heavy loads
+    from autointerp.evals.planted import run_planted
+
     result, md = run_planted(concepts, llm, explainers(explainers_), settings, layer,  # type: ignore[arg-type]
                              max_steps, simulator.value, _command(), err, folder)  # type: ignore[arg-type]
     _show(result, md, "planted", folder, json_)

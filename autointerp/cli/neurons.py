@@ -19,7 +19,9 @@ from autointerp.cli.options import (
     NeuronArg,
     Source,
     TokensOpt,
+    at_least,
     indices,
+    neuron_id,
     workbench,
 )
 from autointerp.cli.output import emit_json, err, lit, note, out
@@ -33,9 +35,12 @@ def cache(
     corpus: CorpusOpt = None,
 ) -> None:
     """Stream the corpus through the model once; keep top, random and quantile examples and stats per neuron."""
+    picked = indices(layers, "--layers")  # malformed layers or budget: one error before the model loads
+    if tokens is not None:
+        at_least(tokens, 1, "--tokens")
     from autointerp.cache.build import build_cache
 
-    p = build_cache(indices(layers, "--layers"), model=model, corpus=corpus, tokens=tokens, console=err)
+    p = build_cache(picked, model=model, corpus=corpus, tokens=tokens, console=err)
     note(f"cached layers {layers} of {p.target.name}: {p.n_windows:,} windows of {p.settings.window} "
          f"tokens under {p.directory(0).parent}")
 
@@ -76,6 +81,7 @@ def probe(
     json_: JsonOpt = False,
 ) -> None:
     """Run the model on new texts; the neuron's activation on every token."""
+    neuron_id(neuron)
     from rich.text import Text
 
     from autointerp.tools.probe import probe as run
@@ -107,6 +113,7 @@ def synonyms(
     json_: JsonOpt = False,
 ) -> None:
     """Nearest whole words (never sub-word fragments) to a word."""
+    at_least(k, 1, "-k")
     from autointerp.tools.synonyms import synonyms as near
 
     res = near(workbench(model), word, k, source.value, variants=variants)  # type: ignore[arg-type]
@@ -126,6 +133,9 @@ def substitute(
     json_: JsonOpt = False,
 ) -> None:
     """The seed paper's synonym test: swap each top example's max word for its synonyms and re-measure."""
+    neuron_id(neuron)
+    at_least(examples, 1, "--examples")
+    at_least(k, 1, "-k")
     from rich.table import Table
 
     from autointerp.tools.substitute import substitute as run
@@ -154,6 +164,8 @@ def context(
     json_: JsonOpt = False,
 ) -> None:
     """Counterfactual context: edit each word of a top example and see which context the neuron needs."""
+    neuron_id(neuron)
+    at_least(example, 0, "--example")
     from rich.table import Table
 
     from autointerp.fileio import atomic_write_text, check_writable
@@ -189,6 +201,9 @@ def effects(
     json_: JsonOpt = False,
 ) -> None:
     """Output side: direct logit attribution, mean ablation, activation patching."""
+    neuron_id(neuron)
+    at_least(k, 1, "-k")
+    at_least(contexts, 1, "--contexts")
     from autointerp.tools.effects import effects as run
 
     res = run(workbench(model, corpus), neuron, k, contexts)

@@ -91,6 +91,33 @@ ChromaUrlOpt = Annotated[Optional[str], typer.Option("--chroma-url", help="a Chr
                                                      "(default: AUTOINTERP_CHROMA_URL, else the local store)")]
 
 
+def at_least(value: int, low: int, flag: str) -> int:
+    """A numeric option checked before anything loads: one error naming the flag and the value."""
+    from autointerp.errors import InputError
+
+    if value < low:
+        raise InputError(f"{flag} must be >= {low}, got {value}")
+    return value
+
+
+def neuron_id(spec: str):
+    """The neuron argument parsed before the model loads (malformed: one error naming it)."""
+    from autointerp.records import NeuronId
+
+    return NeuronId.parse(spec)
+
+
+def check_llm(spec: str | None) -> None:
+    """A malformed `--llm` (or AUTOINTERP_LLM) fails before the model loads; `local` is always valid
+    and is not loaded here."""
+    from autointerp.config import get_settings
+
+    if (spec or get_settings().llm) != "local":
+        from autointerp.llm import make_llm
+
+        make_llm(spec)
+
+
 def explain_method(one_shot: bool, heuristic: bool) -> str:
     """`--one-shot` / `--heuristic` / neither: the explain method."""
     from autointerp.errors import InputError

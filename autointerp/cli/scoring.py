@@ -16,6 +16,8 @@ from autointerp.cli.options import (
     Simulator,
     SimulatorOpt,
     Split,
+    at_least,
+    neuron_id,
     workbench,
 )
 from autointerp.cli.output import emit_json, lit, out
@@ -37,14 +39,24 @@ def score(
     json_: JsonOpt = False,
 ) -> None:
     """Score an explanation: simulate activations on held-out windows and correlate with the real ones."""
-    from autointerp.scoring.simulation import simulation_score
+    from autointerp.errors import InputError
 
+    neuron_id(neuron)  # malformed input: one error before anything loads
+    if not explanation.strip():
+        raise InputError("the explanation is empty")
+    at_least(n, 1, "-n")
+    at_least(top, 0, "--top")
+    at_least(random_, 0, "--random")
+    if top == random_ == 0:
+        raise InputError("--top and --random are both 0: nothing to score on")
     trig = [t for t in (triggers or "").split(",") if t.strip()]
     chat = None
     if simulator in (Simulator.llm, Simulator.llm_logprob) or method != Method.simulation:
         from autointerp.llm import make_llm
 
         chat = make_llm(llm)  # a bad --llm fails before the model loads
+    from autointerp.scoring.simulation import simulation_score
+
     wb = workbench(model, corpus)
     if method == Method.simulation:
         res = simulation_score(wb, neuron, explanation, simulator.value, trig, top, random_, split.value,  # type: ignore[arg-type]

@@ -36,11 +36,11 @@ def serve(
     corpus: CorpusOpt = None,
 ) -> None:
     """Browse, search, probe and explain neurons in a local web app (model loaded once, nothing fetched)."""
+    _check_port(host, port)  # before anything heavy loads
     import uvicorn
 
     from autointerp.web import create_app
 
-    _check_port(host, port)
     wb = workbench(model, corpus)
     app = create_app(wb)
     if host not in LOOPBACK:

@@ -51,10 +51,15 @@ def search(
     """Stored explanations nearest in meaning to a query (MiniLM cosine), best first."""
     from rich.table import Table
 
+    from autointerp.errors import InputError
+
+    if not query.strip():  # before the store loads; Store.search checks both again
+        raise InputError("empty search query")
+    if k < 1:
+        raise InputError(f"-k must be >= 1, got {k}")
     store = _store(chroma_url)
-    # an empty store has nothing to rank: skip embedding the query (a malformed query still fails)
-    empty = bool(query.strip()) and k >= 1 and store.count() == 0
-    hits = [] if empty else store.search(query, model=model, layer=layer, min_score=min_score, k=k)
+    # an empty store has nothing to rank: the query is not even embedded
+    hits = [] if store.count() == 0 else store.search(query, model=model, layer=layer, min_score=min_score, k=k)
     if not hits:
         _nothing_found(store, "matches the filters")
     if json_:
@@ -121,9 +126,11 @@ def import_(
 ) -> None:
     """Add explanations from a file, all or nothing: a file with a bad line imports nothing and its
     one error names the first bad line and the numbers of the others."""
-    from autointerp.store import import_records
+    from autointerp.config import get_settings
+    from autointerp.store.transfer import add_records, read_records
 
-    res = import_records(_store(chroma_url), file)
+    records = read_records(file, get_settings())  # the whole file is checked before the store opens
+    res = add_records(_store(chroma_url), [e for _, e in records])
     note(f"imported {res.imported} explanations from {file}")
 
 

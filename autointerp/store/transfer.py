@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -29,7 +29,9 @@ from autointerp.errors import AutointerpError, InputError
 from autointerp.fileio import atomic_write_bytes
 from autointerp.records import Explanation, ExportFormat, NeuronId
 from autointerp.store import keys
-from autointerp.store.chroma_store import Store
+
+if TYPE_CHECKING:  # annotations only: reading and checking a file needs neither Chroma nor torch
+    from autointerp.store.chroma_store import Store
 
 _IMPORT_BATCH = 256
 
@@ -312,7 +314,11 @@ def import_records(store: Store, path: Path, settings: Settings | None = None) -
     """Store every record of the file, or none: ImportRejected (an InputError) when any line is bad,
     InputError when the file cannot be read. Neuron ids are checked against the model each record
     names (settings: the store's, else the environment's); transcript paths are dropped."""
-    records = [e for _, e in read_records(path, settings or store.settings)]
+    return add_records(store, [e for _, e in read_records(path, settings or store.settings)])
+
+
+def add_records(store: Store, records: list[Explanation]) -> ImportResult:
+    """Store records already checked by `read_records`, in batches (one embedding batch each)."""
     for start in range(0, len(records), _IMPORT_BATCH):
         store.add_many(records[start:start + _IMPORT_BATCH])
     return ImportResult(imported=len(records))

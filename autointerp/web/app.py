@@ -50,10 +50,8 @@ def error_response(request: Request, status: int, reason: str) -> HTMLResponse |
 def create_app(wb: Workbench, store=None) -> FastAPI:
     """The app for one Workbench (its target and settings) and the store (default: the settings' store)."""
     from autointerp.web.routes import router
-    from autointerp.web.runs import observe_transcripts
     from autointerp.web.state import WebState
 
-    observe_transcripts()
     app = FastAPI(title="autointerp", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = WebState(wb, store)
     app.state.templates = _env()

@@ -267,11 +267,11 @@ def api_explain(request: Request, neuron: str, body: ExplainRequest):
         state.llm(spec)  # a malformed spec or a missing key: 400 now, not a failed run
     config = AgentConfig(max_steps=body.max_steps, target_score=body.target_score)
 
-    def job() -> tuple[dict, str | None]:
+    def job(on_event) -> tuple[dict, str | None]:
         from autointerp.agent import explain
 
         llm = state.llm(spec) if spec is not None else None
-        rec = explain(state.wb, nid, llm, body.method, config, store=state.store)
+        rec = explain(state.wb, nid, llm, body.method, config, store=state.store, on_event=on_event)
         stored = state.store.add(rec)
         state.changed()
         return rec.model_dump(mode="json"), stored

@@ -1,11 +1,6 @@
 """Explain runs started from the page: one background thread each, at most one per neuron, their
-transcript events kept in memory as they happen so any number of pages can stream them (SSE).
-
-The agent writes its transcript file atomically at the end, so the live events come from a hook on
-the transcript itself: `ObservedTranscript` (a `Transcript` that also hands every event to the
-listener of the thread adding it) replaces the class `autointerp.agent.explain` builds its
-transcripts with. Outside a run started here it behaves exactly like `Transcript`.
-"""
+transcript events kept in memory as they happen (explain's `on_event`) so any number of pages can
+stream them (SSE)."""
 
 from __future__ import annotations
 
@@ -17,25 +12,7 @@ from dataclasses import dataclass, field
 
 from autointerp.agent import transcript as tr
 
-_listener = threading.local()
-
-
-class ObservedTranscript(tr.Transcript):
-    def add(self, type: tr.EventType, step: int = 0, **data: object) -> None:
-        super().add(type, step, **data)
-        listen = getattr(_listener, "fn", None)
-        if listen is not None:
-            listen(self.events[-1])
-
-
-def observe_transcripts() -> None:
-    """Make the explain agent build ObservedTranscripts (idempotent)."""
-    from importlib import import_module
-
-    explain_mod = import_module("autointerp.agent.explain")  # the module (the package exports a function of that name)
-
-    if not issubclass(explain_mod.Transcript, ObservedTranscript):
-        explain_mod.Transcript = ObservedTranscript
+Job = Callable[[Callable[[tr.Event], None]], tuple[dict, str | None]]
 
 
 class Busy(Exception):
@@ -86,9 +63,9 @@ class Runs:
             return self._runs[rid] if rid else None
 
     def start(self, model: str, neuron: str, method: str, llm: str | None,
-              job: Callable[[], tuple[dict, str | None]]) -> Run:
-        """Run `job` (returns the record as JSON and its store id) in a thread; Busy when this neuron
-        has a run going."""
+              job: Job) -> Run:
+        """Run `job(on_event)` (returns the record as JSON and its store id) in a thread; Busy when
+        this neuron has a run going."""
         with self._lock:
             rid = self._active.get((model, neuron))
             if rid is not None:
@@ -99,16 +76,14 @@ class Runs:
         threading.Thread(target=self._work, args=(run, job), name=f"explain-{neuron}", daemon=True).start()
         return run
 
-    def _work(self, run: Run, job: Callable[[], tuple[dict, str | None]]) -> None:
-        _listener.fn = lambda e: run.events.append(self._view(e))
+    def _work(self, run: Run, job: Job) -> None:
         status = "failed"
         try:
-            run.record, run.stored_id = job()
+            run.record, run.stored_id = job(lambda e: run.events.append(self._view(e)))
             status = "done"
         except BaseException as e:  # the page shows why; nothing else is left running
             run.error = f"{type(e).__name__}: {e}"
         finally:
-            _listener.fn = None
             run.finished = time.time()
             with self._lock:
                 self._active.pop((run.model, run.neuron), None)

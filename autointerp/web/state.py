@@ -41,6 +41,7 @@ class WebState:
         self.store = store if store is not None else open_store(wb.settings)
         self.runs = Runs(views.event_view)
         self._lock = threading.Lock()
+        self._llm_lock = threading.Lock()  # loading the local LLM takes seconds: not under _lock
         self._summaries: dict[int, tuple[str, views.LayerSummary]] = {}
         self._overview: tuple[float, list[views.ModelInfo]] | None = None
         self._effects: dict[str, dict] = {}
@@ -85,9 +86,11 @@ class WebState:
         try:
             n_layers, d_mlp = model_shape(model, self.settings)
         except AutointerpError:
-            if not any(r.model == model for r in self.records()):
+            stored = self.store.get(model, nid) if nid is not None else self.store.list(model=model, layer=layer)
+            if not stored:
+                what = f"neuron {nid}" if nid is not None else f"layer {layer}"
                 raise NotFound(f"no model {model!r} here: this server runs {self.model}, and the store holds "
-                               f"nothing for {model!r}") from None
+                               f"nothing for {what} of {model!r}") from None
             return
         if not 0 <= layer < n_layers:
             raise NotFound(f"layer {layer} is out of range for {model}: layers are 0..{n_layers - 1}")
@@ -157,7 +160,7 @@ class WebState:
     def llm(self, spec: str):
         from autointerp.llm import make_llm
 
-        with self._lock:
+        with self._llm_lock:
             if spec not in self._llms:
                 self._llms[spec] = make_llm(spec, self.settings)
             return self._llms[spec]

@@ -205,7 +205,7 @@ def overview(settings: Settings, records: list[Explanation], served: str) -> lis
         info = models.setdefault(m.model, ModelInfo(m.model, m.model == served))
         layer = info.layer(m.layer)
         layer.cached = max(layer.cached, m.d_mlp)
-        layer.corpora.append(f"{m.corpus} ({m.n_windows_target * m.window:,} tokens)")
+        layer.corpora.append(f"{m.corpus}: {m.n_windows_target:,} windows of {m.window} tokens")
     explained: dict[tuple[str, int], set[str]] = {}
     confident: dict[tuple[str, int], set[str]] = {}
     flagged: set[tuple[str, int]] = set()

@@ -222,7 +222,7 @@ def test_explain_streams_steps_and_stores_the_record(http, server):
 def test_one_run_per_neuron(http, server):
     gate = threading.Event()
 
-    def job():
+    def job(on_event):
         gate.wait(30)
         return {"text": "held"}, None
 
