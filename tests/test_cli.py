@@ -145,9 +145,13 @@ def test_layers_and_neurons_reach_the_library_through_one_grammar(monkeypatch):
     class Bench:
         model = "stub"
 
+        def layer(self, layer, build=True):  # triage opens (or says it builds) the layer's cache first
+            return None
+
     monkeypatch.setattr(batch_cli, "workbench", lambda model, corpus=None: Bench())
     monkeypatch.setattr(neurons_cli, "workbench", lambda model, corpus=None: Bench())
     monkeypatch.setattr(batch_lib, "check", lambda opts, wb: seen.setdefault("check", opts))
+    monkeypatch.setattr(batch_lib, "check_free", lambda opts, wb: None)  # no other batch holds the layers
 
     def fake_run_batch(opts, **kw):
         seen["batch"], seen["executor"] = opts, kw["executor"]

@@ -50,7 +50,8 @@ class Transcript:
         self.on_event = on_event
 
     def add(self, type: EventType, step: int = 0, **data: object) -> None:
-        self.events.append(Event(type=type, step=step, data=data))
+        # redacted as it comes in, so a live listener never sees a key either
+        self.events.append(Event(type=type, step=step, data=_redacted(data)))  # type: ignore[arg-type]
         if self.on_event is not None:
             self.on_event(self.events[-1])
 

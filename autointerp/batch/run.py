@@ -144,6 +144,14 @@ def layer_locks(settings: Settings, model: str, explainer: str, version: str, la
             lock.release()
 
 
+def check_free(opts: BatchOptions, wb: Workbench) -> None:
+    """BatchBusy now when another batch holds any of the layers (for a caller that wants to say so
+    before it shows anything; `run_batch` takes the locks for real, and holds them)."""
+    with layer_locks(wb.settings, wb.model, explainer_name(opts, wb.settings), PROMPT_VERSIONS[opts.method],
+                     opts.layers):
+        pass
+
+
 def over(opts: BatchOptions, tokens: int, cost: float | None) -> bool:
     """Has the batch spent its token or dollar budget?"""
     if opts.budget_tokens is not None and tokens >= opts.budget_tokens:

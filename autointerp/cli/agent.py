@@ -19,6 +19,7 @@ from autointerp.cli.options import (
     check_llm,
     explain_method,
     neuron_id,
+    precheck,
     workbench,
 )
 from autointerp.cli.output import lit, note, out
@@ -68,7 +69,7 @@ def explain(
     json_: Annotated[bool, typer.Option("--json", help="print the record as JSON")] = False,
 ) -> None:
     """Explain a neuron: an LLM agent hypothesises, tests with the real model, scores and refines."""
-    neuron_id(neuron)  # malformed: one error before anything loads
+    precheck(model, neuron_id(neuron))  # malformed or out of range: one error before anything loads
     method = explain_method(one_shot, heuristic)
     for name, value, low, high in (("max_steps", max_steps, 1, 100), ("max_tokens", max_tokens, 1, None)):
         if value < low or (high is not None and value > high):  # AgentConfig's bounds, checked without loading it

@@ -21,6 +21,7 @@ from autointerp.cli.options import (
     check_llm,
     explain_method,
     indices,
+    precheck,
     workbench,
 )
 from autointerp.cli.output import err, lit, note
@@ -57,9 +58,8 @@ def batch(
     method = explain_method(one_shot, heuristic)
     if top is not None and not triage_first:
         raise InputError("--top needs --triage-first")
-    layer_list = indices(layers, "--layers")
-    if neurons is not None:
-        indices(neurons, "--neurons")  # malformed: named by its flag before anything loads
+    layer_list = indices(layers, "--layers")  # malformed or out of range: one error before anything loads
+    precheck(model, layers=layer_list, neurons=indices(neurons, "--neurons") if neurons is not None else ())
     # BatchOptions' bounds, checked before the batch machinery (torch) loads; it checks them again
     for flag, value, ok, bounds in (("--workers", workers, 1 <= workers <= 64, "between 1 and 64"),
                                     ("--max-steps", max_steps, max_steps >= 1, ">= 1"),
@@ -70,7 +70,7 @@ def batch(
             raise InputError(f"bad {flag}: must be {bounds}, got {value}")
     if method != "heuristic":
         check_llm(llm)
-    from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, run_batch
+    from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, check_free, run_batch
     try:
         opts = BatchOptions(model=model, layers=layer_list, neurons=neurons, llm=llm, workers=workers,
                             budget_tokens=budget_tokens, budget_usd=budget_usd, method=method,  # type: ignore[arg-type]
@@ -81,6 +81,7 @@ def batch(
         raise InputError(f"bad --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
     wb = workbench(model)
     check(opts, wb)  # bad layers or neuron indices: one error before the progress bar
+    check_free(opts, wb)  # another batch on these layers: likewise
     executor = RayExecutor(ray) if ray is not None else ThreadExecutor()
     stop = threading.Event()
 
@@ -124,6 +125,7 @@ def report(
 
     if out is not None:
         check_writable(out, directory=True)  # before the model loads
+    precheck(model, layers=[layer])
     from autointerp.batch.report import write_report
 
     wb = workbench(model)

@@ -22,6 +22,7 @@ from autointerp.cli.options import (
     at_least,
     indices,
     neuron_id,
+    precheck,
     workbench,
 )
 from autointerp.cli.output import emit_json, err, lit, note, out
@@ -36,8 +37,9 @@ def cache(
 ) -> None:
     """Stream the corpus through the model once; keep top, random and quantile examples and stats per neuron."""
     picked = indices(layers, "--layers")  # malformed layers or budget: one error before the model loads
-    if tokens is not None:
-        at_least(tokens, 1, "--tokens")
+    precheck(model, layers=picked)
+    if tokens is not None and tokens < 1:
+        raise InputError(f"--tokens must be a positive number of tokens, got {tokens}")
     from autointerp.cache.build import build_cache
 
     p = build_cache(picked, model=model, corpus=corpus, tokens=tokens, console=err)
@@ -58,6 +60,7 @@ def show(
     from autointerp.records import NeuronId
 
     nid = NeuronId.parse(neuron)  # a malformed id or output path fails before the model loads
+    precheck(model, nid)
     if n < 0:
         raise InputError(f"-n must be >= 0, got {n}")
     if html is not None:
@@ -81,7 +84,7 @@ def probe(
     json_: JsonOpt = False,
 ) -> None:
     """Run the model on new texts; the neuron's activation on every token."""
-    neuron_id(neuron)
+    precheck(model, neuron_id(neuron))
     from rich.text import Text
 
     from autointerp.tools.probe import probe as run
@@ -133,7 +136,7 @@ def substitute(
     json_: JsonOpt = False,
 ) -> None:
     """The seed paper's synonym test: swap each top example's max word for its synonyms and re-measure."""
-    neuron_id(neuron)
+    precheck(model, neuron_id(neuron))
     at_least(examples, 1, "--examples")
     at_least(k, 1, "-k")
     from rich.table import Table
@@ -164,7 +167,7 @@ def context(
     json_: JsonOpt = False,
 ) -> None:
     """Counterfactual context: edit each word of a top example and see which context the neuron needs."""
-    neuron_id(neuron)
+    precheck(model, neuron_id(neuron))
     at_least(example, 0, "--example")
     from rich.table import Table
 
@@ -201,7 +204,7 @@ def effects(
     json_: JsonOpt = False,
 ) -> None:
     """Output side: direct logit attribution, mean ablation, activation patching."""
-    neuron_id(neuron)
+    precheck(model, neuron_id(neuron))
     at_least(k, 1, "-k")
     at_least(contexts, 1, "--contexts")
     from autointerp.tools.effects import effects as run
@@ -244,9 +247,9 @@ def triage(
     from rich.table import Table
 
     from autointerp.fileio import check_writable
-    from autointerp.ranges import check_within
 
-    picked = indices(neurons, "--neurons")  # malformed: fails before the model loads
+    picked = indices(neurons, "--neurons")  # malformed or out of range: fails before the model loads
+    precheck(model, layers=[layer], neurons=picked)
     for path in (csv_, plot):
         if path is not None:
             check_writable(path)
@@ -254,8 +257,6 @@ def triage(
     from autointerp.tools.triage import write_csv, write_plot
 
     wb = workbench(model, corpus)
-    wb.target.check_layer(layer)
-    check_within(picked, wb.target.d_mlp, "neuron")
     _announce_build(wb, layer)
     res = run(wb, layer, picked, threshold)
     if csv_ is not None:

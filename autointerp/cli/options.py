@@ -107,6 +107,29 @@ def neuron_id(spec: str):
     return NeuronId.parse(spec)
 
 
+def precheck(model: str | None, neuron=None, layers: list[int] = (), neurons: list[int] = ()) -> None:  # type: ignore[assignment]
+    """Out-of-range layers, neuron indices or neuron ids fail before the model loads, when its shape can
+    be read from a config file (the embedded model, tiny-random, a local directory, the HF cache);
+    otherwise the loaded target checks them (`Target.check`, same messages)."""
+    from autointerp.config import get_settings
+    from autointerp.errors import AutointerpError, InputError
+    from autointerp.ranges import check_within
+    from autointerp.store.shapes import model_shape
+
+    settings = get_settings()
+    name = model or settings.model
+    try:
+        n_layers, d_mlp = model_shape(name, settings)
+    except AutointerpError:
+        return
+    for layer in [*layers, *([neuron.layer] if neuron is not None else [])]:
+        if not 0 <= layer < n_layers:
+            raise InputError(f"layer {layer} is out of range for {name}: layers are 0..{n_layers - 1}")
+    if neuron is not None and not 0 <= neuron.index < d_mlp:
+        raise InputError(f"neuron {neuron} is out of range for {name}: neurons are 0..{d_mlp - 1} per layer")
+    check_within(list(neurons), d_mlp, "neuron")
+
+
 def check_llm(spec: str | None) -> None:
     """A malformed `--llm` (or AUTOINTERP_LLM) fails before the model loads; `local` is always valid
     and is not loaded here."""

@@ -18,6 +18,7 @@ from autointerp.cli.options import (
     Split,
     at_least,
     neuron_id,
+    precheck,
     workbench,
 )
 from autointerp.cli.output import emit_json, lit, out
@@ -41,7 +42,7 @@ def score(
     """Score an explanation: simulate activations on held-out windows and correlate with the real ones."""
     from autointerp.errors import InputError
 
-    neuron_id(neuron)  # malformed input: one error before anything loads
+    precheck(model, neuron_id(neuron))  # malformed input: one error before anything loads
     if not explanation.strip():
         raise InputError("the explanation is empty")
     at_least(n, 1, "-n")
