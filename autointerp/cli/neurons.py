@@ -137,8 +137,8 @@ def substitute(
 ) -> None:
     """The seed paper's synonym test: swap each top example's max word for its synonyms and re-measure."""
     precheck(model, neuron_id(neuron))
-    at_least(examples, 1, "--examples")
-    at_least(k, 1, "-k")
+    for flag, value in (("--examples", examples), ("-k", k)):
+        at_least(value, 1, flag)
     from rich.table import Table
 
     from autointerp.tools.substitute import substitute as run
@@ -205,8 +205,8 @@ def effects(
 ) -> None:
     """Output side: direct logit attribution, mean ablation, activation patching."""
     precheck(model, neuron_id(neuron))
-    at_least(k, 1, "-k")
-    at_least(contexts, 1, "--contexts")
+    for flag, value in (("-k", k), ("--contexts", contexts)):
+        at_least(value, 1, flag)
     from autointerp.tools.effects import effects as run
 
     res = run(workbench(model, corpus), neuron, k, contexts)
