@@ -186,6 +186,8 @@ class Explanation(BaseModel):
     explainer: str = Field(description="the explaining LLM, e.g. local or openai:gpt-4o-mini")
     prompt_version: str = Field(description="e.g. agent_v1; ids derive from it")
     steps: int = 0
+    confident: bool = Field(default=False, description="the chosen explanation's validation evidence clears the "
+                            "calibrated floor; an unconfident record holds the best guess and says so")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
