@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     llm_attempts: int = Field(default=5, ge=1, le=20, description="tries per LLM call (transient errors only)")
     llm: str = Field(default="local", description="explainer/simulator LLM: local, openai:<m>, "
                      "openai-compatible:<m>@<url>")
+    prefix_cache: bool = Field(default=True, description="the local LLM keeps the key/value cache of its last "
+                               "calls and runs only a new call's unshared tokens (off: the benchmarks' baseline)")
 
     @property
     def data_dir(self) -> Path:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from autointerp.errors import InputError
 
@@ -121,7 +121,11 @@ class CacheManifest(BaseModel):
 
 
 SimulatorName = Literal["embedding", "lexical", "llm", "llm-logprob"]
-ScoreMethod = Literal["simulation", "detection", "counterfactual"]
+ScoreMethod = Literal["simulation", "detection", "fuzzing", "counterfactual"]
+# What a simulation is correlated with: "raw" activations, negatives included (OpenAI's
+# automated-interpretability, explanations/scoring.py), or "discretised" min(10, floor(10*relu(x)/max))
+# (this project's rule before issue 16; records without a rule were scored with it).
+ScoreRule = Literal["raw", "discretised"]
 SplitKind = Literal["top-and-random", "random-only"]
 
 
@@ -135,6 +139,28 @@ class HeldOutSplit(BaseModel):
     score_random_windows: list[int]
 
 
+class ScoredWindow(BaseModel):
+    """One window of a simulation score with exactly what was correlated, so anyone can recompute it."""
+
+    window: int
+    tokens: list[str] = Field(description="the scored tokens (BOS excluded)")
+    true: list[float] = Field(description="the real activations under the score's rule")
+    predicted: list[float] = Field(description="the simulator's predictions (0-10)")
+    correlation: float | None = Field(description="Pearson within the window; None where either side is constant")
+
+
+class ClassifiedExample(BaseModel):
+    """One example of a detection or fuzzing score: what the LLM was shown and what it answered."""
+
+    window: int
+    start: int = Field(description="index in the window of the example's first token")
+    text: str = Field(description="as shown to the LLM (fuzzing: with its << >> highlights)")
+    activating: bool = Field(description="truth: the example holds a firing token (fuzzing: correctly highlighted)")
+    quantile: int | None = Field(description="decile of the activating windows, 0 = strongest; None for negatives")
+    max_activation: float
+    prediction: bool | None = Field(description="the LLM's answer; None when it never gave one")
+
+
 class Score(BaseModel):
     """How well an explanation predicts a neuron, on held-out windows."""
 
@@ -143,7 +169,9 @@ class Score(BaseModel):
     explanation: str
     method: ScoreMethod
     simulator: SimulatorName | None
-    value: float = Field(description="pooled Pearson correlation over all scored tokens")
+    rule: ScoreRule | None = Field(default=None, description="simulation: what predictions were correlated with")
+    value: float | None = Field(description="simulation: pooled Pearson over all scored tokens; detection, fuzzing: "
+                                "balanced accuracy; counterfactual: F1. None when undefined (a constant side)")
     per_example: list[float | None] = Field(description="correlation per window; None where either side is constant")
     n_tokens: int
     n_examples: int
@@ -152,6 +180,18 @@ class Score(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     details: dict[str, float] = Field(default_factory=dict, description="method-specific figures")
+    notes: list[str] = Field(default_factory=list, description="what a reader must know, e.g. a short sample")
+    windows: list[ScoredWindow] | None = Field(default=None, description="simulation: every scored window (returned "
+                                               "by `score`, not kept in stored explanations)")
+    examples: list[ClassifiedExample] | None = Field(default=None, description="detection, fuzzing: every example")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_rule(cls, data: object) -> object:
+        """Simulation records stored before rules existed were scored with the discretised rule."""
+        if isinstance(data, dict) and data.get("method") == "simulation" and "rule" not in data:
+            return {**data, "rule": "discretised"}
+        return data
 
 
 ExplanationKind = Literal["input", "output", "both"]

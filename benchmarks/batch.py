@@ -1,8 +1,13 @@
-"""Batch throughput on the embedded defaults: neurons per hour for `one_shot` and `agent`.
+"""Batch throughput on the embedded defaults: neurons per hour for `one_shot`, and for `agent` with
+and without the local model's prefix cache.
 
 Each explainer labels the same `--n` neurons of one layer through `run_batch` (the real path:
 store writes, failure ledger, progress) into a throwaway store that shares the data dir's weights,
-corpora and caches. Last line: one JSON object.
+corpora and caches. The agent runs with and without prefix reuse alternate neuron by neuron (one
+one-neuron batch each, a fresh LLM and prefix cache every time), so a busy shared machine slows
+both alike; `prefix_speedup` is their ratio, and `same_explanations` counts the neurons whose
+stored agent explanation is the same text both ways (reuse must not change the output). Last
+line: one JSON object.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ def main() -> None:
 
     from autointerp.batch import BatchOptions, ThreadExecutor, run_batch
     from autointerp.config import Settings, get_settings
+    from autointerp.store import open_store
     from autointerp.workbench import Workbench
 
     base = get_settings()
-    Workbench.open(settings=base).layer(args.layer)  # built in the real data dir, shared below
+    d_mlp = Workbench.open(settings=base).layer(args.layer).manifest.d_mlp  # built in the real data dir, shared below
     out: dict[str, object] = {"layer": args.layer, "n": args.n, "workers": args.workers, "max_steps": args.max_steps}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -34,15 +40,42 @@ def main() -> None:
             (base.data_dir / sub).mkdir(parents=True, exist_ok=True)
             (home / sub).symlink_to(base.data_dir / sub)
         settings = Settings(**{**base.model_dump(), "home": home})
-        wb = Workbench.open(settings=settings)  # both explainers, all worker threads
-        for key, method in (("one_shot", "one-shot"), ("agent", "agent")):
-            opts = BatchOptions(layers=[args.layer], neurons=f"0:{args.n}", method=method, max_steps=args.max_steps)
-            s = run_batch(opts, wb=wb, executor=ThreadExecutor(args.workers))
-            out[key] = {"neurons_per_hour": round(s.neurons_per_hour, 1), "seconds": s.seconds, "done": s.done,
-                        "failed": s.failed, "tokens": s.prompt_tokens + s.completion_tokens}
-            print(f"{key}: {s.done} neurons in {s.seconds:.0f} s -> {s.neurons_per_hour:.0f} neurons/h "
-                  f"({s.failed} failed, {s.prompt_tokens + s.completion_tokens:,} tokens)", flush=True)
-    out["neurons_per_hour"] = {k: out[k]["neurons_per_hour"] for k in ("one_shot", "agent")}  # type: ignore[index]
+        wb = Workbench.open(settings=settings)  # every explainer and worker thread; one loaded target
+        no_reuse = Workbench(wb.target, settings.model_copy(update={"prefix_cache": False}))
+        store = open_store(settings)
+        texts: dict[str, list[str]] = {"agent_no_prefix": [], "agent": []}
+        runs = {"one_shot": [("one-shot", wb, f"0:{args.n}")]}
+        runs["agent_no_prefix"], runs["agent"] = [], []
+        for i in range(args.n):
+            runs["agent_no_prefix"].append(("agent", no_reuse, str(i)))
+            runs["agent"].append(("agent", wb, str(i)))
+        totals = {key: {"seconds": 0.0, "done": 0, "failed": 0, "tokens": 0} for key in runs}
+        order = [("one_shot", 0)] + [(key, i) for i in range(args.n) for key in ("agent_no_prefix", "agent")]
+        for key, i in order:
+            method, bench, neurons = runs[key][i]
+            opts = BatchOptions(layers=[args.layer], neurons=neurons, method=method, max_steps=args.max_steps,
+                                redo=True)
+            s = run_batch(opts, wb=bench, store=store, executor=ThreadExecutor(args.workers))
+            if key in texts:
+                texts[key] += [r.text for r in store.get(wb.model, f"L{args.layer}.N{i}") if r.method == "agent"]
+            t = totals[key]
+            t["seconds"] += s.seconds
+            t["done"] += s.done
+            t["failed"] += s.failed
+            t["tokens"] += s.prompt_tokens + s.completion_tokens
+            print(f"{key} {neurons}: {s.done} done, {s.failed} failed in {s.seconds:.0f} s "
+                  f"({s.prompt_tokens + s.completion_tokens:,} tokens)", flush=True)
+    for key, t in totals.items():
+        rate = 3600 * t["done"] / t["seconds"] if t["seconds"] else 0.0
+        out[key] = {"neurons_per_hour": round(rate, 1), "seconds": round(t["seconds"], 2), "done": t["done"],
+                    "failed": t["failed"], "tokens": t["tokens"]}
+        print(f"{key}: {t['done']} neurons in {t['seconds']:.0f} s -> {rate:.0f} neurons/h", flush=True)
+    rates = {k: out[k]["neurons_per_hour"] for k in totals}  # type: ignore[index]
+    out["neurons_per_hour"] = rates
+    out["prefix_speedup"] = round(rates["agent"] / rates["agent_no_prefix"], 3) if rates["agent_no_prefix"] else None
+    same = sum(a == b for a, b in zip(texts["agent_no_prefix"], texts["agent"]))
+    out["same_explanations"] = f"{same}/{min(len(texts['agent']), len(texts['agent_no_prefix']))}"
+    out["layer_hours"] = round(d_mlp / rates["agent"], 1) if rates["agent"] else None  # the whole layer, one process
     print(json.dumps(out))
 
 

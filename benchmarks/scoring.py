@@ -1,4 +1,6 @@
-"""Seconds to score one explanation by simulation on the default held-out set (5 top + 5 random windows).
+"""Seconds to score one explanation by simulation on the default held-out set (5 top + 5 random windows),
+and its score under both rules: `raw` (the default, OpenAI's: Pearson with the raw activations) and
+`discretised` (the old rule: Pearson with min(10, floor(10 * relu(x) / max))).
 
 Model, cache and MiniLM are loaded first (reported as setup); then each simulator scores the same
 explanation `--repeats` times and the median is reported. Bar: embedding_seconds <= 2 on 2 cores.
@@ -11,6 +13,10 @@ import argparse
 import json
 import statistics
 import time
+
+
+def _fmt(v: float | None) -> str:
+    return "undefined" if v is None else f"{v:+.4f}"
 
 
 def main() -> None:
@@ -38,9 +44,13 @@ def main() -> None:
             t = time.perf_counter()
             value = simulation_score(wb, args.neuron, args.explanation, sim, args.triggers.split(",")).value
             times.append(time.perf_counter() - t)
+        old = simulation_score(wb, args.neuron, args.explanation, sim, args.triggers.split(","),
+                               rule="discretised").value
         out[f"{sim}_seconds"] = round(statistics.median(times), 3)
         out[f"{sim}_score"] = value
-        print(f"{sim}: median {out[f'{sim}_seconds']:.3f} s over {args.repeats} runs, score {value:+.4f}")
+        out[f"{sim}_score_discretised"] = old
+        print(f"{sim}: median {out[f'{sim}_seconds']:.3f} s over {args.repeats} runs, score {_fmt(value)} "
+              f"(discretised rule: {_fmt(old)})")
     print(f"setup (model, cache check, MiniLM): {setup:.2f} s")
     print(json.dumps({"neuron": args.neuron, "setup_seconds": round(setup, 3), **out}))
 

@@ -8,29 +8,24 @@ from collections.abc import Callable
 
 from langchain_core.messages import HumanMessage
 
+from autointerp.agent import tools as agent_tools
+from autointerp.agent.compose import TIE, category_items, choose, compose, placeholder, top_words, verdict
+from autointerp.agent.confidence import confident, hedged
 from autointerp.agent.loop import PROMPT_VERSION, AgentConfig, StopReason, run_loop
-from autointerp.agent.session import Candidate, Session, open_session
-from autointerp.agent.tools import marked, make_tools
+from autointerp.agent.session import Candidate, Session, ToolError, open_session
+from autointerp.agent.tools import examples_table, findings_table, make_tools, marked
 from autointerp.agent.transcript import Event, Transcript
 from autointerp.errors import AutointerpError
 from autointerp.llm import LLM, LLMError, Usage, make_llm
 from autointerp.prompts import render
 from autointerp.records import ExplainMethod, Explanation, NeuronId, SimulatorName
-from autointerp.tools import effects as effects_mod
 from autointerp.workbench import Workbench
 
-ONE_SHOT_VERSION = 1
+ONE_SHOT_VERSION = 2
 CATEGORY_VERSION = 1
 PROMPT_VERSIONS: dict[str, str] = {"agent": f"agent_v{PROMPT_VERSION}+category_v{CATEGORY_VERSION}",
                                    "one-shot": f"one_shot_v{ONE_SHOT_VERSION}", "heuristic": "heuristic_v1"}
-# A category name must predict the neuron by itself before it labels the token list: its own validation
-# score at least NAME_FLOOR and NAME_SUPPORT of the list's. On the 12 planted concepts the name alone
-# scores 0.69-1.31 of the list; the names SmolLM2 invents for real neurons' mixed tokens ("animals"
-# for "Champions", "ron") mostly score under 0.4 of it, or under 0.2 outright.
-NAME_FLOOR, NAME_SUPPORT = 0.2, 0.6
-# A supported named list keeps the heuristic's tokens and adds what they share; when it scores this
-# close to the bare list (well inside the spread of a 10-window validation score), the name stays.
-NAME_TOLERANCE = 0.02
+CONTEXT_EXAMPLES = 3  # context edits run up front, on the explainer's first top examples
 _NOT_A_CATEGORY = frozenset("word words token tokens letter letters the a an and of to".split())
 
 
@@ -38,7 +33,7 @@ class ExplanationFailed(LLMError):
     """The explainer produced nothing usable as an explanation."""
 
 
-def _examples(session: Session, n: int = 10) -> str:
+def _examples(session: Session, n: int = 8) -> str:
     return "\n".join(f"{session.normalised(r.max_activation)}: {marked(r)}" for r in session.explain[:n])
 
 
@@ -61,6 +56,7 @@ def clean_reply(text: str) -> str:
 
 
 def one_shot(session: Session, llm: LLM, transcript: Transcript) -> str:
+    """The OpenAI-style baseline; a reply that copies a prompt placeholder is no explanation."""
     prompt = render("one_shot", ONE_SHOT_VERSION, examples=_examples(session))
     transcript.add("prompt", role="user", content=prompt)
     hints = {"prefill": "The neuron fires on", "repetition_penalty": 1.3, "max_tokens": 60} \
@@ -68,11 +64,14 @@ def one_shot(session: Session, llm: LLM, transcript: Transcript) -> str:
     reply = llm.invoke([HumanMessage(prompt)], **hints)
     session.usage.add(reply.usage)
     transcript.add("llm", content=reply.text)
-    return clean_reply(reply.text)
+    text = clean_reply(reply.text)
+    if why := placeholder(text):
+        raise ExplanationFailed(f"the explainer's reply was refused: {why}")
+    return text
 
 
 def category(words: list[str], llm: LLM, transcript: Transcript | None = None, usage: Usage | None = None) -> str | None:
-    """What the top tokens have in common, by few-shot line completion (even the 135M local model
+    """What the words have in common, by few-shot line completion (even the 135M local model
     names animals, colours or months this way); None when the reply is not a short category name."""
     line = ", ".join(words)
     prompt = render("category", CATEGORY_VERSION, words=line)
@@ -96,13 +95,9 @@ def category(words: list[str], llm: LLM, transcript: Transcript | None = None, u
 def _output_side(session: Session) -> str | None:
     """What the neuron promotes, when DLA and mean ablation agree on at least two of their top ten
     tokens; otherwise the evidence does not support an output claim."""
-    res = session.effects or effects_mod.effects(session.wb, session.neuron, k=10, contexts=10,
-                                                 windows={r.window for r in session.explain})
-    session.effects = res
-    session.evidence.promoted_tokens = [t.token for t in res.promoted]
-    session.evidence.suppressed_tokens = [t.token for t in res.suppressed]
-    lost = {t.token.strip().lower() for t in res.ablation_lost}
-    agreed = list(dict.fromkeys(t.token.strip() for t in res.promoted if t.token.strip() and t.token.strip().lower() in lost))
+    if session.effects is None:
+        agent_tools.run_effects(session)
+    agreed = session.findings.output
     if len(agreed) < 2:
         return None
     return "promotes " + ", ".join(f'"{t}"' for t in agreed[:3]) + " as the next token"
@@ -135,6 +130,7 @@ def explain(wb: Workbench, neuron: NeuronId | str, llm: LLM | str | None = None,
             output = _output_side(session)
             if output and kind == "input":
                 text, kind = f"{text.rstrip('.')}; it {output}", "both"
+        sure = confident(chosen.validation)
         score = session.test_score(chosen.text, chosen.triggers)
         transcript.add("score", steps, split="test", text=chosen.text, value=score.value, n_tokens=score.n_tokens)
     except Exception as e:
@@ -144,12 +140,13 @@ def explain(wb: Workbench, neuron: NeuronId | str, llm: LLM | str | None = None,
     spent = session.usage
     cost = None if spent.cost_usd is None else round(spent.cost_usd, 8)
     record = Explanation(
-        neuron=str(session.neuron), model=session.target.name, text=text, kind=kind, triggers=chosen.triggers,
-        evidence=session.evidence, scores=[score], method=method, explainer=llm_obj.name if llm_obj else "none",
-        prompt_version=PROMPT_VERSIONS[method], steps=steps,
-        prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens, cost_usd=cost,
+        neuron=str(session.neuron), model=session.target.name, text=text if sure else hedged(text), kind=kind,
+        triggers=chosen.triggers, evidence=session.evidence, scores=[score], method=method,
+        explainer=llm_obj.name if llm_obj else "none", prompt_version=PROMPT_VERSIONS[method], steps=steps,
+        confident=sure, prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens, cost_usd=cost,
         transcript=str(transcript.path))
-    transcript.add("final", steps, stop=stop, validation=chosen.validation, record=record.model_dump(mode="json"))
+    transcript.add("final", steps, stop=stop, validation=chosen.validation, source=chosen.source, confident=sure,
+                   record=record.model_dump(mode="json"))
     transcript.save()
     return record
 
@@ -161,31 +158,66 @@ def _run(method: ExplainMethod, session: Session, llm: LLM | None, transcript: T
         return session.validate(text, words, "heuristic"), 0, None
     if method == "one-shot":
         return session.validate(one_shot(session, llm, transcript), [], "one-shot"), 0, None
+    return _agent(session, llm, transcript, config, store)
+
+
+def gather(session: Session, transcript: Transcript) -> None:
+    """The experiments every composition rule reads, run up front without the LLM (cheaper than
+    steps): peak words, substitution, context edits of the first top examples, effects. Each is
+    recorded as a step-0 tool call."""
+    agent_tools.record_peaks(session)
+    runs = [("substitute", {}, lambda: agent_tools.run_substitute(session))]
+    runs += [("context", {"example": i}, lambda i=i: agent_tools.run_context(session, i))
+             for i in range(min(CONTEXT_EXAMPLES, len(session.explain)))]
+    runs.append(("effects", {}, lambda: agent_tools.run_effects(session)))
+    for name, args, run in runs:
+        transcript.add("tool_call", name=name, args=args)
+        session.detail = None
+        try:
+            obs, ok = run(), True
+        except (ToolError, AutointerpError) as e:
+            obs, ok = f"error: {name} failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}", False
+        transcript.add("tool_result", name=name, result=obs, ok=ok, detail=session.detail)
+
+
+def _score_drafts(session: Session, name: str | None, transcript: Transcript) -> None:
+    """Score each composed candidate not scored yet."""
+    done = {(c.text, tuple(c.triggers)) for c in session.candidates}
+    for d in compose(session.findings, name):
+        if (d.text, tuple(d.triggers)) in done:
+            continue
+        c = session.validate(d.text, d.triggers, d.rule)
+        done.add((c.text, tuple(c.triggers)))
+        transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
+
+
+def _agent(session: Session, llm: LLM, transcript: Transcript, config: AgentConfig,
+           store) -> tuple[Candidate, int, StopReason | None]:
+    """Evidence first, candidates composed from it and scored, then the LLM's steps (it sees the
+    findings and the scores, and may propose better); the best validation candidate wins."""
+    gather(session, transcript)
+    f = session.findings
     text, words = heuristic(session)
-    seeds = [session.validate(text, words, "heuristic")]
-    if name := category(words, llm, transcript, session.usage):
-        seeds.append(alone := session.validate(name, [], "category"))
-        if alone.validation >= max(NAME_FLOOR, NAME_SUPPORT * seeds[0].validation):
-            seeds.append(session.validate(f"{name}: " + ", ".join(f'"{w}"' for w in words), words, "named"))
-    try:
-        seeds.append(session.validate(one_shot(session, llm, transcript), [], "one-shot"))
-    except ExplanationFailed as e:
-        transcript.add("observation", content=f"one-shot seed failed: {e}")
-    for c in seeds:
+    if not all(any(ch.isalnum() for ch in w) for w in words):  # punctuation peaks: no word rule names them
+        c = session.validate(text, words, "heuristic")
         transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
-    task = render("agent_task", PROMPT_VERSION, neuron=session.neuron,
-                  top_tokens=", ".join(repr(t.token) for t in session.evidence.top_tokens[:8]),
-                  examples=_examples(session, 8), max_steps=config.max_steps,
-                  candidates="\n".join(f"- {c.validation:.3f}: {c.text}" for c in seeds))
-    stop: StopReason
-    stop, steps = run_loop(session, llm, make_tools(session, store), task, transcript, config)
-    for c in session.candidates[len(seeds):]:
-        transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
-    return prefer_named(session.best, next((c for c in seeds if c.source == "named"), None)), steps, stop
-
-
-def prefer_named(best: Candidate, named: Candidate | None) -> Candidate:
-    """The named token list instead of the bare one when it scores within NAME_TOLERANCE of it."""
-    if best.source == "heuristic" and named is not None and named.validation >= best.validation - NAME_TOLERANCE:
-        return named
-    return best
+    name = category(category_items(f, top_words(f)), llm, transcript, session.usage) if verdict(f) == "category" else None
+    _score_drafts(session, name, transcript)
+    best = choose(session.candidates)
+    if best.validation >= config.target_score:
+        return best, 0, "target-score"
+    task = render("agent_task", PROMPT_VERSION, neuron=session.neuron, findings=findings_table(session),
+                  examples=examples_table(session, 0, 5), max_steps=config.max_steps,
+                  candidates="\n".join(f"{c.validation:.3f} {c.text}" for c in
+                                       sorted(session.candidates, key=lambda c: -c.validation)[:4]))
+    names = frozenset({name}) if name else frozenset()
+    before = len(session.candidates)
+    stop, steps = run_loop(session, llm, make_tools(session, store, names), task, transcript, config)
+    for c in session.candidates[before:]:
+        transcript.add("score", steps, split="validation", text=c.text, value=c.validation, source=c.source)
+    _score_drafts(session, name, transcript)  # the loop's own experiments may support new rules
+    chosen = choose(session.candidates)
+    near = [c for c in session.candidates if c.validation >= chosen.validation - TIE]
+    transcript.add("observation", steps, content=f"chosen {chosen.source} ({chosen.validation:.3f}) among "
+                   f"{len(near)} within {TIE} of the best")
+    return chosen, steps, stop

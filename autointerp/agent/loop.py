@@ -1,7 +1,9 @@
 """The bounded agent loop. Native tool calling where the chat model has it, else a JSON-step
 fallback that runs the same tools. Ends on `submit`, the target score, the step limit, the token
-budget, or a stall (STALL_STEPS steps in a row that ran nothing new); tool failures and malformed
-steps go back to the model as observations."""
+budget (also when the next step would not fit in it), or a stall (STALL_STEPS steps in a row that
+ran nothing new); tool failures, refused explanations and malformed steps go back to the model as
+observations. Older tool results are cut to their first line in the history: the model keeps what
+it found, not every row of it, and each step's prompt stays short."""
 
 from __future__ import annotations
 
@@ -17,19 +19,16 @@ from autointerp.agent.transcript import Transcript
 from autointerp.llm import LLM
 from autointerp.prompts import render
 
-PROMPT_VERSION = 1
-MAX_OBSERVATION = 1500
+PROMPT_VERSION = 2
+MAX_OBSERVATION = 800
+KEPT_RESULTS = 1  # tool results shown in full: the latest; older ones are cut to their first line
 StopReason = Literal["submit", "target-score", "max-steps", "budget", "stalled"]
 # Steps in a row with no new tool run (a repeated call, an unparsable reply, no call at all) before
 # the loop gives up: of 113 local-LLM agent transcripts, 81 had 3 such steps in a row and none of them
 # ran a new call afterwards (after 2 in a row: 2 of 104 did).
 STALL_STEPS = 3
-# After an idle step the local model's next reply is begun with an unused tool of these, which gather
-# evidence whatever their arguments: greedy decoding would send the same reply again. Never `score`:
-# a stuck 135M model's hypotheses are noise, and on 10 validation windows one can win by chance (seen:
-# a sentence about "the king of Navarre" scored 0.163 on validation and -0.051 held out).
-FORCE_ORDER = ("substitute", "context")
-# How every local reply starts unless a tool is forced: far more of a tiny model's steps then parse.
+# How every local reply starts: far more of a tiny model's steps then parse. (Substitution and
+# context edits run before the loop, so an idle model is no longer begun with them.)
 JSON_START = '{"tool": "'
 
 
@@ -81,7 +80,27 @@ def run_tool(tools: dict[str, BaseTool], name: str, args: dict) -> tuple[str, bo
         return str(tool.invoke(args))[:MAX_OBSERVATION], True
     except Exception as e:  # noqa: BLE001 - the model gets the failure, the loop goes on
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return f"error: {name} failed: {msg[:400]}", False
+        return f"error: {name} failed: {msg[:300]}", False
+
+
+def _ran(session: Session, transcript: Transcript, step: int, tools: dict[str, BaseTool], name: str,
+         args: dict) -> tuple[str, bool]:
+    """Run one call; the transcript gets the compact observation and the tool's full result."""
+    session.detail = None
+    obs, ok = run_tool(tools, name, args)
+    transcript.add("tool_result", step, name=name, result=obs, ok=ok, detail=session.detail)
+    return obs, ok
+
+
+def _first_line(text: str) -> str:
+    head = text.split("\n", 1)
+    return head[0][:120] + (" ..." if len(head) > 1 or len(head[0]) > 120 else "")
+
+
+def _shorten_old(results: list[BaseMessage]) -> None:
+    """Cut every tool result message but the latest KEPT_RESULTS to its first line (in place)."""
+    for m in results[:-KEPT_RESULTS] if KEPT_RESULTS else results:
+        m.content = _first_line(str(m.content))
 
 
 def _tool_lines(tools: list[BaseTool]) -> str:
@@ -101,14 +120,19 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     transcript.add("prompt", role="system", content=system)
     transcript.add("prompt", role="user", content=task)
     done: list[tuple[str, dict]] = []
-    idle = 0
+    idle, last = 0, 0
+    results: list[BaseMessage] = []  # the tool result messages, oldest first
     for step in range(1, config.max_steps + 1):
-        if session.usage.tokens >= config.max_tokens:
+        if session.usage.tokens >= config.max_tokens or session.usage.tokens + last > config.max_tokens:
+            # spent, or the next step (which costs at least what the last did) would not fit
             return "budget", step - 1
+        spent = session.usage.tokens
         if native:
-            ran = _native_step(session, llm, tools, by_name, messages, transcript, step)
+            ran = _native_step(session, llm, tools, by_name, messages, transcript, step, results)
         else:
-            ran = _json_step(session, llm, by_name, messages, transcript, step, done, forced=idle > 0)
+            ran = _json_step(session, llm, by_name, messages, transcript, step, done, results)
+        last = session.usage.tokens - spent
+        _shorten_old(results)
         idle = 0 if ran else idle + 1
         if idle >= STALL_STEPS:
             transcript.add("observation", step, content=f"stopped: {idle} steps in a row ran no new tool call")
@@ -121,7 +145,7 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     return "max-steps", config.max_steps
 
 
-def _native_step(session, llm, tools, by_name, messages, transcript, step) -> bool:
+def _native_step(session, llm, tools, by_name, messages, transcript, step, results) -> bool:
     """One reply and its tool calls; False when it made none."""
     reply = llm.invoke(messages, tools=tools)
     session.usage.add(reply.usage)
@@ -135,9 +159,9 @@ def _native_step(session, llm, tools, by_name, messages, transcript, step) -> bo
         transcript.add("tool_result", step, name=bad.get("name"), result=obs, ok=False)
     for call in calls:
         transcript.add("tool_call", step, name=call["name"], args=call["args"])
-        obs, ok = run_tool(by_name, call["name"], call["args"])
+        obs, _ = _ran(session, transcript, step, by_name, call["name"], call["args"])
         messages.append(ToolMessage(obs, tool_call_id=call["id"]))
-        transcript.add("tool_result", step, name=call["name"], result=obs, ok=ok)
+        results.append(messages[-1])
     if not calls and not msg.invalid_tool_calls:
         nudge = "Call a tool to test your hypothesis, or `submit` your explanation."
         messages.append(HumanMessage(nudge))
@@ -145,30 +169,10 @@ def _native_step(session, llm, tools, by_name, messages, transcript, step) -> bo
     return bool(calls)
 
 
-def begun_call(by_name: dict[str, BaseTool], done: list[tuple[str, dict]]) -> str:
-    """How the local model's reply starts: JSON_START, or after an idle step the next unused tool of
-    FORCE_ORDER with its first argument (a string opened, or the tiny model writes a number), when one
-    is left."""
-    used = {n for n, _ in done}
-    name = next((n for n in FORCE_ORDER if n in by_name and n not in used), None)
-    if name is None:
-        return JSON_START
-    first = next(iter(by_name[name].args.items()), None)
-    if first is None:
-        return f'{{"tool": "{name}", "args": {{'
-    arg, schema = first
-    return f'{{"tool": "{name}", "args": {{"{arg}": ' + ('"' if schema.get("type") == "string" else "")
-
-
 def _json_step(session, llm, by_name, messages, transcript, step, done: list[tuple[str, dict]],
-               forced: bool = False) -> bool:
+               results: list[BaseMessage]) -> bool:
     """One JSON step; False when it ran no new tool call (unparsable, or a repeat)."""
-    hints = {}
-    if llm.capabilities.prefill:
-        prefill = begun_call(by_name, done) if forced else JSON_START
-        hints = {"prefill": prefill, "max_tokens": 160, "stop_strings": ["}}"]}
-        if prefill != JSON_START:
-            transcript.add("observation", step, content=f"the reply was begun with {prefill}")
+    hints = {"prefill": JSON_START, "max_tokens": 160, "stop_strings": ["}}"]} if llm.capabilities.prefill else {}
     reply = llm.invoke(messages, **hints)
     session.usage.add(reply.usage)
     text = reply.text
@@ -184,12 +188,11 @@ def _json_step(session, llm, by_name, messages, transcript, step, done: list[tup
     transcript.add("tool_call", step, name=name, args=args)
     ran = (name, args) not in done
     if not ran:
-        obs, ok = "error: you already made exactly this call; change the arguments or use another tool", False
+        obs = "error: you already made exactly this call; change the arguments or use another tool"
+        transcript.add("tool_result", step, name=name, result=obs, ok=False)
     else:
-        obs, ok = run_tool(by_name, name, args)
+        obs, _ = _ran(session, transcript, step, by_name, name, args)
         done.append((name, args))
-    transcript.add("tool_result", step, name=name, result=obs, ok=ok)
-    unused = [t for t in by_name if t not in {n for n, _ in done}]
-    messages.append(HumanMessage(f"Result of {name}:\n{obs}\n\nTools not used yet: {', '.join(unused) or 'none'}. "
-                                 "Next step: one JSON object."))
+    messages.append(HumanMessage(f"{name}:\n{obs}"))
+    results.append(messages[-1])
     return ran

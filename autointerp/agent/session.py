@@ -1,5 +1,6 @@
-"""What one explanation run knows about its neuron: the held-out split, the validation windows its
-`score` tool uses, the candidates scored so far, and the findings that become the evidence."""
+"""What one explanation run knows about its neuron: three disjoint window sets (what the explainer
+reads, what chooses among candidates, and the held-out test windows of the reported score), the
+candidates scored so far, and the typed findings that become the evidence."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from autointerp.agent.compose import rejection
+from autointerp.agent.findings import Findings
 from autointerp.cache.view import LayerCache
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError
@@ -22,7 +25,7 @@ from autointerp.records import (
     SimulatorName,
     TopToken,
 )
-from autointerp.scoring.simulation import score_records
+from autointerp.scoring.simulation import DEFAULT_RULE, rounded, score_records
 from autointerp.scoring.split import held_out
 from autointerp.targets import Target
 from autointerp.tools.effects import EffectsResult
@@ -30,6 +33,11 @@ from autointerp.workbench import Workbench
 
 
 MAX_EXPLANATION = 400
+# Validation: this many of the neuron's top windows, taken out of the explainer's share, and as many
+# random windows outside the test set. A candidate read off the windows it is scored on overfits (on
+# L6.N74 a "peak words" candidate scored +0.367 on validation drawn from the explainer's own windows
+# and -0.052 held out).
+N_VALIDATION = 6
 
 
 class ToolError(AutointerpError):
@@ -41,14 +49,14 @@ class Candidate:
     text: str
     triggers: list[str]
     validation: float
-    source: str  # heuristic, one-shot, score, submit
+    source: str  # a composition rule (words, exact, category, context), heuristic, one-shot, score, submit
 
 
 @dataclass
 class Session:
-    """One neuron under study. The explainer sees `explain` windows only; its `score` tool uses
-    `validation` (other top windows and other random windows); the final score uses `test`, which
-    no tool ever touches."""
+    """One neuron under study. The explainer and its tools see `explain` windows only; candidates are
+    scored and chosen on `validation` (top windows taken out of the explainer's share, and random
+    windows); the final score uses `test`, which nothing before it touches."""
 
     neuron: NeuronId
     wb: Workbench
@@ -66,6 +74,8 @@ class Session:
     effects: EffectsResult | None = None
     kind: ExplanationKind = "input"
     usage: Usage = field(default_factory=Usage)  # what this run's LLM calls spent, explainer and simulator
+    findings: Findings = field(default_factory=Findings)
+    detail: object = None  # the last tool's full result, for the transcript (the LLM gets a compact one)
 
     @property
     def target(self) -> Target:
@@ -85,22 +95,28 @@ class Session:
             raise ToolError("the explanation is empty")
         if len(text) > MAX_EXPLANATION:
             raise ToolError(f"the explanation has {len(text)} characters; keep it under {MAX_EXPLANATION}")
-        value, _, _, spent = score_records(text, triggers, self.validation, self.max_activation, self.simulator,
-                                           self.sim_llm)
-        self.usage.add(spent)
-        cand = Candidate(text.strip(), [t for t in triggers if t.strip()], round(value, 4), source)
+        sim = score_records(text, triggers, self.validation, self.max_activation, self.simulator, self.sim_llm)
+        self.usage.add(sim.usage)
+        # An undefined correlation (constant predictions) ranks as 0: it predicts nothing.
+        cand = Candidate(text.strip(), [t for t in triggers if t.strip()], round(sim.value or 0.0, 4), source)
         self.candidates.append(cand)
         return cand
 
+    def propose(self, text: str, triggers: list[str], source: str, names: frozenset[str] = frozenset()) -> Candidate:
+        """An LLM-written candidate: refused (ToolError) when it copies a prompt placeholder or names
+        nothing from the evidence (`names`: category names the evidence supports), else validated."""
+        if why := rejection(text, self.findings, names):
+            raise ToolError(f"explanation refused: {why}")
+        return self.validate(text, triggers, source)
+
     def test_score(self, text: str, triggers: list[str]) -> Score:
         """The held-out score recorded with the explanation."""
-        value, per, n_tok, spent = score_records(text, triggers, self.test, self.max_activation, self.simulator,
-                                                 self.sim_llm)
-        self.usage.add(spent)
+        sim = score_records(text, triggers, self.test, self.max_activation, self.simulator, self.sim_llm)
+        self.usage.add(sim.usage)
         llm = self.sim_llm
         return Score(neuron=str(self.neuron), model=self.target.name, explanation=text, method="simulation",
-                     simulator=self.simulator, value=round(value, 5),
-                     per_example=[None if c is None else round(c, 5) for c in per], n_tokens=n_tok,
+                     simulator=self.simulator, rule=DEFAULT_RULE, value=rounded(sim.value),
+                     per_example=[rounded(c) for c in sim.per_window], n_tokens=sim.n_tokens,
                      n_examples=len(self.test), split=self.split, llm=llm.name if llm else None)
 
     def normalised(self, a: float) -> float:
@@ -122,14 +138,18 @@ def open_session(wb: Workbench, neuron: NeuronId | str, simulator: SimulatorName
     neuron = wb.neuron(neuron)
     settings = wb.settings
     layer = wb.layer(neuron.layer)
-    explain, test, split = held_out(layer, neuron.index, *n_test, seed=settings.seed)
-    # Validation: a seeded draw of the explainer's own top windows, and random windows not in the test set.
+    shown, test, split = held_out(layer, neuron.index, *n_test, seed=settings.seed)
+    # Validation: a seeded draw of top windows taken out of the explainer's share (so never shown to
+    # it), and random windows not in the test set. The test set is exactly held_out's.
     rng = np.random.default_rng([settings.seed, neuron.layer, neuron.index, 1])
-    n_val = min(5, len(explain) // 3)
-    val_top = [explain[i] for i in sorted(rng.choice(len(explain), size=n_val, replace=False))] if n_val else []
-    held = {r.window for r in test}
+    n_val = min(N_VALIDATION, len(shown) // 3)
+    picked = set(rng.choice(len(shown), size=n_val, replace=False).tolist()) if n_val else set()
+    val_top = [r for i, r in enumerate(shown) if i in picked]
+    explain = [r for i, r in enumerate(shown) if i not in picked]
+    held = {r.window for r in test} | {r.window for r in shown}  # no window the explainer reads either
     spare = [r for r in layer.random(neuron.index) if r.window not in held]
-    val_rand = [spare[i] for i in sorted(rng.choice(len(spare), size=min(5, len(spare)), replace=False))]
+    val_rand = [spare[i] for i in sorted(rng.choice(len(spare), size=min(N_VALIDATION, len(spare)), replace=False))]
+    split = split.model_copy(update={"explain_windows": [r.window for r in explain]})
     session = Session(neuron, wb, layer, explain, val_top + val_rand, test, split,
                       layer.max_activation(neuron.index), simulator, sim_llm)
     if not session.validation:

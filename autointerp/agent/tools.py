@@ -1,5 +1,6 @@
 """The agent's tools: typed functions whose schema comes from their signature and docstring.
-Each returns compact text for the model; findings also land in the session's evidence."""
+Each returns a compact table for the model (top rows, short contexts); the full result goes to the
+transcript (`session.detail`) and the typed findings (`session.findings`) that compose.py reads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Literal
 
 from langchain_core.tools import BaseTool, StructuredTool
 
+from autointerp.agent.compose import top_words
+from autointerp.agent.findings import DRIVER, ContextEdit, Driver, ProbeRun, Swap, peak_word
 from autointerp.agent.session import Session, ToolError
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord
@@ -19,40 +22,123 @@ from autointerp.tools.show import snippet
 
 MAX_TEXTS = 8
 MAX_TEXT_CHARS = 400
+SHOWN_CHARS = 60  # a probe text or context as echoed back to the model
 
 
-def marked(rec: ActivationRecord, words: int = 6) -> str:
+def marked(rec: ActivationRecord, words: int = 4) -> str:
+    """The peak token's word with `words` words either side, the peak token between asterisks."""
     s = snippet(rec, words)
-    return f"{s.left}{s.before}[[{s.token}]]{s.after}{s.right}".strip()
+    return f"{s.left}{s.before}*{s.token}*{s.after}{s.right}".strip()
+
+
+def peak_label(session: Session, rec: ActivationRecord) -> str:
+    p = peak_word(rec, session.normalised(rec.max_activation))
+    if p.piece == "whole" or p.word == p.token.strip():
+        return repr(p.token.strip() or p.token)
+    return f'{p.token.strip()!r} ({p.piece} piece of "{p.word}")'
+
+
+def examples_table(session: Session, start: int = 0, n: int = 6) -> str:
+    rows = session.explain[start: start + n]
+    return "\n".join(f"{start + i}|{session.normalised(r.max_activation)}|{peak_label(session, r)}|{marked(r)}"
+                     for i, r in enumerate(rows))
+
+
+def record_peaks(session: Session) -> None:
+    session.findings.peaks = [peak_word(r, session.normalised(r.max_activation)) for r in session.explain]
+
+
+def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
+    explain_windows = {r.window for r in session.explain}
+    res = substitute_mod.substitute(session.wb, session.neuron, examples, k, windows=explain_windows)
+    session.detail = res.model_dump(mode="json")
+    seen = {s.word for s in session.findings.swaps}
+    lines = []
+    for ex in res.examples:
+        if ex.skipped:
+            continue
+        swap = Swap(ex.word, session.normalised(ex.original_activation),
+                    tuple((s.synonym, session.normalised(s.activation)) for s in ex.substitutions))
+        if swap.word not in seen:
+            session.findings.swaps.append(swap)
+            seen.add(swap.word)
+        line = f"{swap.word} {swap.original} -> " + ", ".join(f"{w} {a}" for w, a in swap.synonyms)
+        session.evidence.substitutions.append(line)
+        lines.append(line)
+    lines.append(f"similar words keep {res.mean_retained:.0%} of the activation")
+    return "\n".join(lines)
+
+
+def run_context(session: Session, example: int = 0) -> str:
+    if not 0 <= example < len(session.explain):
+        raise ToolError(f"example must be in 0..{len(session.explain) - 1}")
+    rec = session.explain[example]
+    index = next(i for i, r in enumerate(session.layer.top(session.neuron.index)) if r.window == rec.window)
+    res = context_tool(session.wb, session.neuron, index)
+    session.detail = res.model_dump(mode="json")
+    mw = next(w.index for w in res.words if w.is_max_word)
+    peak = peak_word(rec, session.normalised(rec.max_activation)).word
+    drivers = tuple(Driver(w.word.strip(), round(w.importance, 2), mw - w.index)
+                    for w in sorted(res.words, key=lambda w: -w.importance)
+                    if w.edited and w.importance >= DRIVER and w.word.strip())[:3]
+    session.findings.contexts.append(ContextEdit(rec.window, peak, drivers))
+    moved = sorted((w for w in res.words if w.edited and w.word.strip()), key=lambda w: -abs(w.importance))[:4]
+    line = f"{peak!r}: " + (", ".join(f"{w.word.strip()!r} {-w.importance:+.0%}" for w in moved) or "no context words")
+    session.evidence.context.append(line)
+    return line + " (activation change when the word is deleted)"
+
+
+def run_effects(session: Session) -> str:
+    res = session.effects or effects_mod.effects(session.wb, session.neuron, k=10, contexts=10,
+                                                 windows={r.window for r in session.explain})
+    session.effects = res
+    session.detail = res.model_dump(mode="json")
+    session.evidence.promoted_tokens = [t.token for t in res.promoted]
+    session.evidence.suppressed_tokens = [t.token for t in res.suppressed]
+    lost = {t.token.strip().lower() for t in res.ablation_lost}
+    session.findings.output = list(dict.fromkeys(t.token.strip() for t in res.promoted
+                                                 if t.token.strip() and t.token.strip().lower() in lost))
+    fmt = lambda ts: ", ".join(repr(t.token) for t in ts[:5]) or "none"  # noqa: E731
+    return f"promotes {fmt(res.promoted)}; ablation lowers {fmt(res.ablation_lost)}"
+
+
+def findings_table(session: Session) -> str:
+    """What the up-front experiments showed, in a few lines."""
+    f = session.findings
+    words = ", ".join(f'"{w}"' + ("" if p == "whole" else f" ({p} piece peaks)") for w, p in top_words(f))
+    lines = [f"peak words: {words or 'none'}"]
+    lines += [f"swap {s.word} {s.original} -> " + ", ".join(f"{w} {a}" for w, a in s.synonyms[:4]) for s in f.swaps[:4]]
+    lines += [f"context {c.peak!r}: " + (", ".join(f"{d.word!r} -{d.importance:.0%}" for d in c.drivers) or "none")
+              for c in f.contexts[:3]]
+    if f.output:
+        lines.append("promotes (DLA and ablation agree): " + ", ".join(repr(t) for t in f.output[:3]))
+    return "\n".join(lines)
 
 
 def _clean(items: list[str] | None) -> list[str]:
     return [t for t in (items or []) if isinstance(t, str) and t.strip()]
 
 
-def make_tools(session: Session, store=None) -> list[BaseTool]:
-    """The tool set for one session; `store` (optional) backs `search_similar`."""
+def make_tools(session: Session, store=None, names: frozenset[str] = frozenset()) -> list[BaseTool]:
+    """The tool set for one session; `store` (optional) backs `search_similar`; `names` are category
+    names the evidence supports (a written candidate may use them)."""
     wb, neuron, model = session.wb, session.neuron, session.target.name
-    explain_windows = {r.window for r in session.explain}
 
-    def top_examples(start: int = 0, n: int = 8) -> str:
-        """Top-activating text windows of the neuron (your share; held-out windows are hidden). The
-        token where the neuron fires most is marked [[like this]]; activations are on a 0-10 scale.
+    def top_examples(start: int = 0, n: int = 6) -> str:
+        """Top-activating windows (your share; held-out windows are hidden), one per line:
+        index|activation 0-10|peak token|context with the peak token between asterisks.
 
         Args:
             start: index of the first example to show
-            n: how many examples (at most 20)
+            n: how many examples (at most 12)
         """
         if start < 0 or start >= len(session.explain):
             raise ToolError(f"start must be in 0..{len(session.explain) - 1}")
-        rows = session.explain[start: start + max(1, min(n, 20))]
-        return "\n".join(f"{start + i}. ({session.normalised(r.max_activation)}) {marked(r)}"
-                         for i, r in enumerate(rows))
+        return examples_table(session, start, max(1, min(n, 12)))
 
     def probe(texts: list[str]) -> str:
-        """Run the real model on texts you write, to test a hypothesis: include texts that should
-        activate the neuron and texts that should not. Returns each text's max activation (0-10,
-        10 = the neuron's corpus max) and the token where it peaks.
+        """Run the real model on texts you write: some that should activate the neuron, some that
+        should not. One line per text: activation 0-10|peak token|text.
 
         Args:
             texts: one to eight short texts
@@ -61,11 +147,14 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
         if not texts:
             raise ToolError("give at least one non-empty text")
         res = probe_mod.probe(wb, neuron, texts)
+        session.detail = [{"text": t, "max_activation": r.max_activation, "max_token": r.max_token}
+                          for t, r in zip(texts, res.records)]
         lines = []
         for t, r in zip(texts, res.records):
-            line = f"{session.normalised(r.max_activation)} at {r.max_token!r}: {t!r}"
-            lines.append(line)
-            session.evidence.probes.append(line)
+            run = ProbeRun(t, session.normalised(r.max_activation), r.max_token)
+            session.findings.probes.append(run)
+            session.evidence.probes.append(f"{run.activation} at {r.max_token!r}: {t!r}")
+            lines.append(f"{run.activation}|{r.max_token!r}|{t[:SHOWN_CHARS]}")
         return "\n".join(lines)
 
     def synonyms(word: str, k: int = 5) -> str:
@@ -82,65 +171,40 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
         return ", ".join(n.word for n in res.neighbours)
 
     def substitute(examples: int = 5, k: int = 4) -> str:
-        """Swap the peak word of top examples for similar words and re-measure: does the neuron track
-        the meaning or the exact token?
+        """Swap the peak word of top examples for similar words and re-measure (0-10): does the
+        neuron track the meaning or the exact word?
 
         Args:
             examples: how many top examples (at most 10)
-            k: synonyms per example (at most 6)
+            k: similar words per example (at most 6)
         """
-        res = substitute_mod.substitute(wb, neuron, max(1, min(examples, 10)), max(1, min(k, 6)),
-                                        windows=explain_windows)
-        lines = []
-        for ex in res.examples:
-            if ex.skipped:
-                continue
-            subs = ", ".join(f"{s.synonym} {session.normalised(s.activation)}" for s in ex.substitutions)
-            lines.append(f"{ex.word} {session.normalised(ex.original_activation)} -> {subs}")
-        session.evidence.substitutions.extend(lines)
-        lines.append(f"mean retained activation {res.mean_retained:.2f}")
-        return "\n".join(lines)
+        return run_substitute(session, max(1, min(examples, 10)), max(1, min(k, 6)))
 
     def context(example: int = 0) -> str:
-        """Delete each word of one of your top examples in turn and re-measure at the peak token: which
-        context words does the activation depend on?
+        """Delete each word of one of your top examples in turn: which context words does the
+        activation at the peak depend on?
 
         Args:
             example: index of the example, as numbered by top_examples
         """
-        if not 0 <= example < len(session.explain):
-            raise ToolError(f"example must be in 0..{len(session.explain) - 1}")
-        window = session.explain[example].window
-        index = next(i for i, r in enumerate(session.layer.top(neuron.index)) if r.window == window)
-        res = context_tool(wb, neuron, index)
-        words = sorted((w for w in res.words if w.edited), key=lambda w: -abs(w.importance))[:6]
-        line = (f"peak {res.max_token!r}; words that matter: "
-                + ", ".join(f"{w.word.strip()!r} {w.importance:+.2f}" for w in words))
-        session.evidence.context.append(line)
-        return line + "\n(importance: the fraction of the activation lost when the word is deleted)"
+        return run_context(session, example)
 
     def effects() -> str:
-        """Output side: tokens the neuron promotes and suppresses (direct logit attribution), and what
-        replacing its activation by its mean changes in the next-token predictions."""
-        res = session.effects or effects_mod.effects(wb, neuron, k=10, contexts=10, windows=explain_windows)
-        session.effects = res
-        session.evidence.promoted_tokens = [t.token for t in res.promoted]
-        session.evidence.suppressed_tokens = [t.token for t in res.suppressed]
-        fmt = lambda ts: ", ".join(repr(t.token) for t in ts[:8]) or "none (no output effect)"  # noqa: E731
-        return (f"promotes: {fmt(res.promoted)}\nsuppresses: {fmt(res.suppressed)}\n"
-                f"ablation lowers: {fmt(res.ablation_lost)}")
+        """Output side: tokens the neuron promotes (direct logit attribution) and what replacing its
+        activation by its mean lowers in the next-token predictions."""
+        return run_effects(session)
 
     def score(explanation: str, triggers: list[str] | None = None) -> str:
-        """Simulate the neuron from an explanation on validation windows and correlate with its real
-        activations (-1..1; higher is better). The best-scoring explanation is kept.
+        """Score an explanation on validation windows (correlation of simulated with real
+        activations, -1..1). It must name real tokens or words from the evidence.
 
         Args:
             explanation: one sentence saying when the neuron fires
             triggers: optional exact words or phrases it fires on
         """
-        cand = session.validate(explanation, _clean(triggers), "score")
+        cand = session.propose(explanation, _clean(triggers), "score", names)
         best = session.best
-        return f"score {cand.validation:.3f} (best so far {best.validation:.3f}: {best.text!r})"
+        return f"score {cand.validation:.3f}; best {best.validation:.3f}: {best.text[:80]!r}"
 
     def search_similar(query: str, k: int = 5) -> str:
         """Stored explanations of other neurons that are similar to `query`.
@@ -152,18 +216,18 @@ def make_tools(session: Session, store=None) -> list[BaseTool]:
         if store is None:
             raise ToolError("no explanation store is open")
         hits = store.search(query, model=model, k=max(1, min(k, 10)))
-        return "\n".join(f"{h.explanation.neuron}: {h.explanation.text}" for h in hits) or "no stored explanations"
+        return "\n".join(f"{h.explanation.neuron}: {h.explanation.text[:100]}" for h in hits) or "no stored explanations"
 
     def submit(explanation: str, triggers: list[str] | None = None,
                kind: Literal["input", "output", "both"] = "input") -> str:
-        """Submit your final explanation; this ends the session.
+        """Submit your final explanation; this ends the session. The best-scoring candidate wins.
 
         Args:
             explanation: one sentence saying when the neuron fires (and what it promotes, if known)
             triggers: optional exact words or phrases it fires on
             kind: input (what it responds to), output (what it does to predictions), or both
         """
-        session.submitted = session.validate(explanation, _clean(triggers), "submit")
+        session.submitted = session.propose(explanation, _clean(triggers), "submit", names)
         session.kind = kind
         return f"submitted (score {session.submitted.validation:.3f})"
 

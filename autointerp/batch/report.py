@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import math
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -29,6 +30,41 @@ class ReportRow(BaseModel):
     score: float | None
     explainer: str
     method: str
+    confident: bool = False
+
+
+class ConfidenceGroup(BaseModel):
+    """The report's neurons whose chosen explanation is (or is not) confident, and how they score: the mean
+    held-out score over those with a defined score (`scored` of `neurons`; None when none has one)."""
+
+    confident: bool
+    neurons: int
+    scored: int
+    mean_score: float | None
+
+
+def _defined(score: float | None) -> bool:
+    return score is not None and math.isfinite(score)
+
+
+def confidence_groups(rows: list[ReportRow]) -> list[ConfidenceGroup]:
+    """Confident first, then unconfident; undefined scores (None, NaN) are counted apart, never averaged."""
+    out = []
+    for flag in (True, False):
+        group = [r for r in rows if r.confident is flag]
+        scores = [r.score for r in group if _defined(r.score)]
+        out.append(ConfidenceGroup(confident=flag, neurons=len(group), scored=len(scores),
+                                   mean_score=sum(scores) / len(scores) if scores else None))
+    return out
+
+
+def _fmt(score: float | None, spec: str = "+.3f") -> str:
+    return format(score, spec) if _defined(score) else ""
+
+
+def _badge(confident: bool) -> str:
+    return ("<span class='badge confident'>confident</span>" if confident else
+            "<span class='badge unconfident'>unconfident</span>")
 
 
 def _best_per_neuron(records: list[Explanation]) -> dict[int, Explanation]:
@@ -58,10 +94,10 @@ def write_report(wb: Workbench, layer: int, out: Path, store=None) -> list[Repor
     rows = [ReportRow(index=i, normalised_activation=round(maxes[i] / layer_max, 5), max_activation=round(maxes[i], 5),
                       unique_tokens=list(dict.fromkeys(r.max_token for r in cache.top(i, 20)))[:8],
                       relatedness=rel[i], explanation=rec.text, score=rec.score, explainer=rec.explainer,
-                      method=rec.method) for i, rec in sorted(best.items())]
+                      method=rec.method, confident=rec.confident) for i, rec in sorted(best.items())]
     _write_tables(rows, out)
     _write_plots(rows, maxes, model, layer, out)
-    for i, rec in best.items():
+    for rec in best.values():
         _write_neuron_page(rec, cache, out, tr.for_record(wb.settings, rec))
     atomic_write_text(out / "index.html", _index_html(rows, model, layer))
     return rows
@@ -70,15 +106,20 @@ def write_report(wb: Workbench, layer: int, out: Path, store=None) -> list[Repor
 def _write_tables(rows: list[ReportRow], out: Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["index", "normalised_activation", "unique_tokens", "explanation", "score", "explainer", "relatedness"])
+    w.writerow(["index", "normalised_activation", "unique_tokens", "explanation", "score", "confident", "explainer",
+                "relatedness"])
     for r in rows:
         w.writerow([r.index, f"{r.normalised_activation:.4f}", " | ".join(repr(t) for t in r.unique_tokens),
-                    r.explanation, "" if r.score is None else f"{r.score:.4f}", r.explainer, f"{r.relatedness:.4f}"])
+                    r.explanation, _fmt(r.score, ".4f"), str(r.confident).lower(), r.explainer, f"{r.relatedness:.4f}"])
     atomic_write_text(out / "report.csv", buf.getvalue())
     cell = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    md = ["| index | normalised activation | unique tokens | explanation | score |", "|---|---|---|---|---|"]
+    md = ["| index | normalised activation | unique tokens | explanation | score | confident |",
+          "|---|---|---|---|---|---|"]
     md += [f"| {r.index} | {r.normalised_activation:.3f} | {cell(', '.join(repr(t) for t in r.unique_tokens[:5]))} | "
-           f"{cell(r.explanation)} | {'' if r.score is None else f'{r.score:+.3f}'} |" for r in rows]
+           f"{cell(r.explanation)} | {_fmt(r.score)} | {'yes' if r.confident else 'no'} |" for r in rows]
+    md += ["", "| explanations | neurons | with a defined score | mean held-out score |", "|---|---|---|---|"]
+    md += [f"| {'confident' if g.confident else 'unconfident'} | {g.neurons} | {g.scored} | "
+           f"{_fmt(g.mean_score) or '—'} |" for g in confidence_groups(rows)]
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
 
 
@@ -98,7 +139,7 @@ def _write_plots(rows: list[ReportRow], maxes: dict[int, float], model: str, lay
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scores = [r.score for r in rows if r.score is not None]
+    scores = [r.score for r in rows if _defined(r.score)]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(scores, bins=20, range=(-1, 1), color="#1f77b4")
     ax.set_xlabel("held-out simulation score")
@@ -113,7 +154,7 @@ def _write_plots(rows: list[ReportRow], maxes: dict[int, float], model: str, lay
     ax.set_ylabel("max activation")
     atomic_write_bytes(out / "max_activation.png", _png(fig))
     fig, ax = plt.subplots(figsize=(6, 4))
-    pts = [(r.relatedness, r.score) for r in rows if r.score is not None]
+    pts = [(r.relatedness, r.score) for r in rows if _defined(r.score)]
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12)
     ax.set_xlabel("relatedness of top examples (seed triage)")
     ax.set_ylabel("held-out simulation score")
@@ -122,23 +163,32 @@ def _write_plots(rows: list[ReportRow], maxes: dict[int, float], model: str, lay
 
 _STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px} td{vertical-align:top;padding:2px 6px}"
           " td.win{font-family:ui-monospace,monospace;white-space:pre-wrap} span.max{outline:2px solid #c00}"
-          " table{border-collapse:collapse} tr:nth-child(even){background:#fafafa} pre{white-space:pre-wrap}")
+          " table{border-collapse:collapse} tr:nth-child(even){background:#fafafa} pre{white-space:pre-wrap}"
+          " .badge{font-size:.75em;border-radius:3px;padding:0 .4em;white-space:nowrap}"
+          " .badge.confident{background:#e7f3e7;color:#256b25} .badge.unconfident{background:#fdecea;color:#a4281e}"
+          " tr.unconfident td.expl, p.unconfident{color:#6b6b6b;font-style:italic}")
 
 
 def _index_html(rows: list[ReportRow], model: str, layer: int) -> str:
     e = html.escape
     body = "".join(
-        f"<tr><td><a href='neurons/L{layer}.N{r.index}.html'>L{layer}.N{r.index}</a></td>"
-        f"<td>{r.normalised_activation:.3f}</td><td>{e(', '.join(repr(t) for t in r.unique_tokens[:5]))}</td>"
-        f"<td>{e(r.explanation)}</td><td>{'' if r.score is None else f'{r.score:+.3f}'}</td><td>{e(r.explainer)}</td></tr>"
+        f"<tr{'' if r.confident else ' class=unconfident'}><td><a href='neurons/L{layer}.N{r.index}.html'>"
+        f"L{layer}.N{r.index}</a></td><td>{r.normalised_activation:.3f}</td>"
+        f"<td>{e(', '.join(repr(t) for t in r.unique_tokens[:5]))}</td><td class='expl'>{e(r.explanation)}</td>"
+        f"<td>{_fmt(r.score)}</td><td>{_badge(r.confident)}</td><td>{e(r.explainer)}</td></tr>"
         for r in rows)
+    groups = "".join(
+        f"<tr class='group'><td>{_badge(g.confident)}</td><td>{g.neurons}</td><td>{g.scored}</td>"
+        f"<td>{_fmt(g.mean_score) or '—'}</td></tr>" for g in confidence_groups(rows))
     imgs = "".join(f"<img src='{n}' alt='{n}' style='max-width:100%'>" for n in
                    ("scores.png", "max_activation.png", "score_vs_relatedness.png"))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(model)} layer {layer}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{e(model)} layer {layer}</h1>"
             f"<p>{len(rows)} explained neurons. Tables: <a href='report.csv'>CSV</a>, <a href='report.md'>Markdown</a>.</p>"
+            f"<table id='confidence'><tr class='group'><th>explanations</th><th>neurons</th>"
+            f"<th>with a defined score</th><th>mean held-out score</th></tr>{groups}</table>"
             f"{imgs}<table id='neurons'><tr><th>neuron</th><th>normalised activation</th><th>unique tokens</th>"
-            f"<th>explanation</th><th>score</th><th>explainer</th></tr>{body}</table></body></html>\n")
+            f"<th>explanation</th><th>score</th><th>confident</th><th>explainer</th></tr>{body}</table></body></html>\n")
 
 
 def _write_neuron_page(rec: Explanation, cache, out: Path, transcript: Path | None) -> None:
@@ -165,11 +215,15 @@ def _write_neuron_page(rec: Explanation, cache, out: Path, transcript: Path | No
             lines = "\n".join(tr.render_event(ev_) for ev_ in events)
             transcript_html = f"<p><a href='../transcripts/{name}'>JSONL</a></p><pre>{e(lines)}</pre>"
     s = rec.scores[0] if rec.scores else None
-    score = (f"{s.value:+.4f} ({s.method}, {s.simulator}, {s.n_examples} held-out windows, {s.n_tokens} tokens)"
+    value = f"{s.value:+.4f}" if s and _defined(s.value) else "undefined"
+    score = (f"{value} ({s.method}, {s.simulator}, {s.n_examples} held-out windows, {s.n_tokens} tokens)"
              if s else "unscored")
+    sure = ("" if rec.confident else "<p class='unconfident'>Unconfident: the best guess, whose validation evidence "
+            "did not clear the confidence floor.</p>")
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(rec.neuron)}</title>"
             f"<style>{_STYLE}</style></head><body><p><a href='../index.html'>index</a></p>"
-            f"<h1>{e(rec.neuron)} <small>{e(rec.model)}</small></h1><p id='explanation'><b>{e(rec.text)}</b></p>"
+            f"<h1>{e(rec.neuron)} <small>{e(rec.model)}</small> {_badge(rec.confident)}</h1>"
+            f"<p id='explanation'><b>{e(rec.text)}</b></p>{sure}"
             f"<p>score {e(score)}; {e(rec.method)} by {e(rec.explainer)} ({e(rec.prompt_version)}), {rec.steps} steps, "
             f"{rec.prompt_tokens + rec.completion_tokens} LLM tokens</p>"
             f"<h2>Evidence</h2><p>top tokens: {e(', '.join(f'{t.token!r}×{t.count}' for t in ev.top_tokens))}</p>"

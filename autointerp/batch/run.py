@@ -41,6 +41,7 @@ class BatchBusy(AutointerpError):
 
 class BatchOptions(BaseModel):
     model: str | None = None
+    corpus: str | None = Field(default=None, description="the corpus whose caches are read (default the settings')")
     layers: list[int]
     neurons: str | None = Field(default=None, description="indices per layer, e.g. 0:1536 or 0-9,20 (default all)")
     llm: str | None = None
@@ -184,15 +185,19 @@ def run_batch(opts: BatchOptions, settings: Settings | None = None, store=None,
     the running ones finish and are stored, and the summary says "interrupted".
 
     `wb`: the workbench to plan on (and, with threads, to explain on); default one opened for
-    opts.model. `store`: default the settings' store (Ray workers always open the settings' store).
+    opts.model and opts.corpus (Ray workers open the workbench's model and corpus). `store`: default
+    the settings' store (Ray workers always open the settings' store).
     `on_progress` is called in the calling thread after each neuron with
     {neuron, done, failed, total, tokens, cost_usd}."""
     from autointerp.store import open_store
 
     if wb is None:
-        wb = Workbench.open(opts.model, settings=settings)
+        wb = Workbench.open(opts.model, opts.corpus, settings=settings)
     elif opts.model is not None and opts.model != wb.model:
         raise InputError(f"the batch is for {opts.model} but the workbench holds {wb.model}")
+    elif opts.corpus is not None and opts.corpus != wb.corpus:
+        raise InputError(f"the batch is for corpus {opts.corpus} but the workbench reads "
+                         f"{wb.corpus or 'the default corpus'}")
     settings = wb.settings
     store = store or open_store(settings)
     executor = executor or ThreadExecutor()

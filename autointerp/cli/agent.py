@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from autointerp.cli.options import (
+    CorpusOpt,
     HeuristicOpt,
     LlmOpt,
     MaxStepsOpt,
@@ -22,7 +23,7 @@ from autointerp.cli.options import (
     precheck,
     workbench,
 )
-from autointerp.cli.output import lit, note, out
+from autointerp.cli.output import err, lit, note, out
 from autointerp.errors import InputError
 
 if TYPE_CHECKING:
@@ -35,8 +36,9 @@ def print_explanation(rec: Explanation, stored: str | None = None) -> None:
                                                    f"{rec.kind}):"))
     out.print(f"  [bold green]{lit(rec.text)}[/]", highlight=False)
     if s is not None:
-        out.print(f"  held-out score [bold]{s.value:+.4f}[/] " + lit(
-            f"({s.method}, simulator {s.simulator}, {s.n_examples} windows / {s.n_tokens} tokens never shown "
+        value = "undefined" if s.value is None else f"{s.value:+.4f}"
+        out.print(f"  held-out score [bold]{value}[/] " + lit(
+            f"({s.method}, rule {s.rule}, simulator {s.simulator}, {s.n_examples} windows / {s.n_tokens} tokens never shown "
             f"to the explainer, split {s.split.kind})"))
     ev = rec.evidence
     lines = []
@@ -58,6 +60,7 @@ def print_explanation(rec: Explanation, stored: str | None = None) -> None:
 def explain(
     neuron: NeuronArg,
     model: ModelOpt = None,
+    corpus: CorpusOpt = None,
     llm: LlmOpt = None,
     max_steps: MaxStepsOpt = 8,
     target_score: Annotated[float, typer.Option("--target-score", help="stop once validation reaches it")] = 0.9,
@@ -77,11 +80,25 @@ def explain(
             raise InputError(f"bad agent limits: {name} must be {bounds}, got {value}")
     if method != "heuristic":
         check_llm(llm)  # a bad --llm fails before the model loads
+    from autointerp.progress import ExplainStatus, live
+
+    status = ExplainStatus(str(neuron_id(neuron)), phase="loading")  # on stderr at once, before torch loads
+    with live(status, None if json_ else err) as on_event:
+        rec, stored = _explain(status, on_event, neuron, model, corpus, llm, method, max_steps, target_score,
+                               max_tokens, simulator, store)
+    if json_:
+        print(rec.model_dump_json(indent=2))
+    else:
+        print_explanation(rec, stored)
+
+
+def _explain(status, on_event, neuron, model, corpus, llm, method, max_steps, target_score, max_tokens, simulator,
+             store) -> tuple[Explanation, str | None]:
     from pydantic import ValidationError
 
     from autointerp.agent import AgentConfig
     from autointerp.agent import explain as run
-    from autointerp.llm import make_llm
+    from autointerp.llm import Usage, make_llm
     from autointerp.store import open_store
 
     try:
@@ -89,15 +106,15 @@ def explain(
     except ValidationError as e:
         first = e.errors()[0]
         raise InputError(f"bad agent limits: {first['loc'][0]} {first['msg']}") from None
+    status.phase = "loading the explainer LLM"
     chat = None if method == "heuristic" else make_llm(llm)
-    wb = workbench(model)
+    status.phase = "loading the model"
+    wb = workbench(model, corpus)
     db = open_store(wb.settings) if store else None
-    rec = run(wb, neuron, chat, method, config, simulator.value, store=db)  # type: ignore[arg-type]
-    stored = db.add(rec) if db is not None else None
-    if json_:
-        print(rec.model_dump_json(indent=2))
-    else:
-        print_explanation(rec, stored)
+    status.usage = Usage()
+    rec = run(wb, neuron, chat, method, config, simulator.value, store=db, usage=status.usage,
+              on_event=on_event)
+    return rec, db.add(rec) if db is not None else None
 
 
 def transcript(

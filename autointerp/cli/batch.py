@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from autointerp.cli.options import (
+    CorpusOpt,
     HeuristicOpt,
     LayersOpt,
     LlmOpt,
@@ -38,6 +39,7 @@ def _progress() -> Progress:
 def batch(
     layers: LayersOpt,
     model: ModelOpt = None,
+    corpus: CorpusOpt = None,
     neurons: NeuronsOpt = None,
     llm: LlmOpt = None,
     workers: Annotated[int, typer.Option("--workers", help="neurons explained concurrently")] = 1,
@@ -72,14 +74,15 @@ def batch(
         check_llm(llm)
     from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, check_free, run_batch
     try:
-        opts = BatchOptions(model=model, layers=layer_list, neurons=neurons, llm=llm, workers=workers,
-                            budget_tokens=budget_tokens, budget_usd=budget_usd, method=method,  # type: ignore[arg-type]
+        opts = BatchOptions(model=model, corpus=corpus, layers=layer_list, neurons=neurons, llm=llm,
+                            workers=workers, budget_tokens=budget_tokens, budget_usd=budget_usd,
+                            method=method,  # type: ignore[arg-type]
                             triage_first=triage_first, top=top, redo=redo, retry_failed=retry_failed,
                             max_steps=max_steps)
     except ValidationError as e:
         first = e.errors()[0]
         raise InputError(f"bad --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
-    wb = workbench(model)
+    wb = workbench(model, corpus)
     check(opts, wb)  # bad layers or neuron indices: one error before the progress bar
     check_free(opts, wb)  # another batch on these layers: likewise
     executor = RayExecutor(ray) if ray is not None else ThreadExecutor()
@@ -93,8 +96,13 @@ def batch(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with _progress() as progress:
         task = progress.add_task("batch", total=None, rate="—", tokens=0, cost="", failed=0)
+        last = {"tokens": 0, "failed": 0}
 
-        def update(p: dict) -> None:
+        def update(p: dict) -> None:  # after each neuron: one line for it above the bar, and the bar
+            what = "[red]failed[/]" if p["failed"] > last["failed"] else "stored"
+            progress.console.print(f"{lit(p['neuron'])} {what} · {p['tokens'] - last['tokens']:,} tokens · "
+                                   f"{p['done'] + p['failed']}/{p['total']}", highlight=False)
+            last.update(tokens=p["tokens"], failed=p["failed"])
             elapsed = progress.tasks[0].elapsed or 1e-9
             cost = "" if p["cost_usd"] is None else f"${p['cost_usd']:.4f}"
             progress.update(task, total=p["total"], completed=p["done"] + p["failed"], tokens=p["tokens"],
@@ -118,6 +126,7 @@ def batch(
 def report(
     layer: Annotated[int, typer.Option("--layer", "-l", help="layer to report")],
     model: ModelOpt = None,
+    corpus: CorpusOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="directory (default $AUTOINTERP_HOME/reports/...)")] = None,
 ) -> None:
     """Write the layer's table (CSV, Markdown), plots (PNG) and an HTML index with a page per neuron."""
@@ -128,10 +137,11 @@ def report(
     precheck(model, layers=[layer])
     from autointerp.batch.report import write_report
 
-    wb = workbench(model)
+    wb = workbench(model, corpus)
     out = out or wb.settings.data_dir / "reports" / wb.model / f"layer{layer:02d}"
     rows = write_report(wb, layer, out)
-    note(f"{len(rows)} neurons: {out / 'index.html'}")
+    sure = sum(r.confident for r in rows)
+    note(f"{len(rows)} neurons ({sure} confident, {len(rows) - sure} unconfident): {out / 'index.html'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from autointerp.cli.options import (
     RANGE_HELP,
+    CorpusOpt,
     EvalSimulator,
     ExplainersOpt,
     JsonOpt,
@@ -37,8 +38,9 @@ ALL = "heuristic,one-shot,agent"
 STEPS = 4
 
 
-def _prepare(max_steps: int, tokens: int | None, seed: int | None, out_dir: Path | None):
-    """What every eval command checks and resolves first: (settings, result folder)."""
+def _prepare(max_steps: int, tokens: int | None, seed: int | None, out_dir: Path | None, corpus: str | None = None):
+    """What every eval command checks and resolves first: (settings, result folder). `corpus` becomes the
+    settings' corpus, so every workbench and cache the eval opens reads it."""
     from autointerp.config import get_settings
 
     if max_steps < 1:
@@ -49,7 +51,11 @@ def _prepare(max_steps: int, tokens: int | None, seed: int | None, out_dir: Path
         from autointerp.fileio import check_writable
 
         check_writable(out_dir, directory=True)
-    update = {k: v for k, v in (("tokens", tokens), ("seed", seed)) if v is not None}
+    if corpus is not None:
+        from autointerp.corpus import resolve_corpus
+
+        resolve_corpus(corpus)  # a missing corpus file: one error before anything heavy loads
+    update = {k: v for k, v in (("tokens", tokens), ("seed", seed), ("corpus", corpus)) if v is not None}
     settings = get_settings().model_copy(update=update)
     return settings, out_dir if out_dir is not None else settings.data_dir / "evals"  # evals.report.out_dir, unloaded
 
@@ -62,27 +68,36 @@ def _show(result, markdown: str, name: str, folder: Path, json_: bool) -> None:
     note(f"wrote {folder / name}.json and {folder / name}.md")
 
 
+def _progress(json_: bool):
+    """Where an eval shows its progress (cache builds, a live line per explainer run, a line per result):
+    stderr, and nowhere with --json."""
+    return None if json_ else err
+
+
 def _command() -> str:
     return "autointerp " + shlex.join(sys.argv[1:])
 
 
 def planted(
-    concepts: Annotated[Optional[Path], typer.Option("--concepts", help="JSON list of {name, description, words} "
+    concepts: Annotated[Optional[Path], typer.Option("--concepts", help="JSON list of {name, description, words} and "
+                                                      "{name, description, positive, negative} concepts "
                                                       "(default evals/concepts.json)")] = None,
     layer: Annotated[int, typer.Option("--layer", help="layer whose neurons are rewired")] = 3,
     llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
     simulator: EvalSimulatorOpt = EvalSimulator.embedding, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
-    out_dir: OutOpt = None, json_: EvalJsonOpt = False,
+    model: ModelOpt = None, corpus: CorpusOpt = None, out_dir: OutOpt = None, json_: EvalJsonOpt = False,
 ) -> None:
-    """Plant one neuron per concept in a copy of the embedded model; does each explainer name the concept?"""
+    """Plant one neuron per concept in a copy of the embedded model (or --model, a Hugging Face directory);
+    does each explainer name the concept?"""
     from autointerp.evals.concepts import load_concepts
 
-    settings, folder = _prepare(max_steps, tokens, seed, out_dir)
+    settings, folder = _prepare(max_steps, tokens, seed, out_dir, corpus)
     load_concepts(concepts)  # a bad concepts file: one error before anything heavy loads
     from autointerp.evals.planted import run_planted
 
     result, md = run_planted(concepts, llm, explainers(explainers_), settings, layer,  # type: ignore[arg-type]
-                             max_steps, simulator.value, _command(), err, folder)  # type: ignore[arg-type]
+                             max_steps, simulator.value, _command(), _progress(json_), folder,  # type: ignore[arg-type]
+                             model=model)
     _show(result, md, "planted", folder, json_)
 
 
@@ -94,8 +109,8 @@ def real(
     llm_simulator: Annotated[LlmSimulator, typer.Option(
         "--llm-simulator", help="also score the same windows with llm-logprob | llm | none; auto = llm-logprob "
         "when the LLM is local (exact and cheap), none for an API (it bills per call)")] = LlmSimulator.auto,
-    model: ModelOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None, out_dir: OutOpt = None,
-    json_: EvalJsonOpt = False,
+    model: ModelOpt = None, corpus: CorpusOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
+    out_dir: OutOpt = None, json_: EvalJsonOpt = False,
 ) -> None:
     """Mean held-out simulation score of each explainer on a seeded sample of neurons, with bootstrap CIs."""
     from autointerp.evals.real import run_real
@@ -107,8 +122,8 @@ def real(
         second = "llm-logprob" if (llm or get_settings().llm) == "local" else None
     elif llm_simulator == LlmSimulator.none:
         second = None
-    _sampled("real", run_real, n, layers, llm, explainers_, max_steps, simulator, model, tokens, seed, out_dir, json_,
-             second)
+    _sampled("real", run_real, n, layers, llm, explainers_, max_steps, simulator, model, corpus, tokens, seed, out_dir,
+             json_, second)
 
 
 def output(
@@ -116,23 +131,23 @@ def output(
     layers: Annotated[str, typer.Option("--layers", "-l", help=f"layers to scan: {RANGE_HELP}")] = "20-29",
     llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
     simulator: EvalSimulatorOpt = EvalSimulator.embedding,
-    model: ModelOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None, out_dir: OutOpt = None,
-    json_: EvalJsonOpt = False,
+    model: ModelOpt = None, corpus: CorpusOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
+    out_dir: OutOpt = None, json_: EvalJsonOpt = False,
 ) -> None:
     """Neurons whose top promoted token dominates: does the explanation name what the neuron predicts?"""
     from autointerp.evals.output import run_output
 
-    _sampled("output", run_output, n, layers, llm, explainers_, max_steps, simulator, model, tokens, seed, out_dir,
-             json_)
+    _sampled("output", run_output, n, layers, llm, explainers_, max_steps, simulator, model, corpus, tokens, seed,
+             out_dir, json_)
 
 
-def _sampled(name: str, run, n, layers, llm, explainers_, max_steps, simulator, model, tokens, seed, out_dir, json_,
-             *extra) -> None:
+def _sampled(name: str, run, n, layers, llm, explainers_, max_steps, simulator, model, corpus, tokens, seed, out_dir,
+             json_, *extra) -> None:
     """`real` and `output`: neurons drawn from a layer range, explained by each explainer."""
     layer_list = indices(layers, "--layers")
-    settings, folder = _prepare(max_steps, tokens, seed, out_dir)
+    settings, folder = _prepare(max_steps, tokens, seed, out_dir, corpus)
     result, md = run(n, layer_list, llm, explainers(explainers_), settings, max_steps, simulator.value, model,
-                     _command(), err, folder, *extra)
+                     _command(), _progress(json_), folder, *extra)
     _show(result, md, name, folder, json_)
 
 

@@ -30,6 +30,7 @@ def _choices(name: str, literal, values: tuple[str, ...] | None = None) -> type[
 Source = _choices("Source", records.SynonymSource)
 Mode = _choices("Mode", records.ContextMode)
 Method = _choices("Method", records.ScoreMethod)
+Rule = _choices("Rule", records.ScoreRule)
 Split = _choices("Split", records.SplitKind)
 Simulator = _choices("Simulator", records.SimulatorName)
 EvalSimulator = _choices("EvalSimulator", records.SimulatorName, ("embedding", "llm"))
@@ -89,6 +90,8 @@ ExplainersOpt = Annotated[str, typer.Option("--explainers", callback=_check_expl
                                             help="comma-separated subset of heuristic, one-shot, agent")]
 ChromaUrlOpt = Annotated[Optional[str], typer.Option("--chroma-url", help="a Chroma server, e.g. http://localhost:8000 "
                                                      "(default: AUTOINTERP_CHROMA_URL, else the local store)")]
+ConfidentOpt = Annotated[Optional[bool], typer.Option("--confident/--unconfident", help="only explanations marked "
+                                                    "confident (--unconfident: only the others); default both")]
 
 
 def at_least(value: int, low: int, flag: str) -> int:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from autointerp.cli.options import ChromaUrlOpt, ExportFormat
+from autointerp.cli.options import ChromaUrlOpt, ConfidentOpt, ExportFormat
 from autointerp.cli.output import lit, note, out
 
 FilterModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="only this target model")]
@@ -39,12 +39,17 @@ def _score(value: float | None) -> str:
     return "—" if value is None else f"{value:+.3f}"
 
 
+def _confident(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def search(
     query: Annotated[str, typer.Argument(help="what the neurons should be about, in words")],
     model: FilterModelOpt = None,
     layer: LayerOpt = None,
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="only explanations scoring at least this")] = None,
     k: Annotated[int, typer.Option("-k", help="how many hits")] = 10,
+    confident: ConfidentOpt = None,
     json_: JsonListOpt = False,
     chroma_url: ChromaUrlOpt = None,
 ) -> None:
@@ -59,7 +64,8 @@ def search(
         raise InputError(f"-k must be >= 1, got {k}")
     store = _store(chroma_url)
     # an empty store has nothing to rank: the query is not even embedded
-    hits = [] if store.count() == 0 else store.search(query, model=model, layer=layer, min_score=min_score, k=k)
+    hits = [] if store.count() == 0 else store.search(query, model=model, layer=layer, min_score=min_score, k=k,
+                                                           confident=confident)
     if not hits:
         _nothing_found(store, "matches the filters")
     if json_:
@@ -68,18 +74,19 @@ def search(
     if not hits:
         return
     table = Table(title=lit(f"{len(hits)} explanations nearest to {query!r}"))
-    for col in ("#", "neuron", "model", "explanation", "score", "similarity", "explainer"):
+    for col in ("#", "neuron", "model", "explanation", "score", "confident", "similarity", "explainer"):
         table.add_column(col)
     for i, h in enumerate(hits, 1):
         e = h.explanation
-        table.add_row(str(i), lit(e.neuron), lit(e.model), lit(e.text), _score(e.score), f"{h.similarity:.3f}",
-                      lit(e.explainer))
+        table.add_row(str(i), lit(e.neuron), lit(e.model), lit(e.text), _score(e.score), _confident(e.confident),
+                      f"{h.similarity:.3f}", lit(e.explainer))
     out.print(table)
 
 
 def list_(
     model: FilterModelOpt = None,
     layer: LayerOpt = None,
+    confident: ConfidentOpt = None,
     json_: JsonListOpt = False,
     chroma_url: ChromaUrlOpt = None,
 ) -> None:
@@ -87,7 +94,7 @@ def list_(
     from rich.table import Table
 
     store = _store(chroma_url)
-    records = store.list(model=model, layer=layer)
+    records = store.list(model=model, layer=layer, confident=confident)
     if not records:
         _nothing_found(store, "matches the filters")
     if json_:
@@ -96,11 +103,11 @@ def list_(
     if not records:
         return
     table = Table(title=f"{len(records)} explanations")
-    for col in ("neuron", "model", "explanation", "score", "explainer", "prompt", "created"):
+    for col in ("neuron", "model", "explanation", "score", "confident", "explainer", "prompt", "created"):
         table.add_column(col)
     for e in records:
-        table.add_row(lit(e.neuron), lit(e.model), lit(e.text), _score(e.score), lit(e.explainer),
-                      lit(e.prompt_version), e.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(lit(e.neuron), lit(e.model), lit(e.text), _score(e.score), _confident(e.confident),
+                      lit(e.explainer), lit(e.prompt_version), e.created_at.strftime("%Y-%m-%d %H:%M"))
     out.print(table)
 
 

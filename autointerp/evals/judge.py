@@ -11,13 +11,20 @@ concept's description give the judge's recall on explanation-shaped texts (repor
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from pydantic import BaseModel
 
 from autointerp.embeddings import embed
-from autointerp.evals.concepts import Concept
+from autointerp.evals.concepts import AnyConcept, Concept, siblings
 
 NULL_QUANTILE = 0.95
+# Words that say nothing about a context: an explanation made of these and the shared words lists only the words.
+FILLER = frozenset("""a an the this that these those and or of on in at to as is are be it its any all word words
+token tokens term terms string strings form forms occurrence occurrences instance instances mention mentions
+fires fire firing activates activate activation neuron responds detects detect text appears appear when where
+such like e g i ie eg s its itself mostly mainly especially only specifically token's word's""".split())
 
 
 class Calibration(BaseModel):
@@ -36,10 +43,16 @@ class Verdict(BaseModel):
     best_other: str
     best_other_similarity: float
     recovered: bool
+    distinguishes: bool | None = None  # shared marked words: does the text tell the concepts apart? None: none shared
 
 
-def calibration_texts(concept: Concept) -> list[str]:
-    """Explanation-shaped texts about one concept: the heuristic's token lists, phrases, single words."""
+def calibration_texts(concept: AnyConcept) -> list[str]:
+    """Explanation-shaped texts about one concept: the heuristic's token lists, phrases, single words
+    (a contextual concept: its description and its marked word in its own example sentences)."""
+    if not isinstance(concept, Concept):
+        examples = [m.text for m in concept.sentences("positive", held_out=False)[:2]]
+        word = sorted(concept.marked_words)[0]
+        return [concept.description, f"fires on {concept.description}"] + [f'"{word}" as in: {e}' for e in examples]
     w = concept.words
     texts = [concept.description, f"fires on {concept.description}"]
     for start in range(0, min(len(w), 15), 5):
@@ -50,13 +63,40 @@ def calibration_texts(concept: Concept) -> list[str]:
     return texts
 
 
+def without(text: str, words: set[str]) -> str:
+    """text with each of `words` (and its plural) taken out, whole words, any case."""
+    for w in sorted(words, key=len, reverse=True):
+        plural = rf"|{re.escape(w[:-1])}ies" if w.endswith("y") else ""
+        text = re.sub(rf"(?i)\b(?:{re.escape(w)}(?:s|es)?{plural})\b", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def says_more(text: str, shared: set[str]) -> bool:
+    """Whether text names anything beyond the shared words and filler."""
+    return any(w not in FILLER for w in re.findall(r"[a-z]+", without(text, shared).lower()))
+
+
 class Judge:
     """The concept judge for one set of concepts."""
 
-    def __init__(self, concepts: list[Concept]) -> None:
+    def __init__(self, concepts: list[AnyConcept]) -> None:
         self.concepts = concepts
         self.descriptions = embed([c.description for c in concepts])
+        self.siblings = [siblings(concepts, i) for i in range(len(concepts))]
         self.calibration = self._calibrate()
+
+    def distinguishes(self, text: str, i: int) -> bool | None:
+        """Concept i shares marked words with siblings: does text say which of them it is? (None: no siblings.)"""
+        sib = self.siblings[i]
+        if not sib:
+            return None
+        shared = set().union(*sib.values())
+        if not says_more(text, shared):
+            return False
+        rest = embed([without(text, shared)])[0]
+        own = float(embed([without(self.concepts[i].description, shared)])[0] @ rest)
+        others = [float(embed([without(self.concepts[j].description, shared)])[0] @ rest) for j in sib]
+        return own > max(others)
 
     def similarities(self, text: str) -> np.ndarray:
         return self.descriptions @ embed([text])[0]
@@ -72,11 +112,13 @@ class Judge:
         matched = sims[np.arange(len(texts)), owner]
         mask = np.ones_like(sims, dtype=bool)
         mask[np.arange(len(texts)), owner] = False
+        for k, j in enumerate(owner):  # siblings share words by design: the shared-words rule judges those pairs
+            mask[k, list(self.siblings[j])] = False
         mismatched = sims[mask]
         threshold = float(np.quantile(mismatched, NULL_QUANTILE))
         recall = np.mean([self._decide(sims[k], owner[k], threshold) for k in range(len(texts))])
         wrong = [self._decide(sims[k], i, threshold) for k in range(len(texts)) for i in range(len(self.concepts))
-                 if i != owner[k]]
+                 if i != owner[k] and i not in self.siblings[owner[k]]]
         return Calibration(threshold=round(threshold, 4), quantile=NULL_QUANTILE, n_mismatched=int(mismatched.size),
                            n_matched=len(texts), mismatched_mean=round(float(mismatched.mean()), 4),
                            matched_mean=round(float(matched.mean()), 4), recall=round(float(recall), 4),
@@ -87,6 +129,7 @@ class Judge:
         sims = self.similarities(text)
         others = [(float(s), c.name) for k, (s, c) in enumerate(zip(sims, self.concepts)) if k != i]
         best_sim, best_name = max(others)
+        tells = self.distinguishes(text, i)
         return Verdict(similarity=round(float(sims[i]), 4), best_other=best_name,
-                       best_other_similarity=round(best_sim, 4),
-                       recovered=self._decide(sims, i, self.calibration.threshold))
+                       best_other_similarity=round(best_sim, 4), distinguishes=tells,
+                       recovered=self._decide(sims, i, self.calibration.threshold) and tells is not False)

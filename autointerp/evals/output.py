@@ -86,7 +86,7 @@ def run_output(n: int, layers: list[int], llm: str | None, methods: list[Explain
     config = AgentConfig(max_steps=max_steps)
     journal = None if out is None else open_journal(
         out, "output", model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
-        simulator=simulator, neurons=[c.neuron for c in candidates], cache=cache_tokens)
+        simulator=simulator, neurons=[c.neuron for c in candidates], cache=cache_tokens, corpus=settings.corpus)
     runs: list[OutputRun] = []
     for c in candidates:
         if console is not None:

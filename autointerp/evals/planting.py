@@ -1,13 +1,19 @@
-"""Planted neurons: a copy of the embedded model with one extra MLP neuron per concept in one layer,
-wired to detect that concept, so an explainer's answer can be checked against a known truth.
+"""Planted neurons: a copy of a model with one extra MLP neuron per concept in one layer, wired to
+detect that concept, so an explainer's answer can be checked against a known truth.
 
-The copy appends k neurons to every MLP (intermediate size d_mlp + k; all-zero weights except the
-planted ones), so every original neuron is kept. For the gated MLP `down(silu(gate(x)) * up(x))`,
-x the MLP input after the pre-MLP RMSNorm, planted neuron n gets gate row α·d and up row β·d, where
-d is the unit vector from the mean MLP input over every other word to the mean over the concept's
-words (each word read at its last token, in short contexts). Its activation silu(α s)·β s with
-s = d·x is large when s is well above zero (concept tokens) and stays under 0.5·β/α for negative s.
-Its output column is zero, so the logits are exactly those of the original model.
+The copy appends k neurons to every MLP (all-zero weights except the planted ones), so every original
+neuron is kept; their output columns are zero, so the logits are exactly those of the original model.
+Each planted neuron reads a linear score z = w·x (+ b where the MLP has input biases) of the MLP input
+x (after the pre-MLP norm) and is wired (targets/mlp_edit.py) as act(α z)·β z in a gated MLP
+(SmolLM2: silu) or act(α z) in a plain one (GPT-2, NeoX: gelu), with α = 8/z̄, β = 1/z̄ and z̄ the
+mean score of the concept's training tokens: about 8 there, near 0 wherever z < 0.
+
+- Word-list concept: w = the unit vector from the mean MLP input over every other word to the mean
+  over the concept's words (each read at its last token in short contexts), b = 0.
+- Contextual concept: w, b = a logistic regression on the marked tokens of the training sentences,
+  positives against the negatives' marked tokens and every unmarked token of both sides. Every third
+  sentence is held out; the planted neuron's AUROC on them (positives vs negatives) says whether the
+  concept can be planted at this layer (AUROC >= MIN_AUROC).
 """
 
 from __future__ import annotations
@@ -18,23 +24,28 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel
-from torch import nn
 
 from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
-from autointerp.evals.concepts import Concept
+from autointerp.errors import InputError
+from autointerp.evals.concepts import AnyConcept, Concept, ContextConcept, Marked
 from autointerp.targets import Target, load_target, mlp_in_name
 from autointerp.targets.embedded import converted_dir
-from autointerp.targets.local import PLANTED_PREFIX, planted_root
+from autointerp.targets.local import PLANTED_PREFIX, local_dir, planted_root
+from autointerp.targets.mlp_edit import Layout, input_has_bias, mlps, neuron_activations, set_detector, widen
 from autointerp.tools.probe import run_ids
 
-PLANTING_VERSION = 1
+PLANTING_VERSION = 2
 MANIFEST = "planted.json"
-# α·s at the mean concept token: activation silu(8) ≈ 8 there, at most 0.06 for any token with s < 0.
+# α·z at the mean concept token: activation silu(8) ≈ 8 there, at most 0.06 for any token with z < 0.
 GAIN = 8.0
+MIN_AUROC = 0.8  # below it, a contextual concept cannot be planted at the chosen layer
+# Logistic regression: inverse L2 strength, and the total weight of each group of training tokens.
+LR_C = 0.3
 # Contexts for measuring directions; PROBE_TEMPLATES (different words) check and score the planting.
 MEASURE_TEMPLATES = ("I saw the {w} there.", "We talked about {w} today.", "It is a {w}.", "The {w} was here.",
                      "{W} was mentioned.")
@@ -57,8 +68,14 @@ best free sure clear whole real full special easy certain personal private past"
 class PlantedNeuron(BaseModel):
     concept: str
     index: int
-    concept_projection: float  # mean d·x over the concept's measured tokens
-    rest_projection: float  # mean d·x over every other measured word
+    kind: Literal["words", "context"] = "words"
+    concept_projection: float  # mean score z over the concept's (training) tokens
+    rest_projection: float  # mean z over every other measured token (word lists) or the negatives' marked tokens
+    auroc: float | None = None  # contextual: held-out positives vs negatives, the planted neuron's activation (0: the
+    # fit left the mean training positive at z <= 0, so the neuron is not wired)
+    train_auroc: float | None = None
+    held_out: tuple[int, int] | None = None  # contextual: held-out marked tokens (positive, negative)
+    plantable: bool = True  # False: AUROC < MIN_AUROC, the layer cannot tell this concept's contexts apart
 
 
 class PlantedModel(BaseModel):
@@ -70,6 +87,8 @@ class PlantedModel(BaseModel):
     layer: int
     gain: float
     version: int
+    layout: Layout = "gated"
+    min_auroc: float = MIN_AUROC
     base_d_mlp: int  # planted neurons are appended after the base model's
     neurons: list[PlantedNeuron]
 
@@ -88,84 +107,153 @@ def _word_positions(target: Target, template: str, word: str) -> tuple[list[int]
     return prefix + target.encode(text), len(head) - 1
 
 
+def marked_positions(target: Target, sentence: Marked) -> tuple[list[int], list[int]]:
+    """Token ids (with BOS) of a sentence and the position of each marked word's last token."""
+    enc = target.tokenizer(sentence.text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+    shift = 1 if target.prepend_bos else 0
+    positions = []
+    for a, b in sentence.spans:
+        inside = [k for k, (s, e) in enumerate(offsets) if s < b and e > a]
+        if not inside:
+            raise InputError(f"the marked word {sentence.text[a:b]!r} has no token in {sentence.text!r}")
+        positions.append(inside[-1] + shift)
+    return ([target.bos_id] if target.prepend_bos else []) + ids, positions
+
+
+def _inputs(target: Target, layer: int, seqs: list[list[int]]) -> list[torch.Tensor]:
+    """[len, d_model] MLP inputs (after the pre-MLP norm) of each sequence, batched with right padding."""
+    name, out = mlp_in_name(layer), []
+    for start in range(0, len(seqs), 64):
+        chunk = seqs[start:start + 64]
+        acts = target.run_padded(chunk, read=[name]).reads[name]
+        out += [acts[row, : len(s)].float() for row, s in enumerate(chunk)]
+    return out
+
+
 def mlp_inputs(target: Target, layer: int, words: list[str], templates: tuple[str, ...]) -> torch.Tensor:
     """[len(words) * len(templates), d_model] MLP inputs (after the pre-MLP norm) at each word."""
     seqs = [_word_positions(target, t, w) for w in words for t in templates]
-    name = mlp_in_name(layer)
-    pad = target.tokenizer.pad_token_id or 0
-    out = []
-    for start in range(0, len(seqs), 64):
-        chunk = seqs[start:start + 64]
-        width = max(len(ids) for ids, _ in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, (s, _) in enumerate(chunk):
-            ids[row, : len(s)] = torch.tensor(s)
-            mask[row, : len(s)] = 1
-        acts = target.run(ids, mask, read=[name]).reads[name]
-        out.append(torch.stack([acts[row, pos] for row, (_, pos) in enumerate(chunk)]))
-    return torch.cat(out).float()
+    acts = _inputs(target, layer, [ids for ids, _ in seqs])
+    return torch.stack([a[pos] for a, (_, pos) in zip(acts, seqs)])
 
 
-def planted_name(concepts: list[Concept], layer: int, base_stamp: str) -> str:
-    key = json.dumps({"v": PLANTING_VERSION, "base": base_stamp, "layer": layer, "gain": GAIN,
+def sentence_inputs(target: Target, layer: int, sentences: list[Marked]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(MLP inputs at the marked tokens [n_marked, d], at every other token but BOS [n_other, d])."""
+    seqs = [marked_positions(target, s) for s in sentences]
+    acts = _inputs(target, layer, [ids for ids, _ in seqs])
+    start = 1 if target.prepend_bos else 0
+    marked = [a[p] for a, (_, ps) in zip(acts, seqs) for p in ps]
+    other = [a[k] for a, (ids, ps) in zip(acts, seqs) for k in range(start, len(ids)) if k not in ps]
+    return torch.stack(marked), torch.stack(other)
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a random positive scores above a random negative), ties counted half."""
+    pos, neg = np.asarray(pos, float)[:, None], np.asarray(neg, float)[None, :]
+    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
+
+
+def fit_direction(pos: torch.Tensor, neg: torch.Tensor, other: torch.Tensor,
+                  bias: bool) -> tuple[torch.Tensor, float]:
+    """(w, b) of a logistic regression: positives against the negatives' marked tokens and the other
+    tokens, each group weighing the same in total (b = 0 when the MLP has no input bias)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = torch.cat([pos, neg, other]).double().numpy()
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg) + len(other))]
+    weight = np.r_[np.full(len(pos), 1 / len(pos)), np.full(len(neg), 1 / len(neg)),
+                   np.full(len(other), 1 / len(other))]
+    scale = float(np.sqrt((x ** 2).sum(1).mean()))  # unit mean norm: C means the same for every model
+    lr = LogisticRegression(C=LR_C, fit_intercept=bias, max_iter=5000)
+    lr.fit(x / scale, y, sample_weight=weight * len(x))
+    w = torch.tensor(lr.coef_[0] / scale, dtype=torch.float32)
+    return w, float(lr.intercept_[0]) if bias else 0.0
+
+
+def base_source(model: str, settings: Settings) -> tuple[Path, str]:
+    """(HF directory of the base weights, a stamp that changes when they do)."""
+    if model == EMBEDDED_MODEL:
+        source = converted_dir(settings.data_dir)
+        return source, (source / "autointerp-converted.json").read_text().strip()
+    source = local_dir(model, settings.data_dir)
+    if source is None:
+        raise InputError(f"planting needs weights on disk: the embedded {EMBEDDED_MODEL!r} or a Hugging Face "
+                         f"model directory, not {model!r}")
+    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in source.iterdir() if p.is_file())
+    return source, hashlib.sha256(json.dumps([str(source), files]).encode()).hexdigest()[:16]
+
+
+def planted_name(concepts: list[AnyConcept], layer: int, base_stamp: str) -> str:
+    key = json.dumps({"v": PLANTING_VERSION, "base": base_stamp, "layer": layer, "gain": GAIN, "c": LR_C,
                       "concepts": [c.model_dump() for c in concepts]}, sort_keys=True)
     return PLANTED_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def plant(concepts: list[Concept], layer: int = 3, settings: Settings | None = None) -> PlantedModel:
-    """The planted copy for these concepts (built once, atomically: temp dir + rename; reused after)."""
+def plant(concepts: list[AnyConcept], layer: int = 3, settings: Settings | None = None,
+          model: str | None = None) -> PlantedModel:
+    """The planted copy of `model` (default: the embedded one) for these concepts (built once,
+    atomically: temp dir + rename; reused after)."""
     settings = settings or get_settings()
-    base = load_target(EMBEDDED_MODEL, settings)
+    model = model or EMBEDDED_MODEL
+    base = load_target(model, settings)
     base.check_layer(layer)
-    source = converted_dir(settings.data_dir)
-    stamp = (source / "autointerp-converted.json").read_text().strip()
+    source, stamp = base_source(model, settings)
     name = planted_name(concepts, layer, stamp)
     final = planted_root(settings.data_dir) / name
     if (final / MANIFEST).is_file():
         return PlantedModel.model_validate_json((final / MANIFEST).read_text())
-
-    per_concept = [mlp_inputs(base, layer, c.words, MEASURE_TEMPLATES) for c in concepts]
-    baseline = mlp_inputs(base, layer, [w for w in BASELINE_WORDS if not _in_any(w, concepts)], MEASURE_TEMPLATES)
     from transformers import AutoModelForCausalLM
 
     hf = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
-    _widen(hf, len(concepts))
-    mlp = hf.model.layers[layer].mlp
+    base_d_mlp = widen(hf, len(concepts))
+    bias = input_has_bias(hf, layer)
+    word_idx = [i for i, c in enumerate(concepts) if isinstance(c, Concept)]
+    per_word = {i: mlp_inputs(base, layer, concepts[i].words, MEASURE_TEMPLATES) for i in word_idx}
+    if word_idx:
+        baseline = mlp_inputs(base, layer, [w for w in BASELINE_WORDS if not _in_any(w, concepts)], MEASURE_TEMPLATES)
     neurons = []
-    with torch.no_grad():
-        for i, concept in enumerate(concepts):
-            rest = torch.cat([x for j, x in enumerate(per_concept) if j != i] + [baseline])
-            d = per_concept[i].mean(0) - rest.mean(0)
+    for i, concept in enumerate(concepts):
+        index = base_d_mlp + i
+        if isinstance(concept, Concept):
+            rest = torch.cat([x for j, x in per_word.items() if j != i] + [baseline])
+            d = per_word[i].mean(0) - rest.mean(0)
             d = d / d.norm()
-            s_in, s_rest = float((per_concept[i] @ d).mean()), float((rest @ d).mean())
-            index = base.d_mlp + i
-            mlp.gate_proj.weight[index] = (GAIN / s_in) * d
-            mlp.up_proj.weight[index] = d / s_in
+            s_in, s_rest = float((per_word[i] @ d).mean()), float((rest @ d).mean())
+            set_detector(hf, layer, index, d, 0.0, GAIN / s_in, 1 / s_in)
             neurons.append(PlantedNeuron(concept=concept.name, index=index, concept_projection=round(s_in, 5),
                                          rest_projection=round(s_rest, 5)))
-    record = PlantedModel(name=name, base_model=EMBEDDED_MODEL, base_stamp=stamp, layer=layer, gain=GAIN,
-                          version=PLANTING_VERSION, base_d_mlp=base.d_mlp, neurons=neurons)
+        else:
+            neurons.append(_plant_context(base, hf, layer, index, concept, bias))
+    record = PlantedModel(name=name, base_model=model, base_stamp=stamp, layer=layer, gain=GAIN,
+                          version=PLANTING_VERSION, layout=mlps(hf)[layer].layout, base_d_mlp=base_d_mlp,
+                          neurons=neurons)
     _save(hf, base.tokenizer, record, final)
     return record
 
 
-def _widen(hf, k: int) -> None:
-    """Append k all-zero neurons to every MLP: silu(0)·0 = 0 and a zero output column add nothing."""
-    for block in hf.model.layers:
-        mlp = block.mlp
-        for lin in (mlp.gate_proj, mlp.up_proj):
-            lin.weight = nn.Parameter(torch.cat([lin.weight.data, lin.weight.new_zeros(k, lin.in_features)]))
-            lin.out_features += k
-        down = mlp.down_proj
-        down.weight = nn.Parameter(torch.cat([down.weight.data, down.weight.new_zeros(down.out_features, k)], dim=1))
-        down.in_features += k
-        mlp.intermediate_size = hf.config.intermediate_size + k
-    hf.config.intermediate_size += k
+def _plant_context(base: Target, hf, layer: int, index: int, concept: ContextConcept, bias: bool) -> PlantedNeuron:
+    """Fit on the training sentences, wire the neuron, measure its AUROC on the held-out ones."""
+    pos, pos_other = sentence_inputs(base, layer, concept.sentences("positive", held_out=False))
+    neg, neg_other = sentence_inputs(base, layer, concept.sentences("negative", held_out=False))
+    w, b = fit_direction(pos, neg, torch.cat([pos_other, neg_other]), bias)
+    z_pos, z_neg = pos @ w + b, neg @ w + b
+    z_bar = float(z_pos.mean())
+    if z_bar > 0:
+        set_detector(hf, layer, index, w, b, GAIN / z_bar, 1 / z_bar)
+    test_pos, _ = sentence_inputs(base, layer, concept.sentences("positive", held_out=True))
+    test_neg, _ = sentence_inputs(base, layer, concept.sentences("negative", held_out=True))
+    act = lambda x: neuron_activations(hf, layer, index, x).numpy()  # noqa: E731
+    held = auroc(act(test_pos), act(test_neg)) if z_bar > 0 else 0.0
+    train = auroc(act(pos), act(neg)) if z_bar > 0 else 0.0
+    return PlantedNeuron(concept=concept.name, index=index, kind="context", concept_projection=round(z_bar, 5),
+                         rest_projection=round(float(z_neg.mean()), 5), auroc=round(held, 4),
+                         train_auroc=round(train, 4), held_out=(len(test_pos), len(test_neg)),
+                         plantable=held >= MIN_AUROC)
 
 
-def _in_any(word: str, concepts: list[Concept]) -> bool:
-    return any(word.lower() == w.lower() for c in concepts for w in c.words)
+def _in_any(word: str, concepts: list[AnyConcept]) -> bool:
+    return any(word.lower() == w.lower() for c in concepts if isinstance(c, Concept) for w in c.words)
 
 
 def _save(hf, tokenizer, record: PlantedModel, final: Path) -> None:
@@ -190,3 +278,10 @@ def word_activations(target: Target, layer: int, index: int, words: list[str]) -
     per = [float(a[pos, index]) for a, (_, pos) in zip(acts, seqs)]
     k = len(PROBE_TEMPLATES)
     return [float(np.mean(per[i:i + k])) for i in range(0, len(per), k)]
+
+
+def marked_activations(target: Target, layer: int, index: int, sentences: list[Marked]) -> list[float]:
+    """The neuron's activation at each marked word (its last token) of these sentences, on `target`'s real forward."""
+    seqs = [marked_positions(target, s) for s in sentences]
+    acts = run_ids(target, [ids for ids, _ in seqs], layer)
+    return [float(a[p, index]) for a, (_, ps) in zip(acts, seqs) for p in ps]

@@ -1,6 +1,8 @@
 """Eval 2: real neurons. A seeded sample of neurons across layers of the target; each explainer's
 mean held-out simulation score with a bootstrap 95% CI, and the paired difference agent − others.
-A run whose explainer produced no explanation counts as 0 (it predicts nothing)."""
+A run whose explainer produced no explanation counts as 0 (it predicts nothing); an explanation whose
+score is undefined (constant predictions on the held-out windows) is left out of the means and of the
+pairs it belongs to, and counted in the "undefined" column."""
 
 from __future__ import annotations
 
@@ -37,8 +39,13 @@ def sample_neurons(n: int, layers: list[int], d_mlp: int, seed: int) -> list[Neu
     return picked
 
 
-def _score(r: ExplainerRun) -> float:
-    return 0.0 if r.score is None else r.score
+def _score(r: ExplainerRun, llm: bool = False) -> float | None:
+    """0 for a run with no explanation; None for an undefined score."""
+    return 0.0 if r.text is None else (r.llm_score if llm else r.score)
+
+
+def _defined(xs: list[float | None]) -> list[float]:
+    return [x for x in xs if x is not None]
 
 
 def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMethod], settings: Settings,
@@ -58,17 +65,18 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     config = AgentConfig(max_steps=max_steps)
     journal = None if out is None else open_journal(
         out, "real", model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
-        simulator=simulator, neurons=[str(x) for x in neurons], cache=cache_tokens)
+        simulator=simulator, neurons=[str(x) for x in neurons], cache=cache_tokens, corpus=settings.corpus)
     runs: list[ExplainerRun] = []
     for nid in neurons:
         runs += run_all(wb, str(nid), methods, chat, config, simulator, console, journal)
     if llm_simulator is not None:
         _llm_scores(wb, runs, llm_simulator, chat, console)
     by = {m: [_score(r) for r in runs if r.method == m] for m in methods}
-    by_llm = {m: [r.llm_score or 0.0 for r in runs if r.method == m] for m in methods}
-    summary = [RealSummary(method=m, score=bootstrap_mean(by[m], settings.seed),
+    by_llm = {m: [_score(r, llm=True) for r in runs if r.method == m] for m in methods}
+    summary = [RealSummary(method=m, score=bootstrap_mean(_defined(by[m]), settings.seed),
                            failures=sum(r.error is not None for r in runs if r.method == m),
-                           llm_score=bootstrap_mean(by_llm[m], settings.seed) if llm_simulator else None)
+                           undefined=sum(x is None for x in by[m]),
+                           llm_score=bootstrap_mean(_defined(by_llm[m]), settings.seed) if llm_simulator else None)
                for m in methods]
     paired, llm_paired = _paired(by, methods, settings.seed), _paired(by_llm, methods, settings.seed) if llm_simulator else {}
     info = run_info("real", command, target.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
@@ -78,8 +86,10 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     return finish(result, render(result), "real", out, journal)
 
 
-def _paired(by: dict[str, list[float]], methods: list[ExplainMethod], seed: int) -> dict[str, Interval]:
-    return {f"agent - {m}": bootstrap_mean(np.subtract(by["agent"], by[m]).tolist(), seed)
+def _paired(by: dict[str, list[float | None]], methods: list[ExplainMethod], seed: int) -> dict[str, Interval]:
+    """Per-neuron differences; a neuron where either score is undefined is left out of that pair."""
+    return {f"agent - {m}": bootstrap_mean([a - b for a, b in zip(by["agent"], by[m])
+                                            if a is not None and b is not None], seed)
             for m in methods if "agent" in methods and m != "agent"}
 
 
@@ -90,7 +100,7 @@ def _llm_scores(wb: Workbench, runs: list[ExplainerRun], simulator: SimulatorNam
         if r.text is not None and r.llm_score is None:
             r.llm_score = simulation_score(wb, r.neuron, r.text, simulator, r.triggers, llm=llm).value
             if console is not None:
-                console.print(f"  {r.neuron} {r.method:<9} {simulator}: {r.llm_score:+.3f}", highlight=False)
+                console.print(f"  {r.neuron} {r.method:<9} {simulator}: {report.fmt(r.llm_score)}", highlight=False)
 
 
 def render(result: RealResult) -> str:
@@ -100,10 +110,10 @@ def render(result: RealResult) -> str:
     second = result.llm_simulator
     extra = [f"{second} simulator", "95% CI"] if second else []
     md += report.table(["explainer", f"mean held-out score ({result.info.simulator})", "95% CI", *extra, "n",
-                        "no explanation"],
+                        "no explanation", "undefined (left out)"],
                        [[s.method, fmt(s.score.mean), ci(s.score),
                          *([fmt(s.llm_score.mean), ci(s.llm_score)] if second and s.llm_score else []),
-                         str(s.score.n), str(s.failures)] for s in result.summary])
+                         str(s.score.n), str(s.failures), str(s.undefined)] for s in result.summary])
     if result.paired:
         md += "\n" + report.table(["paired difference", f"mean ({result.info.simulator})", "95% CI", *extra, "n"],
                                   [[k, fmt(v.mean), ci(v),

@@ -83,19 +83,28 @@ class ConceptOutcome(BaseModel):
     concept: str
     description: str
     neuron: str
-    concept_activation: float = Field(description="mean activation on the concept's words in unseen contexts")
-    distractor_activation: float = Field(description="mean activation on other concepts' and ordinary words")
+    kind: Literal["words", "context"] = "words"
+    concept_activation: float = Field(description="mean activation on the concept's words in unseen contexts "
+                                      "(contextual: on the marked tokens of the held-out positive sentences)")
+    distractor_activation: float = Field(description="mean activation on other concepts' and ordinary words "
+                                         "(contextual: on the marked tokens of the held-out negative sentences)")
     top_share: float = Field(description="share of the top 20 cached examples whose max token is a concept word")
+    auroc: float | None = Field(default=None, description="contextual: held-out positives vs negatives")
+    plantable: bool = Field(default=True, description="False: the layer cannot tell the contexts apart (AUROC below "
+                                                      "the floor); left out of the recovery counts")
     runs: list[PlantedRun]
 
 
 class PlantedSummary(BaseModel):
     method: ExplainMethod
+    kind: Literal["all", "words", "context"] = "all"
     recovered: int
     concepts: int
     rate: float
     mean_probe_score: float | None
     mean_held_out_score: float | None
+    undefined: int = Field(default=0, description="explanations whose probe or held-out score is undefined "
+                           "(constant predictions), left out of that mean")
     mean_similarity: float | None = Field(default=None, description="mean judge similarity to the concept description")
 
 
@@ -112,6 +121,7 @@ class RealSummary(BaseModel):
     method: ExplainMethod
     score: Interval
     failures: int
+    undefined: int = Field(default=0, description="explanations whose held-out score is undefined, left out of the mean")
     llm_score: Interval | None = None
 
 

@@ -44,12 +44,18 @@ def open_llm(spec: str | None, methods: Sequence[ExplainMethod], simulator: Simu
 
 
 def run_explainer(wb: Workbench, neuron: str, method: ExplainMethod, llm: LLM | None, config: AgentConfig,
-                  simulator: SimulatorName) -> ExplainerRun:
-    """One explanation and its held-out score; an explainer that yields nothing is recorded, not raised."""
+                  simulator: SimulatorName, console: Console | None = None) -> ExplainerRun:
+    """One explanation and its held-out score; an explainer that yields nothing is recorded, not raised.
+    With a console, a live status line (step, tool, best validation score, tokens) while it runs."""
+    from autointerp.llm import Usage
+    from autointerp.progress import ExplainStatus, live
+
     start = time.perf_counter()
     chat = llm if method != "heuristic" or simulator in ("llm", "llm-logprob") else None
+    status = ExplainStatus(f"{neuron} {method}", Usage(), phase="starting")
     try:
-        rec = run_explain(wb, neuron, chat, method, config, simulator)
+        with live(status, console) as on_event:
+            rec = run_explain(wb, neuron, chat, method, config, simulator, usage=status.usage, on_event=on_event)
     except ExplanationFailed as e:
         return ExplainerRun(neuron=neuron, method=method, explainer=llm.name if chat else "none",
                             prompt_version=PROMPT_VERSIONS[method], error=str(e),
@@ -70,11 +76,11 @@ def run_all(wb: Workbench, neuron: str, methods: Sequence[ExplainMethod], llm: L
         r = journal.get(neuron, m) if journal is not None else None
         resumed = r is not None
         if r is None:
-            r = run_explainer(wb, neuron, m, llm, config, simulator)
+            r = run_explainer(wb, neuron, m, llm, config, simulator, console)
             if journal is not None:
                 journal.add(r)
         if console is not None:
-            what = f"error: {r.error}" if r.error else f"{r.score:+.3f} {r.text!r}"
+            what = f"error: {r.error}" if r.error else f"{report.fmt(r.score)} {r.text!r}"
             note = " (from the journal)" if resumed else ""
             console.print(f"  {neuron} {m:<9} {r.seconds:6.1f}s{note}  {what}", highlight=False, markup=False)
         runs.append(r)

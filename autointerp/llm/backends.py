@@ -29,17 +29,20 @@ class LLMError(AutointerpError):
 
 @dataclass
 class Usage:
-    """Tokens and cost of one call, or the sum of several (`+`, `+=`)."""
+    """Tokens and cost of one call, or the sum of several (`+`, `+=`). `computed_prompt_tokens`: the
+    prompt tokens the model actually ran (the local model serves the rest from its prefix cache;
+    every other backend reports all it was sent)."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
+    computed_prompt_tokens: int = 0
 
     @classmethod
-    def of(cls, prompt: int, completion: int, price: tuple[float, float] | None) -> Usage:
+    def of(cls, prompt: int, completion: int, price: tuple[float, float] | None, computed: int | None = None) -> Usage:
         cost = None if price is None else (prompt * price[0] + completion * price[1]) / 1e6
-        return cls(1, prompt, completion, cost)
+        return cls(1, prompt, completion, cost, prompt if computed is None else computed)
 
     @property
     def tokens(self) -> int:
@@ -48,14 +51,15 @@ class Usage:
     def add(self, other: Usage) -> Usage:
         """Add another's figures in place (a run's meter); returns self."""
         total = self + other
-        self.calls, self.prompt_tokens, self.completion_tokens, self.cost_usd = (
-            total.calls, total.prompt_tokens, total.completion_tokens, total.cost_usd)
+        self.calls, self.prompt_tokens, self.completion_tokens, self.cost_usd, self.computed_prompt_tokens = (
+            total.calls, total.prompt_tokens, total.completion_tokens, total.cost_usd, total.computed_prompt_tokens)
         return self
 
     def __add__(self, other: Usage) -> Usage:
         cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
         return Usage(self.calls + other.calls, self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens, cost)
+                     self.completion_tokens + other.completion_tokens, cost,
+                     self.computed_prompt_tokens + other.computed_prompt_tokens)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class LLM:
     max_attempts: int = 5
     timeout: float = 60.0
     endpoint: tuple[str, str] | None = None  # (model, base_url) of an OpenAI-compatible server
+    prefix_reuse: bool = False  # the reply's cache_read counts as prompt tokens not run (the local model)
     _key: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # never show a key
@@ -164,7 +169,9 @@ class LLM:
         runnable = self.chat.bind_tools(tools) if tools else self.chat
         msg = self._call(lambda: runnable.invoke(messages, **hints))
         meta = getattr(msg, "usage_metadata", None) or {}
-        usage = Usage.of(int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)), self.price)
+        sent = int(meta.get("input_tokens", 0))
+        reused = int((meta.get("input_token_details") or {}).get("cache_read", 0)) if self.prefix_reuse else 0
+        usage = Usage.of(sent, int(meta.get("output_tokens", 0)), self.price, sent - reused)
         return Reply(str(msg.content), msg, usage)
 
     def digit_expectations(self, prompt: str, offsets: list[int], top: int = 20) -> Expectations:
@@ -205,8 +212,8 @@ def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
         from autointerp.llm.local import LocalChatModel
         from autointerp.targets.embedded import load_chat_model
 
-        return LLM("local", LocalChatModel(*load_chat_model(settings.data_dir)), price=(0.0, 0.0),
-                   capabilities=Capabilities(prefill=True, digit_logprobs=True))
+        return LLM("local", LocalChatModel(*load_chat_model(settings.data_dir), prefix_cache=settings.prefix_cache),
+                   price=(0.0, 0.0), capabilities=Capabilities(prefill=True, digit_logprobs=True), prefix_reuse=True)
     kind, _, rest = spec.partition(":")
     limits = {"max_attempts": settings.llm_attempts, "timeout": settings.llm_timeout}
     if kind == "openai" and rest:

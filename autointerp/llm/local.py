@@ -1,7 +1,12 @@
-"""The embedded chat LLM: SmolLM2-135M-Instruct from the bundled weights, generated on the CPU."""
+"""The embedded chat LLM: SmolLM2-135M-Instruct from the bundled weights, generated on the CPU.
+
+An agent's conversation only grows, so each call re-sends everything before it. The model keeps
+the key/value cache of its last few calls (`PrefixCache`) and runs only the tokens after the longest
+prefix a new call shares with one of them: a step costs its new tokens, not the whole conversation."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -13,18 +18,81 @@ from pydantic import ConfigDict, PrivateAttr
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
 
 
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+class PrefixCache:
+    """The key/value caches of the last calls, each with the token ids it holds: at most `entries`
+    of them and `max_tokens` tokens in all (SmolLM2-135M: 46 KB a token), least recently used
+    dropped first. Thread-safe; a caller gets its own copy of a prefix, never a shared cache
+    (generation extends the cache it is given)."""
+
+    def __init__(self, config, entries: int = 4, max_tokens: int = 8192) -> None:
+        self.config, self.entries, self.max_tokens = config, entries, max_tokens
+        self._items: list[tuple[list[int], Any]] = []  # most recently used last
+        self._lock = threading.Lock()
+
+    def take(self, ids: list[int]):
+        """(n, cache): a new cache holding the first n tokens of `ids` (the longest prefix shared with
+        a kept entry, leaving at least one token to run), or (0, None)."""
+        from transformers import DynamicCache
+
+        with self._lock:
+            best, n = None, 0
+            for i, (kept, _) in enumerate(self._items):
+                m = min(common_prefix(kept, ids), len(ids) - 1)
+                if m > n:
+                    best, n = i, m
+            if best is None:
+                return 0, None
+            item = self._items.pop(best)
+            self._items.append(item)  # most recently used
+            layers = [(layer.keys[..., :n, :], layer.values[..., :n, :]) for layer in item[1].layers]
+        # the new cache concatenates into fresh tensors: the kept entry is never written to
+        return n, DynamicCache(ddp_cache_data=layers, config=self.config)
+
+    def put(self, ids: list[int], cache) -> None:
+        """Keep `cache` (holding `ids`). An entry sharing at least half of itself with it is dropped (the
+        previous step of the same conversation); then the oldest, past the bounds."""
+        if len(ids) > self.max_tokens:
+            return
+        with self._lock:
+            self._items = [(k, c) for k, c in self._items if 2 * common_prefix(k, ids) < len(k)]
+            self._items.append((ids, cache))
+            while len(self._items) > self.entries or sum(len(k) for k, _ in self._items) > self.max_tokens:
+                self._items.pop(0)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class LocalChatModel(BaseChatModel):
     """A langchain chat model over a local transformers causal LM (greedy decoding: reproducible)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     model_name: str = "smollm2-135m"
     max_new_tokens: int = 256
+    prefix_cache: bool = True  # off: every call runs its whole prompt (the benchmarks' baseline)
+    cache_entries: int = 4
+    cache_tokens: int = 8192
     _hf: Any = PrivateAttr()
     _tok: Any = PrivateAttr()
+    _cache: PrefixCache | None = PrivateAttr(default=None)
 
     def __init__(self, hf_model, tokenizer, **kw) -> None:
         super().__init__(**kw)
         self._hf, self._tok = hf_model, tokenizer
+        if self.prefix_cache:
+            self._cache = PrefixCache(hf_model.config, self.cache_entries, self.cache_tokens)
 
     @property
     def _llm_type(self) -> str:
@@ -40,20 +108,29 @@ class LocalChatModel(BaseChatModel):
         to answer in JSON does far better when the reply already begins with `{"tool": "`."""
         prefill = kwargs.get("prefill", "")
         prompt = self.encode_chat(messages)
-        ids = torch.tensor([prompt + (self._tok.encode(prefill, add_special_tokens=False) if prefill else [])])
+        full = prompt + (self._tok.encode(prefill, add_special_tokens=False) if prefill else [])
+        ids = torch.tensor([full])
+        reused, past = self._cache.take(full) if self._cache is not None else (0, None)
         with torch.inference_mode():
             out = self._hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                     max_new_tokens=kwargs.get("max_tokens", self.max_new_tokens),
                                     repetition_penalty=kwargs.get("repetition_penalty", 1.0),
                                     stop_strings=kwargs.get("stop_strings"), tokenizer=self._tok,
-                                    pad_token_id=self._tok.eos_token_id)
-        new = out[0, ids.shape[1]:]
+                                    pad_token_id=self._tok.eos_token_id, cache=past,
+                                    use_cache=True, return_dict_in_generate=True)
+        seq = out.sequences[0]
+        if self._cache is not None and out.cache is not None:
+            held = out.cache.get_seq_length()  # the last generated token was never run
+            self._cache.put(seq[:held].tolist(), out.cache)
+        new = seq[ids.shape[1]:]
         text = prefill + self._tok.decode(new, skip_special_tokens=True)
         for s in stop or []:
             text = text.split(s)[0]
+        # cache_read: prompt tokens served from the prefix cache (the begun reply counts as completion)
         usage = {"input_tokens": len(prompt), "output_tokens": int(ids.shape[1] - len(prompt) + len(new)),
-                 "total_tokens": int(ids.shape[1] + len(new))}
-        msg = AIMessage(content=text, usage_metadata=usage)
+                 "total_tokens": int(ids.shape[1] + len(new)),
+                 "input_token_details": {"cache_read": min(reused, len(prompt))}}
+        msg = AIMessage(content=text, usage_metadata=usage, response_metadata={"generated_ids": new.tolist()})
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
     def next_token_logprobs(self, ids: list[int], positions: list[int], candidates: list[int]) -> torch.Tensor:

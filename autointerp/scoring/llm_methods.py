@@ -1,21 +1,38 @@
-"""Scoring by detection (delphi) and by counterfactual texts run on the real model (Huang et al.)."""
+"""Scoring by detection and fuzzing (EleutherAI's delphi) and by counterfactual texts run on the real
+model (Huang et al.).
+
+Detection and fuzzing follow delphi/scorers/classifier/ (detection.py, fuzz.py, classifier.py,
+sample.py) on examples drawn as delphi draws them (scoring/sample.py): the LLM answers, one example
+at a time (delphi's `n_examples_shown` default), whether an example matches the explanation
+(detection) or whether its highlighted tokens are the ones the explanation describes (fuzzing).
+Metrics as delphi/log/result_analysis.py: balanced accuracy (the value), with F1, precision and
+recall; an example the LLM never answered is left out and counted as `failed`.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from itertools import groupby
 
+import numpy as np
 from langchain_core.messages import HumanMessage
 
 from autointerp.errors import InputError
 from autointerp.llm import LLM, LLMError, Usage
 from autointerp.prompts import render
-from autointerp.records import NeuronId, Score
+from autointerp.records import ClassifiedExample, NeuronId, Score, ScoreMethod
+from autointerp.scoring.sample import Example, SampleConfig, sample_examples
 from autointerp.scoring.split import held_out
 from autointerp.tools.probe import probe
 from autointerp.workbench import Workbench
 
 PROMPT_VERSION = 1
+# delphi's markers (scorers/classifier/sample.py L, R) and its highlight threshold (fuzz.py: 0.3 of the
+# example's max).
+L, R = "<<", ">>"
+HIGHLIGHT = 0.3
 
 
 class DetectionFailed(LLMError):
@@ -28,43 +45,127 @@ def parse_yes_no(text: str) -> bool | None:
     return None if first is None else first == "yes"
 
 
-def _classify(llm: LLM, explanation: str, text: str, usage: Usage, attempts: int = 3) -> bool:
-    prompt = render("detect", PROMPT_VERSION, explanation=explanation, text=text)
+def _classify(llm: LLM, prompt: str, usage: Usage, attempts: int = 3) -> bool | None:
+    """The LLM's yes/no; None when it gave neither in `attempts` replies."""
     for _ in range(attempts):
         reply = llm.invoke([HumanMessage(prompt)], max_tokens=8)
         usage.add(reply.usage)
         answer = parse_yes_no(reply.text)
         if answer is not None:
             return answer
-    raise DetectionFailed(f"{llm.name} answered neither yes nor no in {attempts} attempts")
+    return None
 
 
-def _score(neuron: NeuronId, target_name: str, explanation: str, method, value: float, n_examples: int, split,
-           llm: LLM, details: dict[str, float], usage: Usage) -> Score:
+def highlight(tokens: list[str], marked: set[int]) -> str:
+    """delphi's `_highlight`: each run of marked tokens between << and >>."""
+    out = []
+    for on, run in groupby(enumerate(tokens), key=lambda item: item[0] in marked):
+        text = "".join(t for _, t in run)
+        out.append(f"{L}{text}{R}" if on else text)
+    return "".join(out)
+
+
+def fuzz_marks(ex: Example, threshold: float, n_incorrect: int, rng: np.random.Generator) -> set[int]:
+    """Tokens to highlight. A positive: those at >= 0.3 x its max that fire (delphi's correct
+    highlight). A negative: `n_incorrect` tokens, the one at delphi's peak place (len - len // 4)
+    first, the others at random (delphi's false highlight)."""
+    if ex.quantile is not None:
+        cut = max(HIGHLIGHT * ex.max_activation, threshold)
+        return {i for i, a in enumerate(ex.activations) if a >= cut and a > threshold}
+    n = len(ex.tokens)
+    k = min(max(1, n_incorrect), n)
+    place = n - n // 4
+    first = [place] if place < n else []
+    rest = [i for i in range(n) if i not in first]
+    return set(first + [rest[i] for i in rng.choice(len(rest), k - len(first), replace=False)])
+
+
+def metrics(truth: list[bool], predicted: list[bool | None]) -> dict[str, float]:
+    """delphi's compute_confusion + compute_classification_metrics, unanswered examples left out."""
+    valid = [(t, p) for t, p in zip(truth, predicted) if p is not None]
+    pos = sum(t for t, _ in valid)
+    neg = len(valid) - pos
+    tp = sum(t and p for t, p in valid)
+    tn = sum(not t and not p for t, p in valid)
+    fp = neg - tn
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / pos if pos else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    tnr = tn / neg if neg else 0.0
+    return {"f1": f1, "precision": precision, "recall": recall, "true_positive_rate": recall,
+            "true_negative_rate": tnr, "balanced_accuracy": (recall + tnr) / 2, "true_positives": tp,
+            "true_negatives": tn, "false_positives": fp, "false_negatives": pos - tp, "positives": pos,
+            "negatives": neg, "failed": len(truth) - len(valid)}
+
+
+def _score(neuron: NeuronId, target_name: str, explanation: str, method: ScoreMethod, value: float | None,
+           n_examples: int, split, llm: LLM, details: dict[str, float], usage: Usage, notes: list[str] = (),
+           examples: list[ClassifiedExample] | None = None) -> Score:
     return Score(neuron=str(neuron), model=target_name, explanation=explanation, method=method, simulator=None,
-                 value=round(value, 5), per_example=[], n_tokens=0, n_examples=n_examples, split=split, llm=llm.name,
-                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                 details={k: round(v, 5) for k, v in details.items()})
+                 value=None if value is None else round(value, 5), per_example=[], n_tokens=0,
+                 n_examples=n_examples, split=split, llm=llm.name, prompt_tokens=usage.prompt_tokens,
+                 completion_tokens=usage.completion_tokens, details={k: round(v, 5) for k, v in details.items()},
+                 notes=list(notes), examples=examples)
 
 
-def detection_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM, n: int = 5) -> Score:
-    """Balanced accuracy of the LLM telling held-out activating windows from non-activating ones."""
+def classifier_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
+                     method: ScoreMethod = "detection", cfg: SampleConfig = SampleConfig()) -> Score:
+    """Detection or fuzzing (delphi): balanced accuracy of the LLM on positives from the quantiles of
+    the neuron's activating windows and negatives where it never fires, none shown to an explainer."""
+    if method not in ("detection", "fuzzing"):
+        raise InputError(f"{method} is not a classification score: detection or fuzzing")
     if not explanation.strip():
         raise InputError("the explanation is empty")
     neuron, target = wb.neuron(neuron), wb.target
     layer = wb.layer(neuron.layer)
-    _, scored, split = held_out(layer, neuron.index, n, 0, "top-and-random", wb.settings.seed)
-    max_act = layer.max_activation(neuron.index)
-    quiet = [r for r in layer.random(neuron.index) if r.max_activation < 0.2 * max_act][:n]
-    split = split.model_copy(update={"score_random_windows": [r.window for r in quiet]})
-    text = lambda r: "".join(r.tokens[int(r.has_bos):])  # noqa: E731
-    usage = Usage()
-    hits = [_classify(llm, explanation, text(r), usage) for r in scored]
-    false = [_classify(llm, explanation, text(r), usage) for r in quiet]
-    tpr = sum(hits) / max(1, len(hits))
-    tnr = sum(not f for f in false) / max(1, len(false))
-    return _score(neuron, target.name, explanation, "detection", (tpr + tnr) / 2, len(hits) + len(false), split, llm,
-                  {"true_positive_rate": tpr, "true_negative_rate": tnr}, usage)
+    _, _, split = held_out(layer, neuron.index, 5, 5, "top-and-random", wb.settings.seed)
+    s = sample_examples(layer, neuron.index, cfg, frozenset(split.explain_windows), wb.settings.seed)
+    split = split.model_copy(update={"score_top_windows": [e.window for e in s.positives],
+                                     "score_random_windows": [e.window for e in s.negatives]})
+    examples = s.positives + s.negatives
+    texts = ["".join(e.tokens) for e in examples]
+    if method == "fuzzing":
+        # delphi fuzz.py: as many false highlights as the positives fire on tokens, on average (ceil).
+        n_incorrect = math.ceil(np.mean([sum(a > s.threshold for a in e.activations) for e in s.positives]))
+        rng = np.random.default_rng([wb.settings.seed, neuron.layer, neuron.index, 17])
+        texts = [highlight(e.tokens, fuzz_marks(e, s.threshold, n_incorrect, rng)) for e in examples]
+    order = np.random.default_rng([wb.settings.seed, neuron.layer, neuron.index, 18]).permutation(len(examples))
+    usage, answers = Usage(), [None] * len(examples)
+    name = "detect" if method == "detection" else "fuzz"
+    for i in order:  # shuffled, as delphi's Classifier.__call__ does
+        answers[i] = _classify(llm, render(name, PROMPT_VERSION, explanation=explanation, text=texts[i]), usage)
+    truth = [e.quantile is not None for e in examples]
+    m = metrics(truth, answers)
+    if m["failed"] == len(examples):
+        raise DetectionFailed(f"{llm.name} answered neither yes nor no for any of the {len(examples)} examples")
+    notes = list(s.notes)
+    value: float | None = m["balanced_accuracy"]
+    if not m["positives"] or not m["negatives"]:
+        value = None
+        notes.append("undefined: no answered " + ("positive" if not m["positives"] else "negative") + " example")
+    if m["failed"]:
+        notes.append(f"{m['failed']} of {len(examples)} examples got no yes/no answer and are left out")
+    details = {**m, "fire_threshold": cfg.fire_threshold, "threshold": s.threshold, "example_len": cfg.example_len,
+               "quantiles": cfg.n_quantiles, "activating_pool": s.activating_pool, "negative_pool": s.negative_pool}
+    if method == "fuzzing":
+        details["n_incorrect"] = n_incorrect
+    shown = [ClassifiedExample(window=e.window, start=e.start, text=t, activating=e.quantile is not None,
+                               quantile=e.quantile, max_activation=round(e.max_activation, 5), prediction=a)
+             for e, t, a in zip(examples, texts, answers)]
+    return _score(neuron, target.name, explanation, method, value, len(examples), split, llm, details, usage,
+                  notes, shown)
+
+
+def detection_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
+                    cfg: SampleConfig = SampleConfig()) -> Score:
+    """delphi's detection: does the example match the explanation?"""
+    return classifier_score(wb, neuron, explanation, llm, "detection", cfg)
+
+
+def fuzzing_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
+                  cfg: SampleConfig = SampleConfig()) -> Score:
+    """delphi's fuzzing: are the highlighted tokens the ones the explanation describes?"""
+    return classifier_score(wb, neuron, explanation, llm, "fuzzing", cfg)
 
 
 def parse_texts(reply: str) -> list[str]:

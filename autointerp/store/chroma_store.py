@@ -125,9 +125,13 @@ class Store:
             return None
         return max(current, key=lambda e: (keys.headline(e) is not None, keys.headline(e) or 0.0, keys.timestamp(e)))
 
-    def list(self, model: str | None = None, layer: int | None = None) -> list[Explanation]:
-        """Current explanations sorted by layer, index, then explainer and prompt version."""
+    def list(self, model: str | None = None, layer: int | None = None,
+             confident: bool | None = None) -> list[Explanation]:
+        """Current explanations sorted by layer, index, then explainer and prompt version; `confident`:
+        only those whose flag is this (None: all)."""
         found = self._fetch("current", _where(model, layer, None))
+        if confident is not None:
+            found = [e for e in found if e.confident is confident]
         return sorted(found, key=lambda e: (NeuronId.parse(e.neuron).layer, NeuronId.parse(e.neuron).index,
                                             e.model, e.explainer, e.prompt_version))
 
@@ -143,14 +147,15 @@ class Store:
             return current.count()
 
     def search(self, query: str, model: str | None = None, layer: int | None = None,
-               min_score: float | None = None, k: int = 10) -> list[SearchHit]:
-        """Current explanations nearest in meaning to `query` (MiniLM cosine), best first."""
+               min_score: float | None = None, k: int = 10, confident: bool | None = None) -> list[SearchHit]:
+        """Current explanations nearest in meaning to `query` (MiniLM cosine), best first; `confident`:
+        only those whose flag is this (None: all)."""
         if not query.strip():
             raise InputError("empty search query")
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
         vec = embed_texts([query])
-        where = _where(model, layer, min_score)
+        where = _where(model, layer, min_score, confident)
         include = ["metadatas", "distances"]
         with self._backend.op() as (current, _):
             if where is None:
@@ -160,7 +165,7 @@ class Store:
             # records are then exactly the first matches. Fall back when too few match.
             n = max(50, 10 * k)
             res = current.query(query_embeddings=vec, n_results=n, include=include)
-            hits = _hits(res, _matcher(model, layer, min_score), k)
+            hits = _hits(res, _matcher(model, layer, min_score, confident), k)
             if len(hits) >= k or len(res["ids"][0]) < n:  # enough, or the whole store was seen
                 return hits
             return _hits(current.query(query_embeddings=vec, n_results=k, where=where, include=include))
@@ -203,7 +208,8 @@ def _plain(where: dict | None, model: str | None = None) -> dict:
     return out
 
 
-def _where(model: str | None, layer: int | None, min_score: float | None) -> dict | None:
+def _where(model: str | None, layer: int | None, min_score: float | None,
+           confident: bool | None = None) -> dict | None:
     conds: list[dict] = []
     if model is not None:
         conds.append({"model": model})
@@ -211,13 +217,16 @@ def _where(model: str | None, layer: int | None, min_score: float | None) -> dic
         conds.append({"layer": int(layer)})
     if min_score is not None:
         conds += [{"has_score": True}, {"score": {"$gte": float(min_score)}}]
+    if confident is not None:  # `$ne` also matches rows written before the flag existed: not confident
+        conds.append({"confident": True} if confident else {"confident": {"$ne": True}})
     return None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
 
 
-def _matcher(model: str | None, layer: int | None, min_score: float | None):
+def _matcher(model: str | None, layer: int | None, min_score: float | None, confident: bool | None = None):
     def match(meta: dict) -> bool:
         return ((model is None or meta["model"] == model) and (layer is None or meta["layer"] == layer)
-                and (min_score is None or (meta["has_score"] and meta["score"] >= min_score)))
+                and (min_score is None or (meta["has_score"] and meta["score"] >= min_score))
+                and (confident is None or keys.is_confident(meta) is confident))
     return match
 
 

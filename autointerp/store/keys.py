@@ -13,6 +13,12 @@ from autointerp.records import Explanation, NeuronId
 NO_SCORE = -2.0
 
 
+def is_confident(meta: dict) -> bool:
+    """A row's `confident` flag; rows written before the field existed have none and count as not confident
+    (so do their records: the field defaults to False), never as confident."""
+    return meta.get("confident") is True
+
+
 def neuron_key(neuron: str | NeuronId) -> str:
     """Canonical `L6.N74` for any accepted neuron spelling."""
     return str(neuron if isinstance(neuron, NeuronId) else NeuronId.parse(neuron))
@@ -69,6 +75,7 @@ def metadata(expl: Explanation) -> dict[str, str | int | float | bool]:
         "kind": expl.kind,
         "score": NO_SCORE if score is None else score,
         "has_score": score is not None,
+        "confident": bool(expl.confident),
         "created_at": expl.created_at.isoformat(),
         "created_ts": timestamp(expl),
         "record_id": id_of(expl),

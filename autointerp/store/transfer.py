@@ -1,6 +1,10 @@
-"""Export and import: JSONL of Explanation records, or Neuronpedia's explanation export shape.
+"""Export and import: JSONL of Explanation records, or rows of Neuronpedia's `Explanation` table.
 
-Neuronpedia lines carry the full record under `autointerp`, so both formats round-trip losslessly;
+Neuronpedia's importer (apps/webapp/lib/db/import.ts, `importJsonlString`) inserts each line's keys
+that name a column of the table and drops the rest, so a line must fill every NOT NULL column without
+a default (`id`, `modelId`, `layer`, `index`, `description`, `authorId`) and may only name type rows
+that exist (`typeName`, `explanationModelName` are foreign keys; null is allowed). Our full record
+rides along under `autointerp`, a key their importer drops, so both formats round-trip losslessly;
 a Neuronpedia line without it (their own exports) is imported from its plain fields.
 
 Imported records are untrusted. A file is imported whole or not at all: every line must be a record
@@ -13,12 +17,14 @@ never kept: it names a file on the machine that wrote it, and nothing may open s
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import math
 import re
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -41,9 +47,9 @@ MAX_LIST_BYTES = 512_000_000  # a whole-file JSON list is parsed at once; JSONL 
 MAX_DEPTH = 64  # nesting of objects and lists in one record
 _KEPT_ERRORS = 1000  # bad lines listed; more are only counted
 
-# Neuronpedia's neuron layers are bare layer numbers ("6"); we once wrote "6-mlp". Any other source
-# ("6-res-jb", "6-att-kk") is an SAE or another kind of feature, not an MLP neuron of the model.
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors write first
+# Neuronpedia's neuron layers are bare layer numbers ("6", `isNeuronLayerSource`); we once wrote "6-mlp".
+# Any other source ("6-res-jb", "6-att-kk") is an SAE or another kind of feature, not an MLP neuron.
 _NP_LAYER = re.compile(r"^\s*(\d+)(?:-mlp)?\s*$")
 
 
@@ -70,23 +76,57 @@ class ImportRejected(InputError):
         super().__init__(f"nothing imported from {path}: line {line}: {message}{more}")
 
 
-def to_neuronpedia(expl: Explanation) -> dict:
-    """Neuronpedia's Explanation fields (layer as a source id `<layer>-mlp`) plus our record."""
+# Neuronpedia's seeded bot user (apps/webapp/prisma/seed.ts): the default author of uploaded data, and
+# the `authorId` their own batch explainer writes, so it exists on every instance.
+NP_AUTHOR_ID = "clkht01d40000jv08hvalcvly"
+# `explanationModelName` rows Neuronpedia's own batch explainer writes (utils/neuronpedia-utils,
+# batch-autointerp.py: the model name after its last "/"). Any other name would break the row's
+# foreign key and fail the whole insert, so other explainers are written as null.
+NP_EXPLAINER_MODELS = frozenset({
+    "gpt-4o-mini", "gpt-4.1-nano", "gpt-5-nano", "gpt-5-nano-2025-08-07", "gpt-5-mini-2025-08-07",
+    "gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gpt-oss-120b",
+})
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def np_id(expl: Explanation) -> str:
+    """A cuid-shaped id ("c" and 24 lowercase base-36 characters) derived from the version's key, so
+    exporting the same version again writes the same id and a re-import is a no-op (their insert is
+    ON CONFLICT DO NOTHING)."""
+    n = int(hashlib.sha256(keys.history_id(expl).encode("utf-8")).hexdigest(), 16)
+    digits = []
+    for _ in range(24):
+        n, r = divmod(n, 36)
+        digits.append(_B36[r])
+    return "c" + "".join(digits)
+
+
+def np_explainer_model(explainer: str) -> str | None:
+    """Neuronpedia's model row for an `openai:<model>` explainer it knows; None (null) otherwise."""
+    kind, _, name = explainer.partition(":")
+    name = name.rsplit("/", 1)[-1]
+    return name if kind == "openai" and name in NP_EXPLAINER_MODELS else None
+
+
+def to_neuronpedia(expl: Explanation, author_id: str = NP_AUTHOR_ID) -> dict:
+    """One row of Neuronpedia's Explanation table (every line has the same keys: their importer takes
+    the columns from the first line) plus our record under `autointerp`. `typeName` is null: no
+    Neuronpedia explanation type describes our methods, and a name without a row fails the insert."""
     nid = NeuronId.parse(expl.neuron)
+    head = expl.scores[0].value if expl.scores and expl.scores[0].method == "simulation" else None
+    created = expl.created_at if expl.created_at.tzinfo else expl.created_at.replace(tzinfo=timezone.utc)
     return {
+        "id": np_id(expl),
         "modelId": expl.model,
-        "layer": f"{nid.layer}-mlp",
+        "layer": str(nid.layer),
         "index": str(nid.index),
         "description": expl.text,
-        "explanationModelName": expl.explainer,
-        "typeName": expl.prompt_version,
-        "scoreV1": expl.score if expl.score is not None else 0.0,
-        "scores": [{"value": s.value,
-                    "explanationScoreTypeName": s.method if s.simulator is None else f"{s.method}-{s.simulator}",
-                    "explanationScoreModelName": s.llm or s.simulator or "autointerp",
-                    "jsonDetails": json.dumps(s.details)} for s in expl.scores],
-        "createdAt": expl.created_at.isoformat(),
-        "autointerp": expl.model_dump(mode="json"),
+        "authorId": author_id,
+        "typeName": None,
+        "explanationModelName": np_explainer_model(expl.explainer),
+        "scoreV1": head if head is not None and math.isfinite(head) else 0.0,  # a simulation correlation, like theirs
+        "createdAt": created.astimezone(timezone.utc).isoformat(),
+        "autointerp": json.loads(expl.model_dump_json()),  # NaN as null: Postgres' jsonb rejects NaN
     }
 
 
@@ -133,16 +173,18 @@ def parse_record(obj: object) -> Explanation:
     return expl.model_copy(update={"transcript": None}) if expl.transcript is not None else expl
 
 
-def export_records(store: Store, path: Path, fmt: ExportFormat = "jsonl", current_only: bool = False) -> int:
+def export_records(store: Store, path: Path, fmt: ExportFormat = "jsonl", current_only: bool = False,
+                   author_id: str = NP_AUTHOR_ID) -> int:
     """Write every version (or only the current ones), oldest first, one JSON object per line;
-    atomically, gzipped when the name ends in .gz. Returns the number of records."""
+    atomically, gzipped when the name ends in .gz. Returns the number of records. `author_id`: the
+    Neuronpedia user the neuronpedia lines name as author (a row of its User table)."""
     if fmt not in ("jsonl", "neuronpedia"):
         raise InputError(f"the export format must be jsonl or neuronpedia, got {fmt!r}")
     records = sorted(store.list(), key=keys.order_key) if current_only else store.all_versions()
     if fmt == "jsonl":
         lines = [e.model_dump_json() for e in records]
     else:
-        lines = [json.dumps(to_neuronpedia(e), ensure_ascii=False) for e in records]
+        lines = [json.dumps(to_neuronpedia(e, author_id), ensure_ascii=False, allow_nan=False) for e in records]
     data = "".join(line + "\n" for line in lines).encode("utf-8")
     path = Path(path)
     atomic_write_bytes(path, gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)

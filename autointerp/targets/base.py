@@ -32,7 +32,7 @@ def mlp_in_name(layer: int) -> str:
 
 
 FINAL_SCALE = "ln_final.hook_scale"
-"""The final norm's data-dependent scale (1/RMS or 1/std), [batch, pos, 1]."""
+"""The final norm's data-dependent scale, the RMS (or std) it divides by, [batch, pos, 1]."""
 
 Patch = Callable[[torch.Tensor], torch.Tensor | None]
 
@@ -53,6 +53,58 @@ def _patcher(fn: Patch):
         return act if new is None else new
 
     return hook
+
+
+def post_mlp_scale_name(layer: int) -> str:
+    """The data-dependent scale of a norm applied to the MLP's output before the residual add
+    (Gemma 2 / 3, OLMo 2: `post_feedforward_layernorm`)."""
+    return f"blocks.{layer}.ln2_post.hook_scale"
+
+
+def _norm_gain(ln, d_model: int) -> torch.Tensor:
+    """[d_model]: what a norm multiplies each normalised coordinate by, as TransformerLens describes
+    the norm: `1 + weight` where the weight is an offset from one (Gemma), ones without a weight."""
+    if ln is None:
+        return torch.ones(d_model)
+    w = getattr(ln, "weight", None)
+    if w is None:
+        w = getattr(getattr(ln, "original_component", None), "weight", None)
+    if not isinstance(w, torch.Tensor):
+        return torch.ones(d_model)
+    w = w.detach().float()
+    return 1.0 + w if getattr(ln, "uses_weight_offset", False) else w
+
+
+def _centres(ln) -> bool:
+    """LayerNorm subtracts the mean (a linear map the derivative keeps); RMSNorm does not."""
+    return ln is not None and not getattr(ln, "uses_rms_norm", True)
+
+
+def _through_norm(ln, v: torch.Tensor, scale: torch.Tensor | None, d_model: int) -> torch.Tensor:
+    """The norm's derivative applied to residual directions v [..., d_model] with its scale frozen
+    at `scale` [..., 1] (the measured RMS or std; None leaves it out): centre, times gain, / scale."""
+    if ln is None:
+        return v
+    if _centres(ln):
+        v = v - v.mean(-1, keepdim=True)
+    v = v * _norm_gain(ln, d_model)
+    return v if scale is None else v / scale
+
+
+def _describe(ln) -> str:
+    if ln is None:
+        return "no norm"
+    kind = "LayerNorm (mean subtracted)" if _centres(ln) else "RMSNorm"
+    return kind + (" x (1 + weight)" if getattr(ln, "uses_weight_offset", False) else " x weight")
+
+
+@dataclass
+class DirectLogits:
+    """A neuron's direct logit attribution on some contexts (see `Target.direct_logit_attribution`)."""
+
+    values: torch.Tensor  # [vocab] logits per unit activation, averaged over the contexts
+    final_scale: float  # the final norm's measured scale (RMS or std), averaged over the contexts
+    handling: str  # which norms, gains and caps the path went through
 
 
 @dataclass
@@ -201,7 +253,8 @@ class Target:
     # Weights: read-only views, detached from autograd.
 
     def w_out(self, layer: int) -> torch.Tensor:
-        """[d_mlp, d_model]: what each neuron of `layer` writes to the residual stream."""
+        """[d_mlp, d_model]: the MLP's output projection, one row per neuron of `layer` (what it
+        writes to the residual stream, before any post-MLP norm: see `direct_logit_attribution`)."""
         self.check_layer(layer)
         return self.bridge.blocks[layer].mlp.W_out.detach()
 
@@ -211,12 +264,61 @@ class Target:
         return self.bridge.blocks[layer].mlp.W_in.detach()
 
     def final_norm_weight(self) -> torch.Tensor:
-        """[d_model]: the final norm's elementwise weight (ones when it has none)."""
-        ln = getattr(self.bridge, "ln_final", None)
-        w = getattr(ln, "weight", None) if ln is not None else None
-        if w is None and ln is not None:
-            w = getattr(getattr(ln, "original_component", None), "weight", None)
-        return w.detach() if isinstance(w, torch.Tensor) else torch.ones(self.d_model)
+        """[d_model]: what the final norm multiplies each normalised coordinate by: its weight, or
+        `1 + weight` for Gemma-style norms that store an offset from one (ones when it has none)."""
+        return _norm_gain(getattr(self.bridge, "ln_final", None), self.d_model)
+
+    def _post_mlp_norm(self, layer: int):
+        return getattr(self.bridge.blocks[layer], "ln2_post", None)
+
+    def _softcap(self) -> float | None:
+        cap = getattr(self.bridge.cfg, "output_logits_soft_cap", None)
+        return float(cap) if cap is not None and float(cap) > 0 else None
+
+    def weight_dla(self, layer: int) -> torch.Tensor:
+        """[d_mlp, vocab]: each neuron's direct logit attribution from the weights alone: through
+        every norm's gain and LayerNorm's centring, without their data-dependent scales (positive
+        and the same for every token) or a logit softcap. Ranks tokens; sizes need contexts."""
+        self.check_layer(layer)
+        v = _through_norm(self._post_mlp_norm(layer), self.w_out(layer).float(), None, self.d_model)
+        v = _through_norm(getattr(self.bridge, "ln_final", None), v, None, self.d_model)
+        return v @ self.unembedding().float()
+
+    def direct_logit_attribution(self, layer: int, index: int, tokens: torch.Tensor,
+                                 positions: torch.Tensor) -> DirectLogits:
+        """The neuron's direct effect on the logits: d logits[i, p_i] / d activation[i, p_i] along
+        the path from its output straight to the unembedding (not through later layers), with the
+        scale of every norm on that path (the final norm; a post-MLP norm) held at its value
+        measured on row i of `tokens` [B, T] at `positions` [B], and a logit softcap's slope taken
+        at the measured logits; averaged over the rows. LayerNorm's mean subtraction is linear and
+        kept; Gemma's norms multiply by 1 + weight."""
+        self.check(NeuronId.model_construct(layer=layer, index=index))
+        ln, post, cap = getattr(self.bridge, "ln_final", None), self._post_mlp_norm(layer), self._softcap()
+        # A norm bridge without a scale hook point cannot be measured: its scale is left out.
+        points = {norm: name for norm, name in ((post, post_mlp_scale_name(layer)), (ln, FINAL_SCALE))
+                  if norm is not None and hasattr(norm, "hook_scale")}
+        out = self.run(tokens, read=list(points.values()), logits=cap is not None)
+        rows = torch.arange(tokens.shape[0])
+
+        def step(norm, v: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+            scale = out.reads[points[norm]][rows, positions].float() if norm in points else None
+            said = f" -> {where} {_describe(norm)}" + (" at its measured scale" if scale is not None else
+                                                       " (scale not measurable: left out)")
+            return _through_norm(norm, v, scale, self.d_model), scale, said if norm is not None else ""
+
+        v = self.w_out(layer)[index].float().expand(len(rows), -1)
+        v, _, post_said = step(post, v, "post-MLP")
+        v, scale, final_said = step(ln, v, "final")
+        w_u = self.unembedding().float()
+        handling = "W_out[n]" + post_said + final_said + " -> W_U"
+        if cap is None:
+            values = v.mean(0) @ w_u
+        else:  # d/dz cap * tanh(z / cap) = 1 - tanh^2 = 1 - (logit / cap)^2
+            slope = 1 - (out.logits[rows, positions].float() / cap) ** 2
+            values = ((v @ w_u) * slope).mean(0)
+            handling += f" -> softcap {cap:g} (its slope at the measured logits)"
+        return DirectLogits(values=values, final_scale=float(scale.mean()) if scale is not None else 1.0,
+                            handling=handling)
 
     def unembedding(self) -> torch.Tensor:
         """W_U, [d_model, vocab]."""

@@ -1,9 +1,9 @@
 """`effects`: what the neuron does to the output (the "an" neuron paper's evidence).
 
-- Direct logit attribution: W_out[n] through the final norm's weight and the unembedding. The
-  final norm also divides by the residual's RMS, which depends on the input; we divide by its
-  mean over the neuron's top contexts (measured at their max tokens), so values are logits per
-  unit of activation there. The ranking of tokens does not depend on that scale.
+- Direct logit attribution: d logits / d activation along the direct path (W_out[n], a post-MLP
+  norm where the model has one, the final norm, W_U, a logit softcap), every norm's scale held at
+  its value measured at each top context's max token, averaged over those contexts
+  (`Target.direct_logit_attribution`: LayerNorm's centring and Gemma's 1 + weight included).
 - Mean ablation: set the neuron to its corpus mean on its top contexts; change of next-token
   probabilities at the max tokens (which tokens lose or gain), and of the loss on the real next tokens.
 - Activation patching: a top context against a minimal edit (its max token swapped for the
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from autointerp.errors import InputError
 from autointerp.records import NeuronId
-from autointerp.targets import FINAL_SCALE, Target
+from autointerp.targets import Target
 from autointerp.tools.probe import run_ids
 from autointerp.workbench import Workbench
 
@@ -87,18 +87,15 @@ def effects(wb: Workbench, neuron: NeuronId | str, k: int = 20, contexts: int = 
     neuron, target = wb.neuron(neuron), wb.target
     layer = wb.layer(neuron.layer)
     top = [r for r in layer.top(neuron.index) if windows is None or r.window in windows][:contexts]
+    if not top:
+        raise InputError(f"{neuron} has no top contexts in the cache" + (" among the given windows" if windows else ""))
     mean = layer.stats(neuron.index).mean
     ids = torch.tensor([r.token_ids for r in top])
     pos = torch.tensor([r.max_index for r in top])
     rows = torch.arange(len(top))
 
-    scale = torch.ones(())
-    try:
-        scale = target.run(ids, read=[FINAL_SCALE]).reads[FINAL_SCALE][rows, pos].float().mean()
-    except KeyError:  # a final norm without a scale hook point: logits per unit of the normed residual
-        pass
-    direction = target.w_out(neuron.layer)[neuron.index] * target.final_norm_weight() / scale
-    dla = direction @ target.unembedding()
+    direct = target.direct_logit_attribution(neuron.layer, neuron.index, ids, pos)
+    dla = direct.values
     up, down = dla.topk(k), (-dla).topk(k)
     promoted, suppressed = _effects(target, up), [TokenEffect(token=e.token, value=-e.value) for e in _effects(target, down)]
 
@@ -108,18 +105,18 @@ def effects(wb: Workbench, neuron: NeuronId | str, k: int = 20, contexts: int = 
     delta = (ablated[rows, pos].exp() - clean[rows, pos].exp()).mean(0)
     lost, gained = (-delta).topk(k), delta.topk(k)
     nxt = ids[:, 1:]
-    start = int(top[0].has_bos) if top else 0
+    start = int(top[0].has_bos)
     loss_change = float((clean[:, :-1].gather(2, nxt[..., None]) - ablated[:, :-1].gather(2, nxt[..., None]))[:, start:].mean())
 
     return EffectsResult(
         neuron=str(neuron), model=target.name,
-        norm_handling=("W_out[n] * final-norm weight @ W_U, divided by the mean final-norm scale "
-                       f"({float(scale):.4g}) at the top contexts' max tokens: logits per unit activation"),
+        norm_handling=(f"{direct.handling}: d logits / d activation at the top contexts' max tokens, "
+                       f"averaged (mean final-norm scale {direct.final_scale:.4g})"),
         promoted=promoted, suppressed=suppressed, ablation_value=round(mean, 6), ablation_contexts=len(top),
         ablation_lost=[TokenEffect(token=e.token, value=-e.value) for e in _effects(target, lost)],
         ablation_gained=_effects(target, gained),
         ablation_loss_change=round(loss_change, 6),
-        patching=_patch(wb, neuron, top[0]) if top else None,
+        patching=_patch(wb, neuron, top[0]),
     )
 
 

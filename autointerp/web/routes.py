@@ -38,10 +38,7 @@ def _model(state: WebState, model: str | None) -> str:
 @router.get("/")
 def index(request: Request):
     state = web(request)
-    models = state.overview()
-    show_confident = any(li.confident is not None for m in models for li in m.layers.values())
-    return render(request, "index.html", title="autointerp", models=models, show_confident=show_confident,
-                  count=state.store.count())
+    return render(request, "index.html", title="autointerp", models=state.overview(), count=state.store.count())
 
 
 def _layer_rows(state: WebState, model: str, layer: int) -> tuple[list[dict], views.LayerSummary | None]:
@@ -64,7 +61,7 @@ def _layer_rows(state: WebState, model: str, layer: int) -> tuple[list[dict], vi
             "relatedness": t["relatedness"] if t else None, "flagged": bool(t and t.get("flagged")),
             "explanation": rec.text if rec else None, "score": rec.score if rec else None,
             "explainer": rec.explainer if rec else None, "method": rec.method if rec else None,
-            "n_explanations": n, "confident": views.confident_of(rec) if rec else None,
+            "n_explanations": n, "confident": rec.confident if rec else None,
         })
     return rows, summary
 
@@ -84,7 +81,6 @@ def layer_page(request: Request, layer: str, model: str | None = None):
     plot = views.max_plot_svg(summary.maxes, {r["index"] for r in rows if r["explanation"]}) if summary else ""
     return render(request, "layer.html", title=f"{model} layer {n}", model=model, layer=n, rows=rows, note=note,
                   plot=plot, triaged=any(r["relatedness"] is not None for r in rows),
-                  show_confident=any(r["confident"] is not None for r in rows),
                   explained=sum(1 for r in rows if r["explanation"]), cached=summary is not None,
                   model_q="" if model == state.model else f"?model={model}")
 
@@ -97,7 +93,7 @@ def _explanation_views(state: WebState, model: str, nid: NeuronId) -> tuple[list
     out = []
     for rec in reversed(current):  # newest first
         path = tr.for_record(state.settings, rec)  # never the path written inside the record
-        out.append({"rec": rec, "confident": views.confident_of(rec),
+        out.append({"rec": rec,
                     "transcript": views.transcript_view(path) if path else None,
                     "transcript_name": path.name if path else None,
                     "versions": [e for e in older if e.explainer == rec.explainer
@@ -142,20 +138,24 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
 
 @router.get("/search")
 def search_page(request: Request, q: str = "", model: str = "", layer: str = "", min_score: str = "",
-                k: int = Query(20, ge=1, le=200)):
+                k: int = Query(20, ge=1, le=200), confident: str = ""):
     state = web(request)
     hits, error = [], None
     if q.strip():
         try:
-            hits = _search(state, q, model, layer, min_score, k)
+            hits = _search(state, q, model, layer, min_score, k, confident)
         except BadRequest as e:
             error = e.detail
     models = sorted({m.name for m in state.overview()})
     return render(request, "search.html", title=f"search: {q}" if q else "search", q=q, model=model, layer=layer,
-                  min_score=min_score, k=k, hits=hits, error=error, models=models)
+                  min_score=min_score, k=k, confident=confident, hits=hits, error=error, models=models)
 
 
-def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: int):
+def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: int, confident: str = ""):
+    flags = {"": None, "true": True, "false": False}
+    if confident.strip().lower() not in flags:
+        raise BadRequest(f"confident must be true, false or empty (any), got {confident!r}")
+    flag = flags[confident.strip().lower()]
     try:
         layer_n = int(layer) if str(layer).strip() else None
         score = float(min_score) if str(min_score).strip() else None
@@ -163,7 +163,8 @@ def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: 
         raise BadRequest(f"layer must be a number and min score a number, got {layer!r} and {min_score!r}") from None
     if not q.strip():
         raise BadRequest("empty search query")
-    return state.store.search(q, model=model.strip() or None, layer=layer_n, min_score=score, k=k)
+    return state.store.search(q, model=model.strip() or None, layer=layer_n, min_score=score, k=k,
+                              confident=flag)
 
 
 # ---- the JSON API ----
@@ -242,8 +243,8 @@ def api_effects(request: Request, neuron: str):
 
 @router.get("/api/search")
 def api_search(request: Request, q: str = "", k: int = Query(10, ge=1, le=200), model: str = "", layer: str = "",
-               min_score: str = ""):
-    hits = _search(web(request), q, model, layer, min_score, k)
+               min_score: str = "", confident: str = ""):
+    hits = _search(web(request), q, model, layer, min_score, k, confident)
     return [h.model_dump(mode="json") for h in hits]
 
 

@@ -160,7 +160,7 @@ class LayerInfo:
     layer: int
     cached: int = 0  # neurons with a complete cache (the layer's d_mlp)
     explained: int = 0  # neurons with at least one current explanation
-    confident: int | None = None  # neurons with a record marked confident (when records say so)
+    confident: int = 0  # explained neurons with at least one current explanation marked confident
     records: int = 0
     corpora: list[str] = field(default_factory=list)
 
@@ -192,12 +192,6 @@ def cache_manifests(settings: Settings) -> list[CacheManifest]:
     return found
 
 
-def confident_of(rec: Explanation) -> bool | None:
-    """The record's `confident` flag, for records that have one (a later record version adds it)."""
-    value = getattr(rec, "confident", None)
-    return value if isinstance(value, bool) else None
-
-
 def overview(settings: Settings, records: list[Explanation], served: str) -> list[ModelInfo]:
     """Models with caches or stored explanations; per layer, neurons cached, explained, confident."""
     models: dict[str, ModelInfo] = {served: ModelInfo(served, True)}
@@ -208,22 +202,17 @@ def overview(settings: Settings, records: list[Explanation], served: str) -> lis
         layer.corpora.append(f"{m.corpus}: {m.n_windows_target:,} windows of {m.window} tokens")
     explained: dict[tuple[str, int], set[str]] = {}
     confident: dict[tuple[str, int], set[str]] = {}
-    flagged: set[tuple[str, int]] = set()
     for r in records:
         nid = NeuronId.parse(r.neuron)
         key = (r.model, nid.layer)
         models.setdefault(r.model, ModelInfo(r.model, r.model == served)).layer(nid.layer).records += 1
         explained.setdefault(key, set()).add(r.neuron)
-        c = confident_of(r)
-        if c is not None:
-            flagged.add(key)
-            if c:
-                confident.setdefault(key, set()).add(r.neuron)
+        if r.confident:
+            confident.setdefault(key, set()).add(r.neuron)
     for (model, layer), neurons in explained.items():
         info = models[model].layer(layer)
         info.explained = len(neurons)
-        if (model, layer) in flagged:
-            info.confident = len(confident.get((model, layer), ()))
+        info.confident = len(confident.get((model, layer), ()))
     return sorted(models.values(), key=lambda m: (not m.served, m.name))
 
 

@@ -228,7 +228,10 @@ def test_report_renders_in_headless_chromium_and_links_resolve(batch_settings, t
     out = tmp_path / "report"
     rows = write_report(Workbench.open(settings=batch_settings), LAYER, out)
     assert len(rows) == 5 and (out / "report.csv").read_text().count("\n") == 6
+    assert (out / "report.csv").read_text().splitlines()[0].split(",")[5] == "confident"
     assert (out / "report.md").read_text().startswith("| index | normalised activation")
+    sure = sum(r.confident for r in rows)
+    assert f"| confident | {sure} |" in (out / "report.md").read_text()
     for png in ("scores.png", "max_activation.png", "score_vs_relatedness.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     chromium = _chromium()
@@ -242,7 +245,9 @@ def test_report_renders_in_headless_chromium_and_links_resolve(batch_settings, t
         return r.stdout
 
     index = dom(out / "index.html")
-    assert index.count("<tr>") == 6 and "L3.N0" in index
+    neurons = index.split('id="neurons"')[1]
+    assert len(re.findall(r"<tr[ >]", neurons)) == 6 and "L3.N0" in index
+    assert neurons.count('class="badge ') == 5 and 'id="confidence"' in index
     pages = [out / "index.html"] + sorted((out / "neurons").glob("*.html"))
     assert len(pages) == 6
     for page in pages:

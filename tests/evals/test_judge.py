@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from autointerp.evals.concepts import DEFAULT_CONCEPTS, ConceptsError, load_concepts
+from autointerp.evals.concepts import DEFAULT_CONCEPTS, Concept, ConceptsError, load_concepts
 from autointerp.evals.judge import Judge
 
 
@@ -16,7 +17,7 @@ def judge():
 
 
 def test_shipped_concepts_are_valid():
-    concepts = load_concepts(DEFAULT_CONCEPTS)
+    concepts = [c for c in load_concepts(DEFAULT_CONCEPTS) if isinstance(c, Concept)]
     assert len(concepts) >= 10 and all(len(c.words) >= 20 for c in concepts)
 
 
@@ -45,14 +46,14 @@ def test_calibration_is_reported_and_separates(judge):
     ("{not json", "is not JSON"),
     ('{"name": "x"}', "must hold a JSON list"),
     ('[{"name": "a", "description": "d", "words": ["x","y","z","w","v"]}, {"name": "b", "description": "d"}]',
-     "entry 2: words: Field required"),
+     "entry 2 ('b'): words: Field required"),
     (('[{"name": "a", "description": "d", "words": ["x","y","z","w","v"]}, '
       '{"name": "b", "description": "d", "words": ["x","q","r","s","t"]}]'), "'x' is in both 'a' and 'b'"),
 ])
 def test_malformed_concepts_file_is_one_clear_error(tmp_path, content, message):
     path = tmp_path / "c.json"
     path.write_text(content)
-    with pytest.raises(ConceptsError, match=message.replace("(", r"\(")) as e:
+    with pytest.raises(ConceptsError, match=re.escape(message)) as e:
         load_concepts(path)
     assert "\n" not in str(e.value)
 

@@ -72,3 +72,42 @@ def test_a_planted_neuron_has_no_output_effects(planted_home, planted_wb):
     n = planted.neurons[0]
     res = effects(planted_wb, f"L{planted.layer}.N{n.index}", k=10, contexts=4)
     assert (res.promoted, res.suppressed, res.ablation_lost, res.ablation_gained) == ([], [], [], [])
+
+
+@pytest.fixture(scope="module")
+def party_pair(home, smol, tmp_path_factory):
+    """(settings, planted record, concepts): the shipped "party" pair planted in layer 3 of the real model."""
+    import json
+
+    from autointerp.evals.concepts import DEFAULT_CONCEPTS
+    from autointerp.evals.planting import plant
+    from tests.conftest import linked_home
+
+    s = linked_home(home, tmp_path_factory.mktemp("party-home") / "home")
+    path = tmp_path_factory.mktemp("party") / "party.json"
+    path.write_text(json.dumps([c for c in json.loads(DEFAULT_CONCEPTS.read_text()) if c["name"].startswith("party")]))
+    concepts = load_concepts(path)
+    return s, plant(concepts, 3, s), concepts
+
+
+def test_a_contextual_pair_is_planted_on_the_real_model_and_told_apart(party_pair):
+    """The same word in two senses: each neuron fires on its sense's held-out sentences, not the other's."""
+    from autointerp.evals.planting import marked_activations
+
+    s, planted, concepts = party_pair
+    target = load_target(planted.name, s)
+    for c in concepts:
+        n = planted.neuron_of(c.name)
+        assert n.kind == "context" and n.plantable and n.auroc >= planted.min_auroc, n
+        pos = marked_activations(target, 3, n.index, c.sentences("positive", held_out=True))
+        neg = marked_activations(target, 3, n.index, c.sentences("negative", held_out=True))
+        print(c.name, n.auroc, np.round(pos, 2), np.round(neg, 2))
+        assert np.mean(pos) > 5 * max(np.mean(neg), 0.05)
+        plain = marked_activations(target, 3, n.index, [_marked("I saw the dog near the [[house]] today.")])
+        assert plain[0] < 0.5  # silent on an unrelated word
+
+
+def _marked(text: str):
+    from autointerp.evals.concepts import parse_marked
+
+    return parse_marked(text)

@@ -21,6 +21,7 @@ SAMPLE = {
     "text": "In 1990 the war ended.", "tokens": "0\tIn\n1\t 1990\n2\t the", "words": "dog, cat, horse",
     "top_tokens": "' 1990', ' 1985'", "examples": "10: In [[ 1990]] the war ended.\n7: By [[ 1985]] it had grown.",
     "candidates": '- 0.512: the tokens "1990", "1985"', "tools": "- probe(texts): run the model on new texts",
+    "findings": 'peak words: "1990", "1985"\nswap 1990 9.1 -> 1985 8.7, 2001 8.0',
 }
 TEMPLATES = sorted(p.name.removesuffix(".txt") for p in resources.files("autointerp.prompts").iterdir()
                    if p.name.endswith(".txt"))

@@ -21,7 +21,8 @@ REC = ActivationRecord(window=0, tokens=["<s>", "The", " smooth", " road"], toke
 def test_llm_simulator_parses_and_retries(openai_server, settings):
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", settings)
     openai_server.replies = [(200, "I think [1, 9]"), (200, "Sorry: " + json.dumps([0, 9, 2]))]
-    value, per, n, usage = score_records("smoothness", [], [REC], 4.0, "llm", llm)
+    sim = score_records("smoothness", [], [REC], 4.0, "llm", llm)
+    value, n, usage = sim.value, sim.n_tokens, sim.usage
     assert n == 3 and value > 0.9 and len(openai_server.requests) == 2
     assert "2 predictions for 3 tokens" in openai_server.requests[1]["messages"][-1]["content"]
     assert usage.calls == 2 and usage.prompt_tokens > 0  # both calls of this scoring, the retry included
@@ -85,9 +86,9 @@ def test_local_llm_simulators_end_to_end(real_settings, real_wb):
     """The weak embedded LLM: llm-logprob always yields a score; llm yields one or a typed failure."""
     llm = make_llm("local", real_settings)
     s = simulation_score(real_wb, "L3.N74", "numbers and years", "llm-logprob", top=1, random=1, llm=llm)
-    assert -1 <= s.value <= 1 and s.llm == "local" and s.prompt_tokens > 100 and s.n_examples == 2
+    assert (s.value is None or -1 <= s.value <= 1) and s.llm == "local" and s.prompt_tokens > 100 and s.n_examples == 2
     try:
         s = simulation_score(real_wb, "L3.N74", "numbers", "llm", top=1, random=0, llm=llm)
-        assert -1 <= s.value <= 1 and s.completion_tokens > 0
+        assert (s.value is None or -1 <= s.value <= 1) and s.completion_tokens > 0
     except SimulationFailed as e:
         assert "local gave no usable predictions" in str(e)

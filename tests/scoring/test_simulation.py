@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -38,11 +39,54 @@ def _own_explanation(layer, index: int) -> str:
     return "the tokens " + ", ".join(tokens)
 
 
+def ref_pearson(x: list[float], y: list[float]) -> float | None:
+    """Textbook Pearson from sums, written apart from the library's; None for a constant side."""
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx = sum((a - mx) ** 2 for a in x)
+    syy = sum((b - my) ** 2 for b in y)
+    return None if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
+
+
+def _rec(window: int, words: list[str], acts: list[float]) -> ActivationRecord:
+    i = max(range(len(acts)), key=lambda k: acts[k])
+    return ActivationRecord(window=window, tokens=["<s>", *words], token_ids=list(range(len(words) + 1)),
+                            activations=[99.0, *acts], max_index=i + 1, max_token=words[i], max_activation=acts[i],
+                            has_bos=True)
+
+
 def test_discretise_and_pearson():
     assert discretise([-1.0, 0.0, 0.55, 1.0, 2.0], 1.0) == [0, 0, 5, 10, 10]
     assert discretise([1.0], 0.0) == [0]
     assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
-    assert pearson([1, 1, 1], [1, 2, 3]) is None
+    assert pearson([-1, 0, 1], [0, 10, 10]) == pytest.approx(math.sqrt(3) / 2)  # worked by hand
+    assert pearson([1, 1, 1], [1, 2, 3]) is None and pearson([1, 2, 3], [0, 0, 0]) is None
+    assert pearson([5], [5]) is None
+
+
+def test_default_rule_is_openais_raw_pearson_on_fixed_arrays():
+    """Raw activations, negatives included, pooled over windows (BOS never scored); a window of
+    zeros and a window with constant predictions are undefined (None) alone but count in the pool."""
+    trig = ["a", "an"]
+    recs = [_rec(3, [" a", " cat", " an", " owl", " sat"], [1.5, -0.3, 0.8, -0.1, -0.25]),
+            _rec(8, [" the", " a", " dog"], [0.0, 0.0, 0.0]),  # the neuron silent: true side constant
+            _rec(9, [" the", " big", " dog"], [0.4, -0.2, 0.1])]  # no trigger: predictions constant
+    pred = [[10, 0, 10, 0, 0], [0, 10, 0], [0, 0, 0]]
+    true = [[1.5, -0.3, 0.8, -0.1, -0.25], [0.0, 0.0, 0.0], [0.4, -0.2, 0.1]]
+    sim = score_records("articles", trig, recs, 1.5, "lexical")
+    assert [w.predicted for w in sim.windows] == pred and [w.true for w in sim.windows] == true
+    assert sim.value == pytest.approx(ref_pearson(sum(pred, []), sum(true, [])), abs=1e-12)
+    assert sim.per_window[0] == pytest.approx(ref_pearson(pred[0], true[0]), abs=1e-12)
+    assert sim.per_window[1:] == [None, None] and sim.n_tokens == 11
+    assert [w.window for w in sim.windows] == [3, 8, 9] and sim.windows[0].tokens[0] == " a"
+    # the old rule: min(10, floor(10 * relu(x) / max)) with max 1.5
+    old = score_records("articles", trig, recs, 1.5, "lexical", rule="discretised")
+    assert [w.true for w in old.windows] == [[10, 0, 5, 0, 0], [0, 0, 0], [2, 0, 0]]
+    assert old.value == pytest.approx(ref_pearson(sum(pred, []), [10, 0, 5, 0, 0, 0, 0, 0, 2, 0, 0]), abs=1e-12)
+    # constant predictions everywhere: undefined, never 0
+    none = score_records("articles", ["zebra"], recs, 1.5, "lexical")
+    assert none.value is None and none.per_window == [None, None, None]
 
 
 def test_split_never_scores_what_the_explainer_saw(scoring_wb):
@@ -89,8 +133,8 @@ def test_lexical_simulator_matches_triggers():
     rec = ActivationRecord(window=0, tokens=["<s>", "The", " smooth", " road", " was", " smooth", "ly"],
                            token_ids=list(range(7)), activations=[9, 0, 5, 0, 0, 4, 1], max_index=2,
                            max_token=" smooth", max_activation=5, has_bos=True)
-    value, per, n, usage = score_records("smoothness", ["Smooth", "was smooth"], [rec], 5.0, "lexical")
-    assert n == 6 and value > 0.8 and usage.calls == 0
+    sim = score_records("smoothness", ["Smooth", "was smooth"], [rec], 5.0, "lexical")
+    assert sim.n_tokens == 6 and sim.value > 0.8 and sim.usage.calls == 0
     with pytest.raises(InputError, match="needs trigger"):
         score_records("x", [], [rec], 5.0, "lexical")
     with pytest.raises(InputError, match="needs an LLM"):
@@ -123,3 +167,39 @@ def test_score_cli(scoring_settings):
                           (["L6.N1", "x", "--method", "vibes"], "'vibes' is not one of")):
         r = run(*args)
         assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_score_json_recomputes_its_value(real_settings, real_wb):
+    """`score --json` lists every scored window with the raw activations and the predictions it
+    correlated: the Pearson of those pooled equals its value, and each window's its per-window one."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import env_for
+
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", "autointerp.cli", "score", "L29.N720", "the articles a and an",
+                            "--json", *args], env=env_for(real_settings, AUTOINTERP_TOKENS="4096"),
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    obj = run("--simulator", "lexical", "--triggers", "a,an")
+    assert obj["rule"] == "raw" and len(obj["windows"]) == obj["n_examples"] == 10
+    pred = [v for w in obj["windows"] for v in w["predicted"]]
+    true = [v for w in obj["windows"] for v in w["true"]]
+    assert len(true) == obj["n_tokens"] and min(true) < 0  # raw: negatives kept
+    assert obj["value"] == pytest.approx(ref_pearson(pred, true), abs=1e-5)
+    for w, c in zip(obj["windows"], obj["per_example"]):
+        ref = ref_pearson(w["predicted"], w["true"])
+        assert (c is None and ref is None) or c == pytest.approx(ref, abs=1e-5)
+    split = obj["split"]
+    assert [w["window"] for w in obj["windows"]] == split["score_top_windows"] + split["score_random_windows"]
+    layer = real_wb.layer(29)
+    cached = {r.window: r for r in layer.top(720) + layer.random(720)}
+    for w in obj["windows"]:  # the very activations of the cache, BOS left out
+        assert w["true"] == cached[w["window"]].activations[1:] and w["tokens"] == cached[w["window"]].tokens[1:]
+    old = run("--simulator", "lexical", "--triggers", "a,an", "--rule", "discretised")
+    assert old["rule"] == "discretised" and {v for w in old["windows"] for v in w["true"]} <= set(range(11))
+    assert old["value"] == pytest.approx(ref_pearson(pred, [v for w in old["windows"] for v in w["true"]]), abs=1e-5)

@@ -13,7 +13,7 @@ from tests.store.test_damage import garble, populate
 
 
 def cli(settings, *args):
-    env = env_for(settings)
+    env = env_for(settings, COLUMNS="200")  # rich tables fit without wrapping
     env.pop("AUTOINTERP_CHROMA_URL", None)
     return subprocess.run([sys.executable, "-m", "autointerp.cli", *args], capture_output=True, text=True, env=env,
                           timeout=300)
@@ -46,3 +46,23 @@ def test_an_empty_store_says_so_on_stderr(fresh_settings):
     r = cli(fresh_settings, "list", "--layer", "7", "--json")
     assert r.returncode == 0 and r.stdout == "[]\n", r.stderr
     assert r.stderr.strip() == "no stored explanation matches the filters (11 in the store)"
+
+
+def test_list_and_search_show_and_filter_confident(fresh_settings):
+    from tests.store.samples import varied
+
+    sure = {"L6.N74", "L29.N3"}
+    open_store(fresh_settings).add_many([e.model_copy(update={"confident": e.neuron in sure}) for e in varied()])
+    r = cli(fresh_settings, "list", "--confident", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {(e["neuron"], e["confident"]) for e in json.loads(r.stdout)} == {(n, True) for n in sure}
+    r = cli(fresh_settings, "search", "legal text", "--unconfident", "-k", "20", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    hits = json.loads(r.stdout)
+    assert len(hits) == len(varied()) - 2 and not any(h["explanation"]["confident"] for h in hits)
+    table = cli(fresh_settings, "list", "--layer", "29").stdout
+    header = next(line for line in table.splitlines() if "neuron" in line)
+    col = [c.strip() for c in header.split("┃")].index("confident")
+    rows = {cells[1]: cells[col] for line in table.splitlines() if "L29." in line
+            for cells in [[c.strip() for c in line.split("│")]]}
+    assert rows == {"L29.N720": "no", "L29.N3": "yes"}, table

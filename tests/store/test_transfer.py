@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -82,9 +84,7 @@ def test_cli_round_trip_both_formats(source, fresh_settings, home, tmp_path):
         if fmt == "jsonl":
             assert lines == [json.loads(e.model_dump_json()) for e in source.all_versions()]
         else:
-            first = lines[0]
-            assert {"modelId", "layer", "index", "description", "explanationModelName", "typeName", "scores",
-                    "autointerp"} <= set(first)
+            assert_neuronpedia_accepts(lines)
         target = linked_home(home, tmp_path / f"target{i}")
         r = run(target, "import", str(path))
         assert r.returncode == 0, r.stderr
@@ -92,12 +92,62 @@ def test_cli_round_trip_both_formats(source, fresh_settings, home, tmp_path):
         assert_same(source, open_store(target))
 
 
+# Neuronpedia's `Explanation` table (apps/webapp/prisma/schema.prisma), written out by hand: the columns
+# without a default that are NOT NULL, and the foreign keys to type tables (nullable).
+NP_REQUIRED = {"id": str, "modelId": str, "layer": str, "index": str, "description": str, "authorId": str}
+NP_COLUMNS = {*NP_REQUIRED, "embedding", "triggeredByUserId", "notes", "scoreV1", "scoreV2", "umap_x", "umap_y",
+              "umap_cluster", "umap_log_feature_sparsity", "typeName", "explanationModelName", "createdAt",
+              "updatedAt"}
+NP_BOT = "clkht01d40000jv08hvalcvly"  # the user prisma/seed.ts creates
+
+
+def assert_neuronpedia_accepts(lines: list[dict], authors: tuple[str, ...] = (NP_BOT,)) -> None:
+    """What their `importJsonlString` needs: the columns come from the first line's keys (others are
+    dropped), so every line has the same keys; required columns are strings; a neuron layer is an
+    integer string (`isNeuronLayerSource`); type names are null (no row of ours exists there)."""
+    keys = set(lines[0])
+    assert NP_REQUIRED.keys() <= keys and "autointerp" in keys - NP_COLUMNS
+    for obj in lines:
+        assert set(obj) == keys
+        for col, typ in NP_REQUIRED.items():
+            assert isinstance(obj[col], typ) and obj[col], (col, obj[col])
+        assert re.fullmatch(r"-?\d+", obj["layer"]) and re.fullmatch(r"\d+", obj["index"])
+        assert re.fullmatch(r"c[0-9a-z]{24}", obj["id"]), obj["id"]
+        assert obj["authorId"] in authors and obj["typeName"] is None
+        assert obj["explanationModelName"] in (None, "gpt-4o-mini")
+        assert isinstance(obj["scoreV1"], float) and datetime.fromisoformat(obj["createdAt"]).tzinfo is not None
+    assert len({obj["id"] for obj in lines}) == len(lines)  # one row per version: the id is its primary key
+
+
 def test_neuronpedia_shape():
     e = make("L12.N301", "cooking recipes", value=0.42, explainer="openai:gpt-4o-mini", prompt_version="agent_v3")
     obj = to_neuronpedia(e)
-    assert (obj["modelId"], obj["layer"], obj["index"], obj["description"]) == (MODEL, "12-mlp", "301", "cooking recipes")
-    assert (obj["explanationModelName"], obj["typeName"], obj["scoreV1"]) == ("openai:gpt-4o-mini", "agent_v3", 0.42)
-    assert obj["scores"][0]["value"] == 0.42 and obj["scores"][0]["explanationScoreTypeName"] == "simulation-embedding"
+    assert (obj["modelId"], obj["layer"], obj["index"], obj["description"]) == (MODEL, "12", "301", "cooking recipes")
+    assert (obj["explanationModelName"], obj["typeName"], obj["scoreV1"]) == ("gpt-4o-mini", None, 0.42)
+    assert obj["autointerp"]["explainer"] == "openai:gpt-4o-mini" and obj["autointerp"]["prompt_version"] == "agent_v3"
+    assert obj["createdAt"] == "2026-11-01T12:00:00+00:00"
+    local = to_neuronpedia(make("L12.N301", "cooking recipes", value=0.42), author_id="cme0someuser000000000000")
+    assert local["explanationModelName"] is None and local["authorId"] == "cme0someuser000000000000"
+    again = to_neuronpedia(make("L12.N301", "cooking recipes", value=0.42))
+    assert local["id"] != obj["id"] and again["id"] == local["id"]  # the same version, the same row id
+    other = e.model_copy(update={"explainer": "openai-compatible:qwen2.5@http://localhost:8000/v1"})
+    assert to_neuronpedia(other)["explanationModelName"] is None
+    detection = e.model_copy(update={"scores": [e.scores[0].model_copy(update={"method": "detection", "value": 0.9})]})
+    assert to_neuronpedia(detection)["scoreV1"] == 0.0  # scoreV1 is a simulation score, not an accuracy
+    assert_neuronpedia_accepts([obj, local, to_neuronpedia(make("L0.N0", "x", value=None))],
+                               (NP_BOT, "cme0someuser000000000000"))
+
+
+def test_neuronpedia_export_lines(source, tmp_path):
+    """Every exported line is a row their importer takes, and a re-export writes the same ids."""
+    path = tmp_path / "np.jsonl"
+    export_records(source, path, "neuronpedia")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) == len(source.all_versions())
+    assert_neuronpedia_accepts(lines)
+    assert {obj["layer"] for obj in lines} >= {"6", "29"}
+    export_records(source, tmp_path / "again.jsonl", "neuronpedia")
+    assert (tmp_path / "again.jsonl").read_bytes() == path.read_bytes()
 
 
 def test_imports_plain_neuronpedia_lines_and_json_list(fresh_settings, tmp_path):

@@ -28,6 +28,7 @@ SEEDED = {  # neuron -> explanation text
     "L3.N9": "football matches and league tables",
     "L29.N720": "the articles a and an",
 }
+CONFIDENT = {"L3.N8"}  # seeded current records marked confident; the others are not
 
 
 def explanation(neuron: str, text: str, model: str = "smollm2-135m", score: float | None = 0.42,
@@ -62,7 +63,7 @@ def seeded_store(web_settings):
 
     store = open_store(web_settings)
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    records = [explanation(n, text, when=t0) for n, text in SEEDED.items()]
+    records = [explanation(n, text, when=t0, confident=n in CONFIDENT) for n, text in SEEDED.items()]
     records.append(explanation("L3.N8", "an older reading of the same neuron", when=t0 - timedelta(days=1)))
     records.append(explanation("L3.N8", "legal text", model="gpt2-small", score=0.9))
     store.add_many(records[-2:])  # the older L3.N8 version first: the seeded one replaces it (history)

@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 
 from autointerp.records import NeuronExamples
-from tests.web.conftest import EVIL, SEEDED
+from tests.web.conftest import CONFIDENT, EVIL, SEEDED
 
 MODEL = "smollm2-135m"
 
@@ -36,7 +36,7 @@ def test_index_lists_models_layers_and_counts(http):
     served = {li["layer"]: li for li in models[MODEL]["layers"]}
     assert models[MODEL]["served"] and served[3]["cached"] == served[29]["cached"] == 1536
     assert served[3]["explained"] >= 3 and served[29]["explained"] >= 1
-    assert served[3]["confident"] is None  # records carry no `confident` field (yet)
+    assert served[3]["confident"] == len(CONFIDENT) and served[29]["confident"] == 0
     other = {li["layer"]: li for li in models["gpt2-small"]["layers"]}  # stored only, no cache here
     assert not models["gpt2-small"]["served"] and other[3]["explained"] == 1 and other[3]["cached"] == 0
 
@@ -262,3 +262,41 @@ def test_transcripts_are_found_under_the_data_dir_only(server, tmp_path):
     assert find_transcript(server.settings, named).name == "20270101T000000000000Z-agent.jsonl"
     assert find_transcript(server.settings, explanation("L3.N4", "x", model="..")) is None
     assert find_transcript(server.settings, explanation("L3.N4", "x", model="../..")) is None
+
+
+def _badges(html: str) -> list[str]:
+    return re.findall(r'<span class="badge (confident|unconfident)"', html)
+
+
+def test_confident_is_shown_and_filterable_everywhere(http):
+    assert CONFIDENT == {"L3.N8"}
+    index = http.get("/").text
+    assert "<th>confident</th>" in index
+    rows = http.get("/api/layers/3").json()["rows"]
+    assert (rows[8]["confident"], rows[5]["confident"], rows[0]["confident"]) == (True, False, None)
+    layer = http.get("/layers/3").text
+    row = {n: re.search(rf'<tr[^>]*>\s*<td data-v="{n}">.*?</tr>', layer, re.S).group(0) for n in (0, 5, 8)}
+    assert _badges(row[8]) == ["confident"] and _badges(row[5]) == ["unconfident"] and _badges(row[0]) == []
+    assert 'class="unconfident"' in row[5] and "unconfident" not in row[8]
+    sure = http.get("/neurons/L3.N8").text
+    article = sure.split('id="explanations"')[1].split("</article>")[0]
+    assert _badges(article.split('<p class="text">')[1].split("</p>")[0]) == ["confident"]
+    assert _badges(article.split('class="versions"')[1]) == ["unconfident"]  # the older version is not
+    assert '<article class="explanation">' in sure and "Unconfident: the best guess" not in sure
+    unsure = http.get("/neurons/L3.N5").text
+    assert '<article class="explanation unconfident">' in unsure and "Unconfident: the best guess" in unsure
+    api = http.get("/api/neurons/L3.N8").json()
+    assert [e["confident"] for e in api["explanations"]] == [True]
+    assert {(e["text"], e["confident"]) for e in api["history"]} == {
+        (SEEDED["L3.N8"], True), ("an older reading of the same neuron", False)}
+    hits = http.get("/api/search", params={"q": "legal contracts", "k": 20, "model": MODEL}).json()
+    assert {h["explanation"]["neuron"] for h in hits if h["explanation"]["confident"]} == CONFIDENT
+    only = http.get("/api/search", params={"q": "legal contracts", "k": 20, "confident": "true"}).json()
+    assert [h["explanation"]["neuron"] for h in only] == ["L3.N8"]
+    others = http.get("/api/search", params={"q": "legal contracts", "k": 20, "confident": "false"}).json()
+    assert others and not any(h["explanation"]["confident"] for h in others)
+    page = http.get("/search", params={"q": "legal contracts", "model": MODEL, "confident": "false"}).text
+    assert "L3.N8" not in page and _badges(page) and set(_badges(page)) == {"unconfident"}
+    assert '<option value="false" selected>' in page
+    bad = http.get("/api/search", params={"q": "x", "confident": "maybe"})
+    assert bad.status_code == 400 and "confident must be true, false" in bad.json()["error"]

@@ -127,9 +127,11 @@ function follow(form, info) {
     const run = JSON.parse(m.data);
     form.dataset.done = run.status;
     if (run.status === "done") {
-      const score = run.record.scores.length ? run.record.scores[0].value.toFixed(4) : "unscored";
+      const head = run.record.scores.length ? run.record.scores[0].value : undefined;
+      const score = head === undefined ? "unscored" : head === null ? "undefined" : head.toFixed(4);
+      const sure = run.record.confident ? "confident" : "unconfident";
       status.textContent = `done: stored as ${run.stored_id}`;
-      result.append(el("p", { class: "text", text: run.record.text }), el("p", { class: "meta", text: `held-out score ${score}; ` }, [el("a", { href: location.pathname + location.search, text: "reload to see it with the others" })]));
+      result.append(el("p", { class: "text", text: run.record.text }, [" ", el("span", { class: `badge ${sure}`, text: sure })]), el("p", { class: "meta", text: `held-out score ${score}; ` }, [el("a", { href: location.pathname + location.search, text: "reload to see it with the others" })]));
     } else {
       status.textContent = `failed: ${run.error}`;
     }

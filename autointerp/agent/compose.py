@@ -1,0 +1,156 @@
+"""Candidate explanations composed from the typed findings by fixed rules, the filter every
+LLM-written candidate passes before it is scored, and the choice among scored candidates.
+
+Rules (each candidate records the rule that made it):
+- words: the peak words, whole: a peak token that is a piece of a longer word is named as that word
+  ("the last token of the word "Andorra""), never as the fragment;
+- exact / category: substitution decides. Similar words lose the activation -> "exactly the word X
+  (not similar words)"; they keep it -> "words like X, Y, Z", with the LLM's category name only then;
+- context: a context word whose deletion costs the activation in two or more examples (or one that
+  costs most of it in one) becomes a condition: ""bank" after "river"";
+- output (in explain.py): what the neuron promotes, when DLA and ablation agree.
+The LLM names and proposes; every candidate is scored on the validation windows and the best wins."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from autointerp.agent.findings import Findings, Piece
+
+CATEGORY_KEEP = 0.5  # similar words keep at least this share of the activation on average: a category
+EXACT_DROP = 0.25  # they keep at most this share: the exact word
+N_WORDS = 5
+MAX_ITEMS = 6
+STRONG_DRIVER = 0.5  # a condition from one example alone needs a word that costs half the activation
+# Candidates within TIE of the best validation score count as tied: a named category wins the tie
+# (the name says what the substitution showed), then a composed candidate over a written one, then
+# the shorter text. 0.02 is well inside the spread of a 12-window validation score.
+TIE = 0.02
+COMPOSED = ("words", "exact", "category", "context", "heuristic")
+PLACEHOLDER = re.compile(r"\[\[|\]\]|\[[^\[\]]{0,24}\]|<[A-Za-z_ ]{1,24}>|\$\{?[A-Za-z_]\w*", re.I)
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    triggers: list[str]
+    rule: str
+
+
+def top_words(f: Findings, n: int = N_WORDS) -> list[tuple[str, Piece]]:
+    """The most frequent whole peak words (case folded, the commonest spelling kept) and the piece
+    each one's peak token usually is."""
+    counts: Counter[str] = Counter()
+    spelling: dict[str, Counter[str]] = {}
+    pieces: dict[str, Counter[Piece]] = {}
+    for p in f.peaks:
+        if not any(ch.isalnum() for ch in p.word):
+            continue
+        key = p.word.lower()
+        counts[key] += 1
+        spelling.setdefault(key, Counter())[p.word] += 1
+        pieces.setdefault(key, Counter())[p.piece] += 1
+    return [(spelling[k].most_common(1)[0][0], pieces[k].most_common(1)[0][0]) for k, _ in counts.most_common(n)]
+
+
+def verdict(f: Findings) -> str:
+    """exact, category or unclear, from the substitution tests' mean retained activation."""
+    swaps = [s for s in f.swaps if s.synonyms and s.original > 0]
+    if not swaps:
+        return "unclear"
+    kept = sum(s.retained for s in swaps) / len(swaps)
+    return "category" if kept >= CATEGORY_KEEP else "exact" if kept <= EXACT_DROP else "unclear"
+
+
+def _quoted(words: list[str]) -> str:
+    return ", ".join(f'"{w}"' for w in words)
+
+
+def subject(words: list[tuple[str, Piece]]) -> str:
+    """The peak words as a noun phrase; pieces of longer words are named by their word."""
+    names = [w for w, _ in words]
+    plural = "s" if len(names) > 1 else ""
+    parts = Counter(p for _, p in words if p != "whole")
+    if 2 * sum(parts.values()) > len(words):
+        lead = "the last token of" if parts.most_common(1)[0][0] == "last" else "a token inside"
+        return f"{lead} the word{plural} {_quoted(names)}"
+    return f"the word{plural} {_quoted(names)}"
+
+
+def category_items(f: Findings, words: list[tuple[str, Piece]]) -> list[str]:
+    """The peak words and the similar words that kept the activation."""
+    items = [w for w, _ in words] + [k for s in f.swaps for k in s.kept]
+    seen: dict[str, str] = {}
+    for w in items:
+        seen.setdefault(w.lower(), w)
+    return list(seen.values())[:MAX_ITEMS]
+
+
+def conditions(f: Findings) -> list[tuple[str, int]]:
+    """Context words that drive the neuron: (word, words before the peak), most supported first."""
+    tops = [max(c.drivers, key=lambda d: d.importance) for c in f.contexts if c.drivers]
+    counts = Counter(d.word.lower() for d in tops)
+    shared = [(w, next(d.before for d in tops if d.word.lower() == w)) for w, c in counts.most_common() if c >= 2]
+    if shared:
+        return shared[:2]
+    strong = [d for d in tops if d.importance >= STRONG_DRIVER]
+    return [(d.word.lower(), d.before) for d in sorted(strong, key=lambda d: -d.importance)[:1]]
+
+
+def compose(f: Findings, name: str | None = None) -> list[Draft]:
+    """Every candidate the rules make from the findings; `name` (the LLM's category name) is used
+    only when substitution shows a category."""
+    words = top_words(f)
+    if not words:
+        return []
+    v, subj, names = verdict(f), subject(words), [w for w, _ in words]
+    drafts = [Draft(f"exactly {subj} (not similar words)" if v == "exact" else subj, names,
+                    "exact" if v == "exact" else "words")]
+    if v == "category":
+        items = category_items(f, words)
+        lead = f"{name}: words like" if name else "words like"
+        drafts.append(Draft(f"{lead} {_quoted(items)}", items, "category"))
+    for cond, before in conditions(f):
+        triggers = [f"{cond} {w}" for w in names] if before == 1 else names
+        drafts.append(Draft(f'{subj} after "{cond}"', triggers, "context"))
+    return drafts
+
+
+def placeholder(text: str) -> str | None:
+    """Why a reply that copies a prompt placeholder ([token], [[...]], <name>, $var) is refused."""
+    if m := PLACEHOLDER.search(text):
+        return f"it copies the placeholder {m.group(0)!r}; name the real tokens or words"
+    return None
+
+
+def rejection(text: str, f: Findings, extra: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """Why an LLM-written candidate is refused before scoring (None: it may be scored): it copies a
+    prompt placeholder, or names no token or word of the evidence."""
+    if why := placeholder(text):
+        return why
+    vocab = f.vocabulary() | {e.lower() for e in extra}
+    low = text.lower()
+    for v in vocab:
+        pattern = rf"[\"'`]{re.escape(v)}[\"'`]" if len(v) == 1 else rf"(?<![a-z0-9]){re.escape(v)}(?![a-z0-9])"
+        if re.search(pattern, low):
+            return None
+    sample = ", ".join(repr(w) for w, _ in top_words(f, 3))
+    return f"it names no token or word from the evidence (such as {sample or 'the peak tokens'})"
+
+
+def rank(c) -> tuple[int, int, int]:
+    """Tie-break order among near-best candidates (smaller first)."""
+    named = c.source == "category" and not c.text.startswith("words like")
+    return (0 if named else 1, 0 if c.source in COMPOSED else 1, len(c.text))
+
+
+def choose(candidates: list):
+    """The best validation candidate; near-ties (within TIE) go to the named category, then a
+    composed candidate, then the shorter text."""
+    if not candidates:
+        return None
+    best = max(c.validation for c in candidates)
+    return min((c for c in candidates if c.validation >= best - TIE), key=rank)
+

@@ -1,0 +1,111 @@
+"""Typed findings: what the agent's experiments showed, in a form the composition rules
+(`compose.py`) can read. The tools fill them; the LLM sees them as compact tables, the record's
+evidence as lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from autointerp.records import ActivationRecord
+
+Piece = Literal["whole", "first", "middle", "last"]
+# A context word drives the neuron when deleting it costs at least this share of the peak activation.
+DRIVER = 0.3
+
+
+@dataclass(frozen=True)
+class PeakWord:
+    """The peak token of one window and the whole word holding it (sub-word pieces joined)."""
+
+    window: int
+    token: str
+    word: str
+    piece: Piece
+    activation: float  # 0-10
+
+
+@dataclass(frozen=True)
+class Swap:
+    """One substitution test: the peak word and the activation (0-10) with each similar word in its place."""
+
+    word: str
+    original: float
+    synonyms: tuple[tuple[str, float], ...]
+
+    @property
+    def retained(self) -> float:
+        """Mean share of the original activation the similar words keep (0 when none was run)."""
+        if self.original <= 0 or not self.synonyms:
+            return 0.0
+        return sum(max(a, 0.0) for _, a in self.synonyms) / len(self.synonyms) / self.original
+
+    @property
+    def kept(self) -> list[str]:
+        """Similar words that keep at least half of the activation."""
+        return [s for s, a in self.synonyms if self.original > 0 and a >= 0.5 * self.original]
+
+
+@dataclass(frozen=True)
+class Driver:
+    word: str
+    importance: float  # share of the activation lost when the word is deleted
+    before: int  # how many words before the peak word it stands (1 = right before)
+
+
+@dataclass(frozen=True)
+class ContextEdit:
+    """One context test: the peak word of a window and the context words it depends on."""
+
+    window: int
+    peak: str
+    drivers: tuple[Driver, ...]
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    text: str
+    activation: float  # 0-10
+    token: str
+
+
+@dataclass
+class Findings:
+    peaks: list[PeakWord] = field(default_factory=list)
+    swaps: list[Swap] = field(default_factory=list)
+    contexts: list[ContextEdit] = field(default_factory=list)
+    probes: list[ProbeRun] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)  # tokens DLA and ablation agree the neuron promotes
+
+    def vocabulary(self) -> set[str]:
+        """Every token and word the evidence names (lower case): what a grounded explanation mentions."""
+        words = {p.token.strip() for p in self.peaks} | {p.word for p in self.peaks}
+        words |= {s.word for s in self.swaps} | {w for s in self.swaps for w in s.kept}
+        words |= {d.word for c in self.contexts for d in c.drivers} | set(self.output)
+        words |= {p.token.strip() for p in self.probes if p.activation >= 5}
+        return {w.lower() for w in words if w and any(ch.isalnum() for ch in w)}
+
+
+def _wordish(t: str) -> bool:
+    return t.strip().isalnum()
+
+
+def whole_word(rec: ActivationRecord, index: int | None = None) -> tuple[str, Piece]:
+    """The word around token `index` (default: the peak): neighbouring alphanumeric pieces joined
+    while no space separates them, and which piece of it the token is."""
+    toks, i, start = rec.tokens, rec.max_index if index is None else index, int(rec.has_bos)
+    if not _wordish(toks[i]):
+        return toks[i].strip(), "whole"
+    a, b = i, i + 1
+    while a > start and not toks[a][:1].isspace() and _wordish(toks[a - 1]) and not toks[a - 1][-1:].isspace():
+        a -= 1
+    while b < len(toks) and not toks[b][:1].isspace() and _wordish(toks[b]) and not toks[b - 1][-1:].isspace():
+        b += 1
+    word = "".join(toks[a:b]).strip()
+    piece: Piece = "whole" if b - a == 1 else "first" if i == a else "last" if i == b - 1 else "middle"
+    return word, piece
+
+
+def peak_word(rec: ActivationRecord, activation: float) -> PeakWord:
+    word, piece = whole_word(rec)
+    return PeakWord(rec.window, rec.max_token, word, piece, activation)

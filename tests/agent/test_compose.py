@@ -1,0 +1,153 @@
+"""The composition rules, the refusal filter and the choice, on findings written out by hand (each
+case states what an experiment showed and the candidate that must follow from it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from autointerp.agent.compose import (
+    TIE,
+    choose,
+    compose,
+    placeholder,
+    rejection,
+    top_words,
+    verdict,
+)
+from autointerp.agent.findings import ContextEdit, Driver, Findings, PeakWord, Swap, whole_word
+from autointerp.agent.session import Candidate
+from autointerp.records import ActivationRecord
+
+
+def record(tokens: list[str], peak: int) -> ActivationRecord:
+    acts = [0.0] * len(tokens)
+    acts[peak] = 5.0
+    return ActivationRecord(window=0, tokens=tokens, token_ids=list(range(len(tokens))), activations=acts,
+                            max_index=peak, max_token=tokens[peak], max_activation=5.0, has_bos=True)
+
+
+def peaks(*items: tuple[str, str, str]) -> list[PeakWord]:
+    return [PeakWord(i, tok, word, piece, 9.0) for i, (tok, word, piece) in enumerate(items)]
+
+
+ANDORRA = ("<s>", " schools", " in", " And", "or", "ra", " during", " the", " war")
+
+
+@pytest.mark.parametrize(("peak", "word", "piece"), [(5, "Andorra", "last"), (4, "Andorra", "middle"),
+                                                     (3, "Andorra", "first"), (1, "schools", "whole")])
+def test_the_whole_word_around_a_peak_piece(peak, word, piece):
+    assert whole_word(record(list(ANDORRA), peak)) == (word, piece)
+
+
+def test_punctuation_and_spaces_end_a_word():
+    rec = record(["<s>", " Frei", "burg", ",", " 1990", "s"], 2)
+    assert whole_word(rec) == ("Freiburg", "last")
+    assert whole_word(rec, 3) == (",", "whole")
+    assert whole_word(rec, 5) == ("1990s", "last")
+
+
+def test_a_fragment_peak_is_named_by_its_word_never_as_the_fragment():
+    f = Findings(peaks=peaks(("ra", "Andorra", "last"), ("ra", "Andorra", "last"), ("urg", "Freiburg", "last")))
+    [d] = compose(f)
+    assert d.rule == "words" and d.text == 'the last token of the words "Andorra", "Freiburg"'
+    assert d.triggers == ["Andorra", "Freiburg"] and '"ra"' not in d.text
+
+
+def test_whole_word_peaks_are_listed_most_frequent_first_case_folded():
+    f = Findings(peaks=peaks((" cat", "cat", "whole"), (" dog", "dog", "whole"), (" Dog", "Dog", "whole"),
+                             (" dog", "dog", "whole"), (",", ",", "whole")))
+    assert top_words(f) == [("dog", "whole"), ("cat", "whole")]
+    assert compose(f)[0].text == 'the words "dog", "cat"'
+
+
+def test_substitution_that_loses_the_activation_makes_the_word_exact():
+    f = Findings(peaks=peaks(("ra", "Andorra", "last")),
+                 swaps=[Swap("Andorra", 8.9, (("Spain", 0.0), ("France", 0.8), ("Luxembourg", 0.4)))])
+    assert verdict(f) == "exact"
+    [d] = compose(f, name="countries")
+    assert d.rule == "exact" and d.text == 'exactly the last token of the word "Andorra" (not similar words)'
+    assert "countries" not in d.text, "no category name when similar words do not keep the activation"
+
+
+def test_substitution_that_keeps_the_activation_makes_a_category_with_the_name():
+    f = Findings(peaks=peaks((" dog", "dog", "whole"), (" cat", "cat", "whole")),
+                 swaps=[Swap("dog", 9.0, (("puppy", 8.0), ("horse", 7.0), ("table", 0.5))),
+                        Swap("cat", 8.0, (("kitten", 7.5), ("cow", 6.0)))])
+    assert verdict(f) == "category"
+    words, cat = compose(f, name="animals")
+    assert words.rule == "words" and cat.rule == "category"
+    assert cat.text == 'animals: words like "dog", "cat", "puppy", "horse", "kitten", "cow"'
+    assert "table" not in cat.triggers, "a similar word that lost the activation is no example"
+    assert compose(f)[1].text.startswith("words like "), "no name from the LLM: the list alone"
+
+
+def test_mixed_substitution_makes_no_claim_either_way():
+    f = Findings(peaks=peaks((" dog", "dog", "whole")), swaps=[Swap("dog", 10.0, (("cat", 4.0), ("pig", 3.0)))])
+    assert verdict(f) == "unclear" and [d.rule for d in compose(f, "animals")] == ["words"]
+    assert verdict(Findings()) == "unclear"
+
+
+def test_a_context_word_that_matters_in_two_examples_becomes_a_condition():
+    bank = [ContextEdit(i, "bank", (Driver("river", 0.7, 1), Driver("the", 0.31, 2))) for i in range(2)]
+    f = Findings(peaks=peaks((" bank", "bank", "whole")), contexts=bank + [ContextEdit(9, "bank", ())])
+    words, ctx = compose(f)
+    assert ctx.rule == "context" and ctx.text == 'the word "bank" after "river"'
+    assert ctx.triggers == ["river bank"], "an adjacent condition is a phrase trigger"
+
+
+def test_one_weak_context_word_is_no_condition_and_a_strong_distant_one_is():
+    weak = Findings(peaks=peaks((" 1990", "1990", "whole")), contexts=[ContextEdit(0, "1990", (Driver("in", 0.35, 1),))])
+    assert [d.rule for d in compose(weak)] == ["words"]
+    strong = Findings(peaks=peaks((" 1990", "1990", "whole")),
+                      contexts=[ContextEdit(0, "1990", (Driver("since", 0.8, 3),))])
+    ctx = compose(strong)[-1]
+    assert ctx.text == 'the word "1990" after "since"' and ctx.triggers == ["1990"]
+
+
+def test_no_word_like_peak_composes_nothing():
+    assert compose(Findings(peaks=peaks((",", ",", "whole"), ("\n", "", "whole")))) == []
+
+
+F = Findings(peaks=peaks(("ra", "Andorra", "last"), ("urg", "Freiburg", "last")),
+             swaps=[Swap("Andorra", 8.9, (("Spain", 0.0),))], output=["an"])
+
+
+@pytest.mark.parametrize("text", ['The neuron fires on "the [token] above" in Andorra', "[[Andorra]] and such",
+                                  "fires on [word] when it is Andorra", "fires on <name>", "it is $word"])
+def test_placeholders_are_refused(text):
+    assert "placeholder" in rejection(text, F) and placeholder(text)
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("when looking for information about other languages such as school practices", False),
+    ("Andoran school practices during World War II", False),  # "Andoran" is not the word "Andorra"
+    ("the place name Andorra", True), ('names ending in "urg" such as Freiburg', True),
+    ("tokens before the article an", True), ("towns in Spain", False),  # a similar word that lost it
+    ("fires on 'ra'", True), ("fires on radio", False),  # a fragment counts only as itself
+])
+def test_a_written_candidate_must_name_something_from_the_evidence(text, ok):
+    why = rejection(text, F)
+    assert (why is None) == ok, why
+    if not ok:
+        assert "names no token or word" in why and "'Andorra'" in why
+
+
+def test_a_supported_category_name_counts_as_evidence():
+    assert rejection("countries of Europe", F) is not None
+    assert rejection("countries of Europe", F, {"countries"}) is None
+
+
+def test_the_best_validation_candidate_wins_and_near_ties_go_to_the_named_then_composed_then_short():
+    def c(text, v, source):
+        return Candidate(text, [], v, source)
+
+    written = c("place names such as Andorra", 0.50, "submit")
+    words = c('the words "Andorra"', 0.50 - TIE / 2, "words")
+    named = c('countries: words like "Andorra"', 0.50 - TIE, "category")
+    unnamed = c('words like "Andorra"', 0.51, "category")
+    assert choose([written, words]) is words, "composed over written within the tie"
+    assert choose([written, words, named]) is named, "the named category over both"
+    assert choose([written, words, unnamed]) is words, "an unnamed list is just a longer composed text"
+    far = c("place names such as Andorra", 0.50 + 2 * TIE, "score")
+    assert choose([far, words, named]) is far, "a clearly better written candidate wins"
+    assert choose([]) is None

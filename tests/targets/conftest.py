@@ -1,0 +1,33 @@
+"""Tiny random-weight models of every architecture family we check, saved once per session as the
+Hugging Face directories a user would pass as `--model /path`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.targets import families as F
+
+
+@pytest.fixture(scope="session")
+def family_tokenizer():
+    return F.make_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def family_dirs(tmp_path_factory, family_tokenizer):
+    root = tmp_path_factory.mktemp("families")
+    return {f: F.save_family(f, root, family_tokenizer) for f in F.FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def family_targets(family_dirs, settings):
+    """Each directory through our normal loader (the TransformerLens bridge), as `--model /path`."""
+    from autointerp.targets import load_target
+
+    return {f: load_target(str(path), settings) for f, path in family_dirs.items()}
+
+
+@pytest.fixture(scope="session")
+def family_hf(family_dirs):
+    """The same directories loaded straight into transformers: the reference."""
+    return {f: F.load_hf(path) for f, path in family_dirs.items()}
