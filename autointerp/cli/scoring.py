@@ -113,15 +113,16 @@ def _print(res) -> None:
         what = (f"{res.method} balanced accuracy, {int(d['positives'])} positives + {int(d['negatives'])} negatives "
                 f"of {d['example_len']:.0f} tokens")
     out.print(f"[bold]{lit(res.neuron)}[/] score [bold]{_fmt(res.value)}[/] " + lit(
-        f"({what}, LLM tokens {res.prompt_tokens} prompt + {res.completion_tokens} completion)"))
+        f"({what}, LLM tokens {res.prompt_tokens} prompt + {res.completion_tokens} completion)"), soft_wrap=True)
     if res.per_example:
-        out.print("per window: " + ", ".join("—" if c is None else f"{c:+.2f}" for c in res.per_example))
+        out.print("per window: " + ", ".join("—" if c is None else f"{c:+.2f}" for c in res.per_example),
+                  soft_wrap=True)
     if res.method in ("detection", "fuzzing"):
         d = res.details
         out.print(lit(f"F1 {d['f1']:.4f}  precision {d['precision']:.4f}  recall {d['recall']:.4f}  "
-                      f"true negative rate {d['true_negative_rate']:.4f}  failed {d['failed']:.0f}"))
+                      f"true negative rate {d['true_negative_rate']:.4f}  failed {d['failed']:.0f}"), soft_wrap=True)
     elif res.details:
-        out.print(lit("  ".join(f"{k} {v:.4f}" for k, v in res.details.items())))
+        out.print(lit("  ".join(f"{k} {v:.4f}" for k, v in res.details.items())), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

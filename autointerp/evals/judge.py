@@ -7,6 +7,13 @@ the description of every other concept i != j. Those similarities are what a wro
 scores; the threshold is their 95th percentile, so a text about another concept clears it 5% of the
 time before the must-beat-every-other-concept rule applies. The same texts compared with their own
 concept's description give the judge's recall on explanation-shaped texts (reported with it).
+
+Shared words: contextual concepts may share their marked words with a sibling ("party" as a political
+party and as a celebration). An explanation recovers such a concept only when, with the shared words
+taken out, it still says something (a word beyond the shared ones and filler such as "the word",
+"token", "fires") and that remainder reaches the threshold against its own description and is closer
+to it than to every sibling's (the descriptions also without the shared words). So 'the word "party"'
+recovers neither, nor does a token list whose other tokens are noise.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ NULL_QUANTILE = 0.95
 FILLER = frozenset("""a an the this that these those and or of on in at to as is are be it its any all word words
 token tokens term terms string strings form forms occurrence occurrences instance instances mention mentions
 fires fire firing activates activate activation neuron responds detects detect text appears appear when where
-such like e g i ie eg s its itself mostly mainly especially only specifically token's word's""".split())
+such like e g i ie eg s its itself mostly mainly especially only specifically token's word's
+no clear explanation best guess""".split())  # the heuristic's "No clear explanation; best guess: ..." says nothing
 
 
 class Calibration(BaseModel):
@@ -96,7 +104,7 @@ class Judge:
         rest = embed([without(text, shared)])[0]
         own = float(embed([without(self.concepts[i].description, shared)])[0] @ rest)
         others = [float(embed([without(self.concepts[j].description, shared)])[0] @ rest) for j in sib]
-        return own > max(others)
+        return own >= self.calibration.threshold and own > max(others)
 
     def similarities(self, text: str) -> np.ndarray:
         return self.descriptions @ embed([text])[0]

@@ -37,12 +37,10 @@ def scan(target: Target, layers: list[int], n: int) -> list[OutputNeuron]:
     """The n neurons of `layers` whose nameable top DLA token stands out most."""
     if n < 1:
         raise InputError(f"n must be >= 1, got {n}")
-    w_u = target.unembedding().float()
-    gamma = target.final_norm_weight().float()
     found: list[OutputNeuron] = []
     for layer in layers:
         target.check_layer(layer)
-        dla = (target.w_out(layer).float() * gamma) @ w_u  # [d_mlp, vocab]
+        dla = target.weight_dla(layer)  # [d_mlp, vocab], through every norm's gain and centring
         top = dla.topk(2, dim=1)
         margin = (top.values[:, 0] - top.values[:, 1]) / dla.std(dim=1)
         del dla

@@ -162,12 +162,13 @@ def _summary(method: ExplainMethod, outcomes: list[ConceptOutcome], kind: str = 
                           rate=round(won / max(1, len(counted)), 4),
                           mean_probe_score=_mean([r.probe_score for r in runs]),
                           mean_held_out_score=_mean([r.score for r in runs]),
-                          undefined=sum(r.text is not None and (r.score is None or r.probe_score is None) for r in runs),
+                          undefined_probe=sum(r.text is not None and r.probe_score is None for r in runs),
+                          undefined_held_out=sum(r.text is not None and r.score is None for r in runs),
                           mean_similarity=_mean([r.verdict.similarity if r.verdict else None for r in runs]))
 
 
-def _left_out(s: PlantedSummary) -> str:
-    return f" ({s.undefined} undefined, left out)" if s.undefined else ""
+def _left_out(n: int) -> str:
+    return f" ({n} undefined, left out)" if n else ""
 
 
 def render(result: PlantedResult) -> str:
@@ -179,7 +180,8 @@ def render(result: PlantedResult) -> str:
                         "mean probe score", "mean held-out score"],
                        [[s.method, kinds[s.kind], f"{s.recovered}/{s.concepts}", f"{s.rate:.0%}",
                          fmt(s.mean_similarity, 3, False),
-                         fmt(s.mean_probe_score) + _left_out(s), fmt(s.mean_held_out_score) + _left_out(s)]
+                         fmt(s.mean_probe_score) + _left_out(s.undefined_probe),
+                         fmt(s.mean_held_out_score) + _left_out(s.undefined_held_out)]
                         for s in result.summary])
     md += (f"\nJudge: MiniLM cosine to the concept description ≥ {c.threshold:.3f} (the {c.quantile:.0%} quantile of "
            f"{c.n_mismatched} mismatched text/description pairs, mean {c.mismatched_mean:.3f}; matched mean "

@@ -103,8 +103,9 @@ class PlantedSummary(BaseModel):
     rate: float
     mean_probe_score: float | None
     mean_held_out_score: float | None
-    undefined: int = Field(default=0, description="explanations whose probe or held-out score is undefined "
-                           "(constant predictions), left out of that mean")
+    undefined_probe: int = Field(default=0, description="explanations whose probe score is undefined (constant "
+                                 "predictions), left out of its mean")
+    undefined_held_out: int = Field(default=0, description="explanations whose held-out score is undefined, left out")
     mean_similarity: float | None = Field(default=None, description="mean judge similarity to the concept description")
 
 

@@ -88,7 +88,8 @@ def judge(tmp_path_factory):
 
 
 @pytest.mark.parametrize("text", ["the word party", 'the token "party"', "party", "fires on the word party",
-                                  'the tokens "party", " party", "Party"'])
+                                  'the tokens "party", " party", "Party"',
+                                  'No clear explanation; best guess: the tokens "ru", "ë", "party", "man", "of"'])
 def test_an_explanation_listing_only_the_shared_word_recovers_neither(judge, text):
     for name in ("party (politics)", "party (celebration)"):
         v = judge.judge(text, name)

@@ -101,5 +101,6 @@ def test_score_cli_fuzzing(openai_server, real_settings):
                        timeout=600)
     assert r.returncode == 0, r.stderr
     # all "yes": every positive found, no negative rejected
-    assert "score +0.5000 (fuzzing balanced accuracy, 4 positives + 4 negatives of 32 tokens" in r.stdout
-    assert "F1 0.6667  precision 0.5000  recall 1.0000  true negative rate 0.0000" in r.stdout
+    text = " ".join(r.stdout.split())  # rich wraps long lines
+    assert "score +0.5000 (fuzzing balanced accuracy, 4 positives + 4 negatives of 32 tokens" in text
+    assert "F1 0.6667 precision 0.5000 recall 1.0000 true negative rate 0.0000" in text

@@ -21,10 +21,12 @@ def family_dirs(tmp_path_factory, family_tokenizer):
 
 @pytest.fixture(scope="session")
 def family_targets(family_dirs, settings):
-    """Each directory through our normal loader (the TransformerLens bridge), as `--model /path`."""
-    from autointerp.targets import load_target
+    """Each directory through our normal loader (the TransformerLens bridge), as `--model /path`;
+    past its per-process cache, which holds four models and would drop the session's SmolLM2."""
+    from autointerp.targets import _load
 
-    return {f: load_target(str(path), settings) for f, path in family_dirs.items()}
+    return {f: _load.__wrapped__(str(path), settings.data_dir, settings.hub_timeout)
+            for f, path in family_dirs.items()}
 
 
 @pytest.fixture(scope="session")

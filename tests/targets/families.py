@@ -33,13 +33,13 @@ def make_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
 
 
-def make_config(family: str, vocab: int, tok, **over):
+def make_config(family: str, vocab: int, tok):
     import transformers as T
 
-    ids = dict(vocab_size=vocab, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-               pad_token_id=tok.pad_token_id)
-    shape = dict(hidden_size=D_MODEL, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=256)
-    gemma = dict(intermediate_size=128, num_key_value_heads=2, head_dim=16, sliding_window=16)
+    ids = {"vocab_size": vocab, "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
+           "pad_token_id": tok.pad_token_id}
+    shape = {"hidden_size": D_MODEL, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 256}
+    gemma = {"intermediate_size": 128, "num_key_value_heads": 2, "head_dim": 16, "sliding_window": 16}
     if family == "llama":
         cfg = T.LlamaConfig(intermediate_size=128, num_key_value_heads=2, tie_word_embeddings=False, **shape, **ids)
     elif family == "gpt2":
@@ -53,8 +53,6 @@ def make_config(family: str, vocab: int, tok, **over):
         cfg = T.Gemma3TextConfig(**gemma, **shape, **ids)
     else:
         raise ValueError(family)
-    for k, v in over.items():
-        setattr(cfg, k, v)
     return cfg
 
 

@@ -50,7 +50,7 @@ def test_the_reference_rejects_the_old_formula(family, family_targets, family_hf
 
 
 @pytest.mark.parametrize("family", F.FAMILIES)
-def test_reference_norms_give_the_modules_values(family, family_hf, contexts):
+def test_reference_norms_give_the_modules_values(family, family_hf):
     """The reference's frozen-scale norms compute what the transformers modules compute."""
     hf = family_hf[family]
     x = torch.randn(2, 5, F.D_MODEL) * 3 + 1
@@ -107,11 +107,12 @@ def test_weight_dla_ranks_as_the_measured_dla(family, family_targets, contexts):
 
 def test_final_norm_weight_is_the_gain(family_targets, family_hf, family_tokenizer, settings, tmp_path):
     """Gemma multiplies by 1 + weight; a freshly initialised Gemma (weight zero) has gain one."""
-    from autointerp.targets import load_target
+    from autointerp.targets import _load
 
     for family in F.FAMILIES:
         raw = F.final_norm(family_hf[family], family).weight.detach()
         want = 1 + raw if family.startswith("gemma") else raw
         assert torch.allclose(family_targets[family].final_norm_weight(), want)
-    plain = load_target(str(F.save_family("gemma2", tmp_path, family_tokenizer, perturb_norms=False)), settings)
+    path = F.save_family("gemma2", tmp_path, family_tokenizer, perturb_norms=False)
+    plain = _load.__wrapped__(str(path), settings.data_dir, settings.hub_timeout)
     assert torch.equal(plain.final_norm_weight(), torch.ones(F.D_MODEL))
