@@ -88,9 +88,12 @@ def category_items(f: Findings, words: list[tuple[str, Piece]]) -> list[str]:
     return list(seen.values())[:MAX_ITEMS]
 
 
-def conditions(f: Findings) -> list[tuple[str, int]]:
-    """Context words that drive the neuron: (word, words before the peak), most supported first."""
-    tops = [max(c.drivers, key=lambda d: d.importance) for c in f.contexts if c.drivers]
+def conditions(f: Findings, words: list[str]) -> list[tuple[str, int]]:
+    """Context words that drive the neuron on its peak `words`: (word, words before the peak), most
+    supported first. Edits of windows peaking elsewhere (a newline, a one-off word) say nothing
+    about the condition of these words."""
+    wanted = {w.lower() for w in words}
+    tops = [max(c.drivers, key=lambda d: d.importance) for c in f.contexts if c.drivers and c.peak.lower() in wanted]
     counts = Counter(d.word.lower() for d in tops)
     shared = [(w, next(d.before for d in tops if d.word.lower() == w)) for w, c in counts.most_common() if c >= 2]
     if shared:
@@ -112,7 +115,7 @@ def compose(f: Findings, name: str | None = None) -> list[Draft]:
         items = category_items(f, words)
         lead = f"{name}: words like" if name else "words like"
         drafts.append(Draft(f"{lead} {_quoted(items)}", items, "category"))
-    for cond, before in conditions(f):
+    for cond, before in conditions(f, names):
         triggers = [f"{cond} {w}" for w in names] if before == 1 else names
         drafts.append(Draft(f'{subj} after "{cond}"', triggers, "context"))
     return drafts

@@ -15,7 +15,11 @@ from autointerp.agent.session import open_session
 from autointerp.scoring.simulation import score_records
 from autointerp.workbench import Workbench
 
-CONFIDENT_FLOOR = 0.2
+# Calibration (16 neurons of layers 3 and 6, seeded sample, 131k-token caches, embedding simulator):
+# the best of 5 other neurons' words candidates scores at most 0.107 on a neuron's validation
+# windows (90th percentile 0.098, 95th 0.105). 0.15 clears every one of those; of the neurons' own
+# words candidates, the 4 at or above it scored +0.121 held out on average, the 12 below +0.086.
+CONFIDENT_FLOOR = 0.15
 
 
 def confident(validation: float | None) -> bool:

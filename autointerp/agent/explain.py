@@ -25,7 +25,7 @@ ONE_SHOT_VERSION = 2
 CATEGORY_VERSION = 1
 PROMPT_VERSIONS: dict[str, str] = {"agent": f"agent_v{PROMPT_VERSION}+category_v{CATEGORY_VERSION}",
                                    "one-shot": f"one_shot_v{ONE_SHOT_VERSION}", "heuristic": "heuristic_v1"}
-CONTEXT_EXAMPLES = 3  # context edits run up front, on the explainer's first top examples
+CONTEXT_EXAMPLES = 3  # context edits run up front, on the first top examples peaking on a peak word
 _NOT_A_CATEGORY = frozenset("word words token tokens letter letters the a an and of to".split())
 
 
@@ -166,9 +166,10 @@ def gather(session: Session, transcript: Transcript) -> None:
     steps): peak words, substitution, context edits of the first top examples, effects. Each is
     recorded as a step-0 tool call."""
     agent_tools.record_peaks(session)
+    words = {w.lower() for w, _ in top_words(session.findings)}
+    on_words = [i for i, p in enumerate(session.findings.peaks) if p.word.lower() in words][:CONTEXT_EXAMPLES]
     runs = [("substitute", {}, lambda: agent_tools.run_substitute(session))]
-    runs += [("context", {"example": i}, lambda i=i: agent_tools.run_context(session, i))
-             for i in range(min(CONTEXT_EXAMPLES, len(session.explain)))]
+    runs += [("context", {"example": i}, lambda i=i: agent_tools.run_context(session, i)) for i in on_words]
     runs.append(("effects", {}, lambda: agent_tools.run_effects(session)))
     for name, args, run in runs:
         transcript.add("tool_call", name=name, args=args)

@@ -97,10 +97,13 @@ def _first_line(text: str) -> str:
     return head[0][:120] + (" ..." if len(head) > 1 or len(head[0]) > 120 else "")
 
 
-def _shorten_old(results: list[BaseMessage]) -> None:
-    """Cut every tool result message but the latest KEPT_RESULTS to its first line (in place)."""
-    for m in results[:-KEPT_RESULTS] if KEPT_RESULTS else results:
-        m.content = _first_line(str(m.content))
+def _shorten_old(messages: list[BaseMessage], results: list[int]) -> None:
+    """Replace every tool result message (indices `results`) but the latest KEPT_RESULTS by a copy
+    cut to its first line; the message objects already sent are left as they were."""
+    for i in results[:-KEPT_RESULTS] if KEPT_RESULTS else results:
+        short = _first_line(str(messages[i].content))
+        if messages[i].content != short:
+            messages[i] = messages[i].model_copy(update={"content": short})
 
 
 def _tool_lines(tools: list[BaseTool]) -> str:
@@ -121,7 +124,7 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     transcript.add("prompt", role="user", content=task)
     done: list[tuple[str, dict]] = []
     idle, last = 0, 0
-    results: list[BaseMessage] = []  # the tool result messages, oldest first
+    results: list[int] = []  # where the tool result messages are, oldest first
     for step in range(1, config.max_steps + 1):
         if session.usage.tokens >= config.max_tokens or session.usage.tokens + last > config.max_tokens:
             # spent, or the next step (which costs at least what the last did) would not fit
@@ -132,7 +135,7 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
         else:
             ran = _json_step(session, llm, by_name, messages, transcript, step, done, results)
         last = session.usage.tokens - spent
-        _shorten_old(results)
+        _shorten_old(messages, results)
         idle = 0 if ran else idle + 1
         if idle >= STALL_STEPS:
             transcript.add("observation", step, content=f"stopped: {idle} steps in a row ran no new tool call")
@@ -145,7 +148,7 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     return "max-steps", config.max_steps
 
 
-def _native_step(session, llm, tools, by_name, messages, transcript, step, results) -> bool:
+def _native_step(session, llm, tools, by_name, messages, transcript, step, results: list[int]) -> bool:
     """One reply and its tool calls; False when it made none."""
     reply = llm.invoke(messages, tools=tools)
     session.usage.add(reply.usage)
@@ -161,7 +164,7 @@ def _native_step(session, llm, tools, by_name, messages, transcript, step, resul
         transcript.add("tool_call", step, name=call["name"], args=call["args"])
         obs, _ = _ran(session, transcript, step, by_name, call["name"], call["args"])
         messages.append(ToolMessage(obs, tool_call_id=call["id"]))
-        results.append(messages[-1])
+        results.append(len(messages) - 1)
     if not calls and not msg.invalid_tool_calls:
         nudge = "Call a tool to test your hypothesis, or `submit` your explanation."
         messages.append(HumanMessage(nudge))
@@ -170,7 +173,7 @@ def _native_step(session, llm, tools, by_name, messages, transcript, step, resul
 
 
 def _json_step(session, llm, by_name, messages, transcript, step, done: list[tuple[str, dict]],
-               results: list[BaseMessage]) -> bool:
+               results: list[int]) -> bool:
     """One JSON step; False when it ran no new tool call (unparsable, or a repeat)."""
     hints = {"prefill": JSON_START, "max_tokens": 160, "stop_strings": ["}}"]} if llm.capabilities.prefill else {}
     reply = llm.invoke(messages, **hints)
@@ -194,5 +197,5 @@ def _json_step(session, llm, by_name, messages, transcript, step, done: list[tup
         obs, _ = _ran(session, transcript, step, by_name, name, args)
         done.append((name, args))
     messages.append(HumanMessage(f"{name}:\n{obs}"))
-    results.append(messages[-1])
+    results.append(len(messages) - 1)
     return ran

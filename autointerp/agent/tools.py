@@ -65,7 +65,7 @@ def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
         line = f"{swap.word} {swap.original} -> " + ", ".join(f"{w} {a}" for w, a in swap.synonyms)
         session.evidence.substitutions.append(line)
         lines.append(line)
-    lines.append(f"similar words keep {res.mean_retained:.0%} of the activation")
+    lines.append(f"similar words keep {max(res.mean_retained, 0.0):.0%} of the activation")
     return "\n".join(lines)
 
 

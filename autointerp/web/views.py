@@ -129,7 +129,7 @@ def event_view(e: tr.Event) -> dict:
         title, body = "observation", _short(d.get("content", ""))
     elif e.type == "score":
         value = d.get("value")
-        shown = f"{value:+.4f}" if isinstance(value, (int, float)) else str(value)
+        shown = f"{value:+.4f}" if isinstance(value, (int, float)) else "undefined" if value is None else str(value)
         title = f"score ({d.get('split')}{', ' + str(d['source']) if d.get('source') else ''}): {shown}"
         body = str(d.get("text", ""))
     elif e.type == "final":

@@ -104,6 +104,14 @@ def test_one_weak_context_word_is_no_condition_and_a_strong_distant_one_is():
     assert ctx.text == 'the word "1990" after "since"' and ctx.triggers == ["1990"]
 
 
+def test_context_edits_of_windows_peaking_elsewhere_make_no_condition():
+    """L6.N74: its top window peaks on a newline whose activation hangs on "fixed-effects"; that
+    says nothing about when it fires on "Andorra"."""
+    f = Findings(peaks=peaks(("ra", "Andorra", "last"), ("\n", "", "whole")),
+                 contexts=[ContextEdit(1, "", (Driver("fixed-effects", 1.24, 3),))])
+    assert [d.rule for d in compose(f)] == ["words"]
+
+
 def test_no_word_like_peak_composes_nothing():
     assert compose(Findings(peaks=peaks((",", ",", "whole"), ("\n", "", "whole")))) == []
 

@@ -32,16 +32,30 @@ def events(rec, kind):
 
 
 @pytest.fixture(scope="module")
-def asks_category(real_wb) -> bool:
-    """Whether explaining NEURON asks the LLM for a category name first (only when substitution
-    shows similar words keep the activation): the scripts below start with that reply when it does."""
-    from autointerp.agent.compose import verdict
+def findings(real_wb):
     from autointerp.agent.explain import gather
     from autointerp.agent.transcript import Transcript
 
     session = open_session(real_wb, NEURON)
     gather(session, Transcript(real_wb.settings, "x", session.neuron, "agent"))
-    return verdict(session.findings) == "category"
+    return session.findings
+
+
+@pytest.fixture(scope="module")
+def asks_category(findings) -> bool:
+    """Whether explaining NEURON asks the LLM for a category name first (only when substitution
+    shows similar words keep the activation): the scripts below start with that reply when it does."""
+    from autointerp.agent.compose import verdict
+
+    return verdict(findings) == "category"
+
+
+@pytest.fixture(scope="module")
+def peak(findings) -> str:
+    """A word the evidence names, so a written explanation using it is not refused."""
+    from autointerp.agent.compose import top_words
+
+    return top_words(findings)[0][0]
 
 
 def seeds(asks: bool) -> list[AIMessage]:
@@ -68,7 +82,7 @@ def test_the_three_window_sets_are_disjoint_and_the_test_set_is_held_outs(real_w
     assert set(s.split.explain_windows) == explain_w
 
 
-def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_category):
+def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_category, peak):
     llm = scripted(
         *seeds(asks_category),
         AIMessage("", tool_calls=[call("top_examples", 1, n=3), call("probe", 2, texts=["In 1990 the", "A cat."])]),
@@ -79,8 +93,8 @@ def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_categor
         AIMessage("thinking"),  # no call: nudged
         AIMessage("", tool_calls=[call("score", 6, explanation='the "[token] above" in school practices')]),
         AIMessage("", tool_calls=[call("score", 7, explanation="school practices during World War II")]),
-        AIMessage("", tool_calls=[call("submit", 8, explanation="The neuron fires on 'In' before dates",
-                                       triggers=["In"], kind="input")]),
+        AIMessage("", tool_calls=[call("submit", 8, explanation=f"The neuron fires on '{peak}' in any text",
+                                       triggers=[peak], kind="input")]),
     )
     rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=10))
     chat = llm.chat
@@ -116,10 +130,10 @@ def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_categor
     assert rec.prompt_tokens > 0 and rec.cost_usd is None and Path(rec.transcript).exists()
 
 
-def test_old_tool_results_are_cut_to_one_line_in_what_the_model_is_sent(real_wb, asks_category):
+def test_old_tool_results_are_cut_to_one_line_in_what_the_model_is_sent(real_wb, asks_category, peak):
     llm = scripted(*seeds(asks_category), AIMessage("", tool_calls=[call("top_examples", 1, n=6)]),
                    AIMessage("", tool_calls=[call("top_examples", 2, start=1, n=6)]),
-                   AIMessage("", tool_calls=[call("submit", 3, explanation="the word In", triggers=["In"])]))
+                   AIMessage("", tool_calls=[call("submit", 3, explanation=f"the word {peak}", triggers=[peak])]))
     explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=3))
     last = [str(m.content) for m in llm.chat.seen[-1] if isinstance(m, ToolMessage)]
     assert len(last) == 2 and last[0].endswith(" ...") and "\n" not in last[0], "the older result: one line"
@@ -127,13 +141,13 @@ def test_old_tool_results_are_cut_to_one_line_in_what_the_model_is_sent(real_wb,
     assert len(llm.chat.seen[-1][1].content) < 2000, "the task prompt is compact"
 
 
-def test_json_fallback_runs_the_same_tools(real_wb, asks_category):
+def test_json_fallback_runs_the_same_tools(real_wb, asks_category, peak):
     llm = scripted(
         *seeds(asks_category),
         AIMessage("I would like to look at examples"),  # not JSON: sent back, loop goes on
         AIMessage('{"tool": "probe", "args": {"texts": ["In 1990 the war", "The cat sat."]}}'),
         AIMessage('{"tool": "probe", "args": {"texts": ["In 1990 the war", "The cat sat."]}}'),  # repeated
-        AIMessage('Sure. {"tool": "submit", "args": {"explanation": "the word In before years", "triggers": ["In"]}}'),
+        AIMessage('Sure. {"tool": "submit", "args": {"explanation": "the word %s", "triggers": ["%s"]}}' % (peak, peak)),
         native=False,
     )
     rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=6))
