@@ -126,7 +126,7 @@ CONCEPTS = {  # concepts file under {F} -> in the error
     "c_dup_name.json": "concepts file {F}/c_dup_name.json repeats a concept name",
     "c_dup_word.json": "concepts file {F}/c_dup_word.json: the word",
     "c_few_words.json": "concepts file {F}/c_few_words.json, entry 1",
-    "c_words_string.json": "concepts file {F}/c_words_string.json, entry 1: words",
+    "c_words_string.json": "concepts file {F}/c_words_string.json, entry 1 ('animals'): words",
     "empty.jsonl": "concepts file {F}/empty.jsonl is not JSON",
     "garbled.jsonl": "concepts file {F}/garbled.jsonl is not JSON",
     "null.jsonl": "concepts file {F}/null.jsonl must hold a JSON list",

@@ -25,7 +25,8 @@ def test_eval_planted_heuristic_end_to_end(planted_home, three_concepts, tmp_pat
     for o in res["concepts"]:
         assert o["concept_activation"] > 10 * max(o["distractor_activation"], 1e-3)
         (run_,) = o["runs"]
-        assert run_["text"].startswith("the tokens") and run_["verdict"] is not None
+        guess = run_["text"].removeprefix("No clear explanation; best guess: ")  # an unconfident record says so
+        assert guess.startswith("the tokens") and run_["verdict"] is not None
         assert run_["probe_score"] is not None and run_["explainer"] == "none"
     assert summary["recovered"] == sum(o["runs"][0]["verdict"]["recovered"] for o in res["concepts"])
     print(summary, [o["runs"][0]["text"] for o in res["concepts"]])
