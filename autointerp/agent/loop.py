@@ -175,7 +175,8 @@ def _native_step(session, llm, tools, by_name, messages, transcript, step, resul
 def _json_step(session, llm, by_name, messages, transcript, step, done: list[tuple[str, dict]],
                results: list[int]) -> bool:
     """One JSON step; False when it ran no new tool call (unparsable, or a repeat)."""
-    hints = {"prefill": JSON_START, "max_tokens": 160, "stop_strings": ["}}"]} if llm.capabilities.prefill else {}
+    hints = {"prefill": JSON_START, "max_tokens": 160, "stop_strings": ["}}"], "stop_on_repeat": True} \
+        if llm.capabilities.prefill else {}
     reply = llm.invoke(messages, **hints)
     session.usage.add(reply.usage)
     text = reply.text

@@ -75,6 +75,29 @@ class PrefixCache:
         return len(self._items)
 
 
+class RepeatStop:
+    """Stops greedy decoding once the reply ends in the same block of at most `period` tokens
+    `times` times in a row: a greedy model in such a loop never leaves it, so the rest of
+    `max_tokens` would be spent on copies (SmolLM2 echoing "of the top-active windows" as JSON)."""
+
+    def __init__(self, start: int, period: int = 16, times: int = 3) -> None:
+        self.start, self.period, self.times = start, period, times
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        return torch.tensor([looping(row[self.start:].tolist(), self.period, self.times) for row in input_ids])
+
+
+def looping(ids: list[int], period: int, times: int) -> bool:
+    """Whether `ids` ends in one block of 1..period tokens repeated `times` times."""
+    for p in range(1, period + 1):
+        if len(ids) < p * times:
+            break
+        block = ids[-p:]
+        if all(ids[-(k + 1) * p:len(ids) - k * p] == block for k in range(1, times)):
+            return True
+    return False
+
+
 class LocalChatModel(BaseChatModel):
     """A langchain chat model over a local transformers causal LM (greedy decoding: reproducible)."""
 
@@ -105,18 +128,21 @@ class LocalChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None,
                   **kwargs: Any) -> ChatResult:
         """Greedy. `prefill` starts the assistant's reply (the reply includes it): a tiny model told
-        to answer in JSON does far better when the reply already begins with `{"tool": "`."""
+        to answer in JSON does far better when the reply already begins with `{"tool": "`.
+        `stop_on_repeat` ends the reply once it loops (`RepeatStop`); off by default, since a
+        simulator's digit lists repeat by design."""
         prefill = kwargs.get("prefill", "")
         prompt = self.encode_chat(messages)
         full = prompt + (self._tok.encode(prefill, add_special_tokens=False) if prefill else [])
         ids = torch.tensor([full])
         reused, past = self._cache.take(full) if self._cache is not None else (0, None)
+        halt = [RepeatStop(len(full))] if kwargs.get("stop_on_repeat") else None
         with torch.inference_mode():
             out = self._hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                     max_new_tokens=kwargs.get("max_tokens", self.max_new_tokens),
                                     repetition_penalty=kwargs.get("repetition_penalty", 1.0),
                                     stop_strings=kwargs.get("stop_strings"), tokenizer=self._tok,
-                                    pad_token_id=self._tok.eos_token_id, cache=past,
+                                    pad_token_id=self._tok.eos_token_id, cache=past, stopping_criteria=halt,
                                     use_cache=True, return_dict_in_generate=True)
         seq = out.sequences[0]
         if self._cache is not None and out.cache is not None:
