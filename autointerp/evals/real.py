@@ -76,7 +76,8 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     summary = [RealSummary(method=m, score=bootstrap_mean(_defined(by[m]), settings.seed),
                            failures=sum(r.error is not None for r in runs if r.method == m),
                            undefined=sum(x is None for x in by[m]),
-                           llm_score=bootstrap_mean(_defined(by_llm[m]), settings.seed) if llm_simulator else None)
+                           llm_score=bootstrap_mean(_defined(by_llm[m]), settings.seed) if llm_simulator else None,
+                           **_by_confidence([r for r in runs if r.method == m], settings.seed))
                for m in methods]
     paired, llm_paired = _paired(by, methods, settings.seed), _paired(by_llm, methods, settings.seed) if llm_simulator else {}
     info = run_info("real", command, target.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
@@ -84,6 +85,12 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     result = RealResult(info=info, neurons=[str(x) for x in neurons], summary=summary, paired=paired,
                         llm_simulator=llm_simulator, llm_paired=llm_paired, runs=runs)
     return finish(result, render(result), "real", out, journal)
+
+
+def _by_confidence(runs: list[ExplainerRun], seed: int) -> dict[str, Interval]:
+    """Held-out means of the confident and the unconfident records (defined scores only)."""
+    return {key: bootstrap_mean(_defined([r.score for r in runs if r.confident is flag]), seed)
+            for key, flag in (("confident", True), ("unconfident", False))}
 
 
 def _paired(by: dict[str, list[float | None]], methods: list[ExplainMethod], seed: int) -> dict[str, Interval]:
@@ -103,6 +110,17 @@ def _llm_scores(wb: Workbench, runs: list[ExplainerRun], simulator: SimulatorNam
                 console.print(f"  {r.neuron} {r.method:<9} {simulator}: {report.fmt(r.llm_score)}", highlight=False)
 
 
+def _confidence_table(result: RealResult) -> str:
+    """Confident against unconfident records: the flag is worth something only if the first score higher."""
+    fmt = report.fmt
+    cell = lambda v: f"{fmt(v.mean)} [{fmt(v.low)}, {fmt(v.high)}]" if v and v.n else "–"  # noqa: E731
+    return ("Held-out score by the record's confidence flag (validation score ≥ the floor), mean [95% CI]:\n\n"
+            + report.table(["explainer", "confident", "n", "unconfident", "n"],
+                           [[s.method, cell(s.confident), str(s.confident.n if s.confident else 0),
+                             cell(s.unconfident), str(s.unconfident.n if s.unconfident else 0)]
+                            for s in result.summary]))
+
+
 def render(result: RealResult) -> str:
     fmt = report.fmt
     md = report.header(f"Real neurons ({len(result.neurons)} sampled)", result.info)
@@ -120,6 +138,8 @@ def render(result: RealResult) -> str:
                                     *([fmt(result.llm_paired[k].mean), ci(result.llm_paired[k])] if second else []),
                                     str(v.n)] for k, v in result.paired.items()])
     md += f"\nBootstrap: {next(iter(result.summary)).score.resamples:,} seeded resamples of the neurons (percentile interval).\n\n"
+    if any(s.confident is not None for s in result.summary):
+        md += _confidence_table(result) + "\n"
     methods = result.info.explainers
     rows = []
     for neuron in result.neurons:

@@ -27,6 +27,8 @@ class ExplainerRun(BaseModel):
     explainer: str = "none"
     prompt_version: str = ""
     steps: int = 0
+    confident: bool | None = Field(default=None, description="the record's validation score cleared the confidence "
+                                   "floor (None: no explanation, or a result from before the flag)")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
@@ -124,6 +126,8 @@ class RealSummary(BaseModel):
     failures: int
     undefined: int = Field(default=0, description="explanations whose held-out score is undefined, left out of the mean")
     llm_score: Interval | None = None
+    confident: Interval | None = Field(default=None, description="held-out score of the records marked confident")
+    unconfident: Interval | None = Field(default=None, description="held-out score of those marked unconfident")
 
 
 class RealResult(BaseModel):

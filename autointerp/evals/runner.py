@@ -62,7 +62,7 @@ def run_explainer(wb: Workbench, neuron: str, method: ExplainMethod, llm: LLM | 
                             seconds=round(time.perf_counter() - start, 2))
     return ExplainerRun(
         neuron=neuron, method=method, text=rec.text, triggers=rec.triggers, score=rec.score, explainer=rec.explainer,
-        prompt_version=rec.prompt_version, steps=rec.steps, prompt_tokens=rec.prompt_tokens,
+        prompt_version=rec.prompt_version, steps=rec.steps, confident=rec.confident, prompt_tokens=rec.prompt_tokens,
         completion_tokens=rec.completion_tokens, cost_usd=rec.cost_usd, promoted_tokens=rec.evidence.promoted_tokens,
         seconds=round(time.perf_counter() - start, 2))
 
