@@ -7,13 +7,13 @@ it found, not every row of it, and each step's prompt stays short."""
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from autointerp.agent.jsonstep import StepError, parse_step, wrong_at
 from autointerp.agent.session import Session
 from autointerp.agent.transcript import Transcript
 from autointerp.llm import LLM
@@ -36,39 +36,6 @@ class AgentConfig(BaseModel):
     max_steps: int = Field(default=8, ge=1, le=100)
     target_score: float = Field(default=0.9, le=1.0)
     max_tokens: int = Field(default=60_000, ge=1, description="explainer LLM token budget (prompt + completion)")
-
-
-class StepError(ValueError):
-    """A reply that is not a usable JSON step."""
-
-
-_CLOSERS = ("", "}", "}}", '"}}', '"]}}', "]}}", '"}', '"]}')
-
-
-def _objects(text: str):
-    """Each JSON object that starts at a `{` of `text`; one cut off at the end is closed first."""
-    dec = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch != "{":
-            continue
-        for closer in _CLOSERS:
-            try:
-                obj, _ = dec.raw_decode(text[i:].rstrip().rstrip(",") + closer)
-            except json.JSONDecodeError:
-                continue
-            yield obj
-            break
-
-
-def parse_step(text: str) -> tuple[str, dict]:
-    """The first JSON object in `text` with a string "tool" and an object "args" (optional)."""
-    for obj in _objects(text):
-        if isinstance(obj, dict) and isinstance(obj.get("tool"), str):
-            args = obj.get("args", {})
-            if not isinstance(args, dict):
-                raise StepError('"args" must be a JSON object')
-            return obj["tool"], args
-    raise StepError('no JSON object with a "tool" field')
 
 
 def run_tool(tools: dict[str, BaseTool], name: str, args: dict) -> tuple[str, bool]:
@@ -175,11 +142,14 @@ def _native_step(session, llm, tools, by_name, messages, transcript, step, resul
 def _json_step(session, llm, by_name, messages, transcript, step, done: list[tuple[str, dict]],
                results: list[int]) -> bool:
     """One JSON step; False when it ran no new tool call (unparsable, or a repeat)."""
-    hints = {"prefill": JSON_START, "max_tokens": 160, "stop_strings": ["}}"], "stop_on_repeat": True} \
-        if llm.capabilities.prefill else {}
+    spec = {name: frozenset(tool.args) for name, tool in by_name.items()}
+    hints = {"prefill": JSON_START, "max_tokens": 160, "stop_strings": ["}}"], "stop_on_repeat": True,
+             "stop_when": lambda text: wrong_at(text, spec) is not None} if llm.capabilities.prefill else {}
     reply = llm.invoke(messages, **hints)
     session.usage.add(reply.usage)
     text = reply.text
+    if (cut := wrong_at(text, spec)) is not None:  # keep the call it began, up to where it went wrong
+        text = text[:cut]
     messages.append(AIMessage(text))
     transcript.add("llm", step, content=text)
     try:

@@ -161,7 +161,7 @@ class LLM:
     def invoke(self, messages: list[BaseMessage], tools: list | None = None, **hints) -> Reply:
         """The reply with this call's usage. `tools` binds langchain tools natively (needs
         `capabilities.tool_calls`); `hints` (prefill, max_tokens, stop_strings, repetition_penalty,
-        stop_on_repeat) are
+        stop_on_repeat, stop_when) are
         passed only to backends that declare `prefill`, except max_tokens, which every backend takes."""
         if tools and not self.capabilities.tool_calls:
             raise LLMError(f"{self.name} has no native tool calls")

@@ -87,6 +87,18 @@ class RepeatStop:
         return torch.tensor([looping(row[self.start:].tolist(), self.period, self.times) for row in input_ids])
 
 
+class TextStop:
+    """Stops decoding once `stop_when(reply so far)` holds (the reply includes its begun part)."""
+
+    def __init__(self, tokenizer, start: int, prefill: str, stop_when) -> None:
+        self.tok, self.start, self.prefill, self.stop_when = tokenizer, start, prefill, stop_when
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        return torch.tensor([bool(self.stop_when(self.prefill + self.tok.decode(row[self.start:],
+                                                                                 skip_special_tokens=True)))
+                             for row in input_ids])
+
+
 def looping(ids: list[int], period: int, times: int) -> bool:
     """Whether `ids` ends in one block of 1..period tokens repeated `times` times."""
     for p in range(1, period + 1):
@@ -130,19 +142,21 @@ class LocalChatModel(BaseChatModel):
         """Greedy. `prefill` starts the assistant's reply (the reply includes it): a tiny model told
         to answer in JSON does far better when the reply already begins with `{"tool": "`.
         `stop_on_repeat` ends the reply once it loops (`RepeatStop`); off by default, since a
-        simulator's digit lists repeat by design."""
+        simulator's digit lists repeat by design. `stop_when(text)` ends it once it holds."""
         prefill = kwargs.get("prefill", "")
         prompt = self.encode_chat(messages)
         full = prompt + (self._tok.encode(prefill, add_special_tokens=False) if prefill else [])
         ids = torch.tensor([full])
         reused, past = self._cache.take(full) if self._cache is not None else (0, None)
-        halt = [RepeatStop(len(full))] if kwargs.get("stop_on_repeat") else None
+        halt = [RepeatStop(len(full))] if kwargs.get("stop_on_repeat") else []
+        if kwargs.get("stop_when") is not None:
+            halt.append(TextStop(self._tok, len(full), prefill, kwargs["stop_when"]))
         with torch.inference_mode():
             out = self._hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                     max_new_tokens=kwargs.get("max_tokens", self.max_new_tokens),
                                     repetition_penalty=kwargs.get("repetition_penalty", 1.0),
                                     stop_strings=kwargs.get("stop_strings"), tokenizer=self._tok,
-                                    pad_token_id=self._tok.eos_token_id, cache=past, stopping_criteria=halt,
+                                    pad_token_id=self._tok.eos_token_id, cache=past, stopping_criteria=halt or None,
                                     use_cache=True, return_dict_in_generate=True)
         seq = out.sequences[0]
         if self._cache is not None and out.cache is not None:

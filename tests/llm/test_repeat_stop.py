@@ -1,4 +1,5 @@
-"""A looping greedy reply is cut after three copies of its loop; any other reply is unchanged."""
+"""A looping greedy reply is cut after three copies of its loop, and any reply once `stop_when` holds;
+any other reply is unchanged."""
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -30,5 +31,10 @@ def test_the_local_model_stops_a_loop_and_leaves_other_replies_alone(settings):
     full_ids, cut_ids = (r.message.response_metadata["generated_ids"] for r in (long, cut))
     assert len(full_ids) == 120 and looping(full_ids, 16, 3)
     assert len(cut_ids) < 40 and cut_ids == full_ids[:len(cut_ids)]  # the same tokens, stopped early
+    seen: list[str] = []
+    watched = llm.invoke(loop, **hints, stop_when=lambda text: seen.append(text) or len(text) > len(hints["prefill"]) + 12)
+    early = watched.message.response_metadata["generated_ids"]
+    assert seen[0].startswith(hints["prefill"]) and watched.text == seen[-1]  # it sees the whole reply so far
+    assert 0 < len(early) < 12 and early == full_ids[:len(early)]
     plain = [HumanMessage("Name one colour.")]
     assert llm.invoke(plain, max_tokens=30, stop_on_repeat=True).text == llm.invoke(plain, max_tokens=30).text
