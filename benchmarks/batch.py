@@ -3,9 +3,11 @@ and without the local model's prefix cache.
 
 Each explainer labels the same `--n` neurons of one layer through `run_batch` (the real path:
 store writes, failure ledger, progress) into a throwaway store that shares the data dir's weights,
-corpora and caches. The agent runs with and without prefix reuse alternate neuron by neuron (one
-one-neuron batch each, a fresh LLM and prefix cache every time), so a busy shared machine slows
-both alike; `prefix_speedup` is their ratio, and `same_explanations` counts the neurons whose
+corpora and caches. One untimed agent neuron (index `--n`) warms the process up first (synonym
+index, first forward passes). The agent runs with and without prefix reuse then alternate neuron
+by neuron, in ABBA order so neither always goes first on a neuron (one one-neuron batch each, a
+fresh LLM and prefix cache every time), and a busy shared machine slows both alike;
+`prefix_speedup` is their ratio, and `same_explanations` counts the neurons whose
 stored agent explanation is the same text both ways (reuse must not change the output). Last
 line: one JSON object.
 """
@@ -50,7 +52,10 @@ def main() -> None:
             runs["agent_no_prefix"].append(("agent", no_reuse, str(i)))
             runs["agent"].append(("agent", wb, str(i)))
         totals = {key: {"seconds": 0.0, "done": 0, "failed": 0, "tokens": 0} for key in runs}
-        order = [("one_shot", 0)] + [(key, i) for i in range(args.n) for key in ("agent_no_prefix", "agent")]
+        run_batch(BatchOptions(layers=[args.layer], neurons=str(args.n), method="agent", max_steps=args.max_steps,
+                               redo=True), wb=wb, store=store, executor=ThreadExecutor(args.workers))  # warm-up
+        pair = ("agent_no_prefix", "agent")
+        order = [("one_shot", 0)] + [(key, i) for i in range(args.n) for key in (pair if i % 2 else pair[::-1])]
         for key, i in order:
             method, bench, neurons = runs[key][i]
             opts = BatchOptions(layers=[args.layer], neurons=neurons, method=method, max_steps=args.max_steps,

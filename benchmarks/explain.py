@@ -6,7 +6,8 @@ Neurons: a seeded sample of one layer (default 6, built at the default token bud
 Nothing is stored (the transcripts are kept). Tokens per neuron are what was sent to the LLM
 (prompt + completion); `sent_prompt_tokens` and `computed_prompt_tokens` sum, over the run, the
 prompt tokens sent and those the local model actually ran (the rest came from its prefix cache).
-Last line: one JSON object.
+A run whose explainer yields nothing usable (`ExplanationFailed`, e.g. a refused one-shot reply)
+counts in `failed` with its seconds and tokens and no score. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from autointerp.agent import AgentConfig, explain
+    from autointerp.agent.explain import ExplanationFailed
     from autointerp.embeddings import embed
     from autointerp.llm import Usage, make_llm
     from autointerp.workbench import Workbench
@@ -49,25 +51,31 @@ def main() -> None:
                               "setup_seconds": round(setup, 2)}
     rows: dict[str, list[tuple[float, int, float | None]]] = {"one_shot": [], "agent": []}
     spent = {"one_shot": Usage(), "agent": Usage()}
+    failed = {"one_shot": 0, "agent": 0}
     for neuron in neurons:
         # agent first: its one-shot seed would otherwise find the one-shot run's prompt in the prefix cache
         for key, method in (("agent", "agent"), ("one_shot", "one-shot")):
             t = time.perf_counter()
             meter = Usage()
-            rec = explain(wb, neuron, llm=llm, method=method, config=config, usage=meter)
+            try:
+                rec = explain(wb, neuron, llm=llm, method=method, config=config, usage=meter)
+                value, text, steps = rec.scores[0].value, rec.text, rec.steps
+                shown = "undefined" if value is None else f"{value:+.3f}"
+            except ExplanationFailed as e:
+                value, text, steps, shown = None, f"failed: {e}", 0, "none"
+                failed[key] += 1
             secs = time.perf_counter() - t
             spent[key].add(meter)
-            rows[key].append((secs, rec.prompt_tokens + rec.completion_tokens, rec.scores[0].value))
-            value = rec.scores[0].value
-            shown = "undefined" if value is None else f"{value:+.3f}"
+            rows[key].append((secs, meter.prompt_tokens + meter.completion_tokens, value))
             print(f"{neuron} {key:8s} {secs:6.1f} s {rows[key][-1][1]:6d} tokens ({meter.computed_prompt_tokens:,} of "
-                  f"{meter.prompt_tokens:,} prompt tokens run) score {shown} steps {rec.steps}: {rec.text[:90]}",
-                  flush=True)
+                  f"{meter.prompt_tokens:,} prompt tokens run) score {shown} steps {steps}: {text[:90]}", flush=True)
     for key, r in rows.items():
         out[key] = {"median_seconds": round(statistics.median(x[0] for x in r), 2),
                     "median_tokens": int(statistics.median(x[1] for x in r)),
-                    "mean_score": round(float(np.mean([x[2] for x in r if x[2] is not None])), 4),
-                    "undefined_scores": sum(x[2] is None for x in r),
+                    "mean_score": round(float(np.mean(defined)), 4) if (defined := [x[2] for x in r if x[2] is not None])
+                    else None,
+                    "failed": failed[key],
+                    "undefined_scores": sum(x[2] is None for x in r) - failed[key],
                     "scores": [None if x[2] is None else round(x[2], 4) for x in r],
                     "sent_prompt_tokens": spent[key].prompt_tokens,
                     "computed_prompt_tokens": spent[key].computed_prompt_tokens,
