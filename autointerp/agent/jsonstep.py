@@ -43,6 +43,7 @@ def parse_step(text: str) -> tuple[str, dict]:
 
 _HEAD = re.compile(r'\s*\{\s*"tool"\s*:\s*"([^"\\]*)("?)')
 _ARGS = re.compile(r'\s*,\s*"args"\s*:\s*\{')
+_BARE = re.compile(r"[-+.\w]+")  # a number, true/false/null, or a word written unquoted
 
 
 def wrong_at(text: str, tools: dict[str, frozenset[str]]) -> int | None:
@@ -132,7 +133,7 @@ def _value_end(text: str, i: int) -> int | None:
             else:
                 return -1
         return None
-    m = re.compile(r"[-+.\w]+").match(text, i)
+    m = _BARE.match(text, i)
     if m is None:
         return -1
     return None if m.end() == len(text) else m.end()
