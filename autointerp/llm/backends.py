@@ -67,7 +67,7 @@ class Capabilities:
     """What a backend supports, declared when it is made."""
 
     tool_calls: bool = False  # native tool calling (bind_tools)
-    prefill: bool = False  # a begun reply and local decoding hints (max_tokens, stop_strings, ...)
+    prefill: bool = False  # a begun reply and local decoding hints (see LLM.invoke)
     digit_logprobs: bool = False  # expected 0-9 digits from prompt logprobs (the llm-logprob simulator)
 
 
@@ -161,8 +161,8 @@ class LLM:
     def invoke(self, messages: list[BaseMessage], tools: list | None = None, **hints) -> Reply:
         """The reply with this call's usage. `tools` binds langchain tools natively (needs
         `capabilities.tool_calls`); `hints` (prefill, max_tokens, stop_strings, repetition_penalty,
-        stop_on_repeat, stop_when) are
-        passed only to backends that declare `prefill`, except max_tokens, which every backend takes."""
+        stop_on_repeat, stop_when) are passed only to backends that declare `prefill`, except
+        max_tokens, which every backend takes."""
         if tools and not self.capabilities.tool_calls:
             raise LLMError(f"{self.name} has no native tool calls")
         if not self.capabilities.prefill:
