@@ -7,7 +7,8 @@ Rules (each candidate records the rule that made it):
 - exact / category: substitution decides. Similar words lose the activation -> "exactly the word X
   (not similar words)"; they keep it -> "words like X, Y, Z", with the LLM's category name only then;
 - context: a context word whose deletion costs the activation in two or more examples (or one that
-  costs most of it in one) becomes a condition: ""bank" after "river"";
+  costs most of it in one) becomes a condition, shown as the phrases it was seen in (""river bank"",
+  ""in order", "in addition""), so that a reader and a simulator match the phrase, not every "in";
 - output (in explain.py): what the neuron promotes, when DLA and ablation agree.
 The LLM names and proposes; every candidate is scored on the validation windows and the best wins."""
 
@@ -17,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from autointerp.agent.findings import Findings, Piece
+from autointerp.agent.findings import PUNCT, Findings, Piece
 
 CATEGORY_KEEP = 0.5  # similar words keep at least this share of the activation on average: a category
 EXACT_DROP = 0.25  # they keep at most this share: the exact word
@@ -25,8 +26,8 @@ N_WORDS = 5
 MAX_ITEMS = 6
 STRONG_DRIVER = 0.5  # a condition from one example alone needs a word that costs half the activation
 # Candidates within TIE of the best validation score count as tied: a named category wins the tie
-# (the name says what the substitution showed), then a composed candidate over a written one, then
-# the shorter text. 0.02 is well inside the spread of a 12-window validation score.
+# (the name says what the substitution showed), then a context condition (what the edits showed),
+# then a composed candidate over a written one, then the shorter text. 0.02 is well inside the spread of a 12-window validation score.
 TIE = 0.02
 COMPOSED = ("words", "exact", "category", "context", "heuristic")
 PLACEHOLDER = re.compile(r"\[\[|\]\]|\[[^\[\]]{0,24}\]|<[A-Za-z_ ]{1,24}>|\$\{?[A-Za-z_]\w*", re.I)
@@ -102,6 +103,21 @@ def conditions(f: Findings, words: list[str]) -> list[tuple[str, int]]:
     return [(d.word.lower(), d.before) for d in sorted(strong, key=lambda d: -d.importance)[:1]]
 
 
+def phrases(f: Findings, words: list[str], cond: str, before: int) -> list[str]:
+    """The phrases, from the condition word through the peak word, that the peaks on `words` show
+    (commonest first, case folded, the commonest spelling kept)."""
+    wanted, key = {w.lower() for w in words}, cond.strip(PUNCT).lower()
+    counts: Counter[str] = Counter()
+    spelling: dict[str, Counter[str]] = {}
+    for p in f.peaks:
+        left = p.left[-before:] if 0 < before <= len(p.left) else ()
+        if p.word.lower() in wanted and left and left[0].lower() == key and all(left):
+            phrase = " ".join(left + (p.word,))
+            counts[phrase.lower()] += 1
+            spelling.setdefault(phrase.lower(), Counter())[phrase] += 1
+    return [spelling[k].most_common(1)[0][0] for k, _ in counts.most_common(MAX_ITEMS)]
+
+
 def compose(f: Findings, name: str | None = None) -> list[Draft]:
     """Every candidate the rules make from the findings; `name` (the LLM's category name) is used
     only when substitution shows a category."""
@@ -116,6 +132,10 @@ def compose(f: Findings, name: str | None = None) -> list[Draft]:
         lead = f"{name}: words like" if name else "words like"
         drafts.append(Draft(f"{lead} {_quoted(items)}", items, "category"))
     for cond, before in conditions(f, names):
+        if seen := phrases(f, names, cond, before):
+            plural = "s" if len(seen) > 1 else ""
+            drafts.append(Draft(f"the phrase{plural} {_quoted(seen)}", seen, "context"))
+            continue
         triggers = [f"{cond} {w}" for w in names] if before == 1 else names
         drafts.append(Draft(f'{subj} after "{cond}"', triggers, "context"))
     return drafts
@@ -143,10 +163,11 @@ def rejection(text: str, f: Findings, extra: set[str] | frozenset[str] = frozens
     return f"it names no token or word from the evidence (such as {sample or 'the peak tokens'})"
 
 
-def rank(c) -> tuple[int, int, int]:
-    """Tie-break order among near-best candidates (smaller first)."""
+def rank(c) -> tuple[int, int, int, int]:
+    """Tie-break order among near-best candidates (smaller first): what says more of the evidence
+    wins (a named category, then a tested context condition), then composed text, then shorter."""
     named = c.source == "category" and not c.text.startswith("words like")
-    return (0 if named else 1, 0 if c.source in COMPOSED else 1, len(c.text))
+    return (0 if named else 1, 0 if c.source == "context" else 1, 0 if c.source in COMPOSED else 1, len(c.text))
 
 
 def choose(candidates: list):

@@ -169,7 +169,8 @@ def gather(session: Session, transcript: Transcript) -> None:
     words = {w.lower() for w, _ in top_words(session.findings)}
     on_words = [i for i, p in enumerate(session.findings.peaks) if p.word.lower() in words][:CONTEXT_EXAMPLES]
     runs = [("substitute", {}, lambda: agent_tools.run_substitute(session))]
-    runs += [("context", {"example": i}, lambda i=i: agent_tools.run_context(session, i)) for i in on_words]
+    runs += [("context", {"example": i}, lambda i=i: agent_tools.run_context(session, i, counterexample=True))
+             for i in on_words]
     runs.append(("effects", {}, lambda: agent_tools.run_effects(session)))
     for name, args, run in runs:
         transcript.add("tool_call", name=name, args=args)

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from autointerp.records import ActivationRecord
+from autointerp.tools.words import span_of, word_spans
 
 Piece = Literal["whole", "first", "middle", "last"]
 # A context word drives the neuron when deleting it costs at least this share of the peak activation.
 DRIVER = 0.3
+LEFT = 3  # words before a peak kept with it: a context condition is shown as the phrase it was seen in
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class PeakWord:
     word: str
     piece: Piece
     activation: float  # 0-10
+    left: tuple[str, ...] = ()  # up to LEFT words before the peak word in its window, nearest last
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class Findings:
         return {w.lower() for w in words if w and any(ch.isalnum() for ch in w)}
 
 
+PUNCT = "\"'`()[]{},.;:!?"
+
+
 def _wordish(t: str) -> bool:
     return t.strip().isalnum()
 
@@ -106,6 +112,17 @@ def whole_word(rec: ActivationRecord, index: int | None = None) -> tuple[str, Pi
     return word, piece
 
 
+def left_words(rec: ActivationRecord, index: int | None = None, n: int = LEFT) -> tuple[str, ...]:
+    """The n words before the word holding token `index` (default: the peak), as the context tool
+    counts them (a word starts at a token that begins with whitespace), punctuation trimmed."""
+    spans = word_spans(rec.tokens, int(rec.has_bos))
+    if not spans:
+        return ()
+    w = span_of(spans, rec.max_index if index is None else index)
+    words = ["".join(rec.tokens[a:b]).strip().strip(PUNCT) for a, b in spans[max(0, w - n): w]]
+    return tuple(words)
+
+
 def peak_word(rec: ActivationRecord, activation: float) -> PeakWord:
     word, piece = whole_word(rec)
-    return PeakWord(rec.window, rec.max_token, word, piece, activation)
+    return PeakWord(rec.window, rec.max_token, word, piece, activation, left_words(rec))

@@ -56,7 +56,8 @@ class Candidate:
 class Session:
     """One neuron under study. The explainer and its tools see `explain` windows only; candidates are
     scored and chosen on `validation` (top windows taken out of the explainer's share, and random
-    windows); the final score uses `test`, which nothing before it touches."""
+    windows) and the `counterexamples` the context edits made; the final score uses `test`, which
+    nothing before it touches."""
 
     neuron: NeuronId
     wb: Workbench
@@ -76,6 +77,9 @@ class Session:
     usage: Usage = field(default_factory=Usage)  # what this run's LLM calls spent, explainer and simulator
     findings: Findings = field(default_factory=Findings)
     detail: object = None  # the last tool's full result, for the transcript (the LLM gets a compact one)
+    # Explainer windows with a driving context word deleted (the up-front context edits): a candidate
+    # that predicts the peak word fires without its context is wrong there, and validation sees it.
+    counterexamples: list[ActivationRecord] = field(default_factory=list)
 
     @property
     def target(self) -> Target:
@@ -95,7 +99,8 @@ class Session:
             raise ToolError("the explanation is empty")
         if len(text) > MAX_EXPLANATION:
             raise ToolError(f"the explanation has {len(text)} characters; keep it under {MAX_EXPLANATION}")
-        sim = score_records(text, triggers, self.validation, self.max_activation, self.simulator, self.sim_llm)
+        records = self.validation + self.counterexamples
+        sim = score_records(text, triggers, records, self.max_activation, self.simulator, self.sim_llm)
         self.usage.add(sim.usage)
         # An undefined correlation (constant predictions) ranks as 0: it predicts nothing.
         cand = Candidate(text.strip(), [t for t in triggers if t.strip()], round(sim.value or 0.0, 4), source)

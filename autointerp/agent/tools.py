@@ -18,6 +18,7 @@ from autointerp.tools import probe as probe_mod
 from autointerp.tools import substitute as substitute_mod
 from autointerp.tools import synonyms as synonyms_mod
 from autointerp.tools.context import context as context_tool
+from autointerp.tools.context import without_word
 from autointerp.tools.show import snippet
 
 MAX_TEXTS = 8
@@ -69,7 +70,10 @@ def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
     return "\n".join(lines)
 
 
-def run_context(session: Session, example: int = 0) -> str:
+def run_context(session: Session, example: int = 0, counterexample: bool = False) -> str:
+    """`counterexample`: when a context word drives the peak, keep the window with that word deleted
+    as a counterexample the candidates are validated on too, if no other token of it took over (the
+    up-front edits only, so every candidate is scored on the same windows)."""
     if not 0 <= example < len(session.explain):
         raise ToolError(f"example must be in 0..{len(session.explain) - 1}")
     rec = session.explain[example]
@@ -82,6 +86,11 @@ def run_context(session: Session, example: int = 0) -> str:
                     for w in sorted(res.words, key=lambda w: -w.importance)
                     if w.edited and w.importance >= DRIVER and w.word.strip())[:3]
     session.findings.contexts.append(ContextEdit(rec.window, peak, drivers))
+    if counterexample and drivers:
+        top = max((w for w in res.words if w.edited), key=lambda w: w.importance)
+        edited = without_word(session.wb, session.neuron, rec, top.index)
+        if edited.max_activation <= (1 - DRIVER) * rec.max_activation:  # the whole window went quiet
+            session.counterexamples.append(edited)
     moved = sorted((w for w in res.words if w.edited and w.word.strip()), key=lambda w: -abs(w.importance))[:4]
     line = f"{peak!r}: " + (", ".join(f"{w.word.strip()!r} {-w.importance:+.0%}" for w in moved) or "no context words")
     session.evidence.context.append(line)

@@ -39,6 +39,9 @@ def _segments(explanation: str, triggers: list[str]) -> list[str]:
     return list(dict.fromkeys([explanation.strip()] + [p for p in parts if p] + [t.strip() for t in triggers if t.strip()]))
 
 
+VIEWS = (2, 1, 0)  # each token seen as its word with 2, 1 and 0 words before it: a phrase item matches exactly
+
+
 class EmbeddingSimulator:
     """Offline, no LLM. Each token (as its word, and as its word with the two words before it: a
     causal neuron sees only the left) is compared by MiniLM cosine with the explanation and with
@@ -47,7 +50,7 @@ class EmbeddingSimulator:
     name: ClassVar[SimulatorName] = "embedding"
 
     def predict(self, explanation: str, triggers: list[str], records: list[ActivationRecord]) -> list[list[float]]:
-        views = [list(zip(_contexts(r), _contexts(r, words_before=0))) for r in records]
+        views = [list(zip(*(_contexts(r, words_before=k) for k in VIEWS))) for r in records]
         unique = sorted({t for v in views for triple in v for t in triple if t})
         index = {c: i for i, c in enumerate(unique)}
         sims = embed(unique) @ embed(_segments(explanation, triggers)).T  # [texts, segments]

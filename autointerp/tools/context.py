@@ -7,8 +7,8 @@ import html
 from pydantic import BaseModel
 
 from autointerp.errors import InputError
-from autointerp.records import ContextMode, NeuronId
-from autointerp.tools.probe import run_ids
+from autointerp.records import ActivationRecord, ContextMode, NeuronId
+from autointerp.tools.probe import make_record, run_ids
 from autointerp.tools.words import span_of, word_spans
 from autointerp.workbench import Workbench
 
@@ -93,3 +93,13 @@ activation {res.original_activation:.4f}. Each word was {"deleted" if res.mode =
 shading shows how much the activation at the max token fell (orange) or rose (blue).</p>
 <p class="win">{"".join(spans)}</p></body></html>
 """
+
+
+def without_word(wb: Workbench, neuron: NeuronId | str, rec: ActivationRecord, word: int) -> ActivationRecord:
+    """Window `rec` with its `word`-th word deleted, and the neuron's activation on every token: a
+    counterexample when the deletion silences the peak (the peak word alone does not fire it)."""
+    neuron, target = wb.neuron(neuron), wb.target
+    a, b = word_spans(rec.tokens, int(rec.has_bos))[word]
+    ids = rec.token_ids[:a] + rec.token_ids[b:]
+    [acts] = run_ids(target, [ids], neuron.layer)
+    return make_record(target, ids, acts[:, neuron.index].tolist(), window=rec.window)
