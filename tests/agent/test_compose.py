@@ -14,7 +14,7 @@ from autointerp.agent.compose import (
     top_words,
     verdict,
 )
-from autointerp.agent.findings import ContextEdit, Driver, Findings, PeakWord, Swap, whole_word
+from autointerp.agent.findings import ContextEdit, Driver, Findings, PeakWord, Swap, left_words, whole_word
 from autointerp.agent.session import Candidate
 from autointerp.records import ActivationRecord
 
@@ -88,11 +88,44 @@ def test_mixed_substitution_makes_no_claim_either_way():
 
 
 def test_a_context_word_that_matters_in_two_examples_becomes_a_condition():
+    """Peaks recorded without their left words: the condition is named, not shown as a phrase."""
     bank = [ContextEdit(i, "bank", (Driver("river", 0.7, 1), Driver("the", 0.31, 2))) for i in range(2)]
     f = Findings(peaks=peaks((" bank", "bank", "whole")), contexts=bank + [ContextEdit(9, "bank", ())])
     words, ctx = compose(f)
     assert ctx.rule == "context" and ctx.text == 'the word "bank" after "river"'
     assert ctx.triggers == ["river bank"], "an adjacent condition is a phrase trigger"
+
+
+def left(word: str, *before: str, window: int = 0) -> PeakWord:
+    return PeakWord(window, f" {word}", word, "whole", 9.0, before)
+
+
+def test_a_condition_is_shown_as_the_phrases_the_peaks_hold():
+    """order (in order to): deleting "in" silences "order" in three of three edits; the peaks on the
+    listed words right after "in" become the phrases, whatever their case; a peak not after "in"
+    ("the order") is no phrase of this condition."""
+    f = Findings(peaks=[left("order", "worked", "in"), left("order", "he", "In"), left("order", "at", "in"),
+                        left("addition", "x", "in"), left("order", "gave", "the")],
+                 contexts=[ContextEdit(i, "order", (Driver("in", 1.0, 1),)) for i in range(3)])
+    ctx = compose(f)[-1]
+    assert ctx.rule == "context" and ctx.text == 'the phrases "in order", "in addition"'
+    assert ctx.triggers == ["in order", "in addition"], "the phrases are the triggers: no bare \"in\""
+
+
+def test_a_distant_condition_keeps_the_words_between():
+    f = Findings(peaks=[left("capital", "the", "state"), left("capital", "the", "national"), left("capital", "a", "big")],
+                 contexts=[ContextEdit(i, "capital", (Driver("the", 0.9, 2),)) for i in range(2)])
+    ctx = compose(f)[-1]
+    assert ctx.text == 'the phrases "the state capital", "the national capital"'
+    assert ctx.triggers == ["the state capital", "the national capital"]
+
+
+def test_the_words_before_a_peak_are_read_as_the_context_tool_counts_them():
+    rec = record(["<s>", " He", " worked", " (in", " order", " to", " pay"], 4)
+    assert left_words(rec) == ("He", "worked", "in") and left_words(rec, n=1) == ("in",)
+    assert left_words(record(["<s>", " Order"], 1)) == ()
+    rec = record(["<s>", " in", " And", "or", "ra"], 4)
+    assert left_words(rec) == ("in",), "the pieces of the peak's own word are not context"
 
 
 def test_one_weak_context_word_is_no_condition_and_a_strong_distant_one_is():
@@ -159,3 +192,7 @@ def test_the_best_validation_candidate_wins_and_near_ties_go_to_the_named_then_c
     far = c("place names such as Andorra", 0.50 + 2 * TIE, "score")
     assert choose([far, words, named]) is far, "a clearly better written candidate wins"
     assert choose([]) is None
+    phrase = c('the phrase "in Andorra"', 0.50 - TIE, "context")
+    assert choose([written, words, phrase]) is phrase, "a tested condition over the plain words within the tie"
+    assert choose([words, phrase, named]) is named, "a named category still first"
+    assert choose([c('the phrase "in Andorra"', 0.50 - 2 * TIE, "context"), words]) is words, "only within the tie"

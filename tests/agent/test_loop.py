@@ -15,6 +15,8 @@ from autointerp.agent.confidence import CONFIDENT_FLOOR
 from autointerp.agent.explain import ExplanationFailed
 from autointerp.agent.loop import STALL_STEPS, StepError, parse_step
 from autointerp.agent.session import open_session
+from autointerp.agent.tools import run_context
+from autointerp.scoring.simulation import score_records
 from autointerp.agent.transcript import load
 from autointerp.llm import LLM, Capabilities
 from tests.agent.scripted import ScriptedChatModel, call
@@ -80,6 +82,26 @@ def test_the_three_window_sets_are_disjoint_and_the_test_set_is_held_outs(real_w
     top = {r.window for r in s.layer.top(s.neuron.index)}
     assert val_w & top, "validation holds top windows the explainer never reads"
     assert set(s.split.explain_windows) == explain_w
+
+
+def test_context_edits_keep_quiet_windows_as_counterexamples_that_validation_reads(real_wb):
+    """A deletion that silences the window is kept (from an explainer window, never a test one) and
+    validation scores on it too, where a candidate naming the peak word alone is wrong."""
+    s = open_session(real_wb, NEURON)
+    for i in range(len(s.explain)):
+        run_context(s, i, counterexample=True)
+        if s.counterexamples:
+            break
+    assert s.counterexamples, "some edit of the top windows silences the neuron"
+    kept = s.counterexamples[0]
+    source = next(r for r in s.explain if r.window == kept.window)
+    assert kept.max_activation <= 0.7 * source.max_activation and len(kept.tokens) < len(source.tokens)
+    assert kept.window not in {r.window for r in s.test}
+    text, words = f'the word "{source.max_token.strip()}"', [source.max_token.strip()]
+    value = s.validate(text, words, "words").validation
+    both = score_records(text, words, s.validation + s.counterexamples, s.max_activation, "embedding")
+    alone = score_records(text, words, s.validation, s.max_activation, "embedding")
+    assert value == round(both.value, 4) and both.n_tokens > alone.n_tokens
 
 
 def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_category, peak):

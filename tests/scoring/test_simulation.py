@@ -13,6 +13,7 @@ from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord
 from autointerp.scoring.simulation import discretise, pearson, score_records, simulation_score
+from autointerp.scoring.simulators import get_simulator
 from autointerp.scoring.split import held_out
 from autointerp.workbench import Workbench
 from tests.conftest import linked_home
@@ -203,3 +204,12 @@ def test_score_json_recomputes_its_value(real_settings, real_wb):
     old = run("--simulator", "lexical", "--triggers", "a,an", "--rule", "discretised")
     assert old["rule"] == "discretised" and {v for w in old["windows"] for v in w["true"]} <= set(range(11))
     assert old["value"] == pytest.approx(ref_pearson(pred, [v for w in old["windows"] for v in w["true"]]), abs=1e-5)
+
+
+def test_embedding_simulator_matches_a_phrase_item_on_its_last_word():
+    """A two-word item ("in order") is met exactly by the token's word with the one word before it:
+    "order" after "in" is predicted above "order" after "the", and above "in" itself."""
+    rec = _rec(0, ["He", " worked", " in", " order", " to", " pay", ".", " The", " order", " came"],
+               [0, 0, 0, 9, 0, 0, 0, 0, 0, 0])
+    [pred] = get_simulator("embedding").predict('the phrase "in order"', ["in order"], [rec])
+    assert pred[4] == max(pred) and pred[4] > pred[9] + 1 and pred[4] > pred[3] + 1

@@ -5,7 +5,8 @@ import torch
 
 from autointerp.errors import InputError
 from autointerp.ranges import parse_indices
-from autointerp.tools.context import context, render_context_html
+from autointerp.tools.context import context, render_context_html, without_word
+from autointerp.tools.words import word_spans
 from autointerp.tools.effects import effects
 from autointerp.tools.probe import probe
 from autointerp.tools.substitute import substitute
@@ -42,6 +43,20 @@ def test_context_is_causal_and_complete(real_wb):
     assert all(w.edited for w in with_max.words) and with_max.mode == "replace"
     with pytest.raises(InputError, match="out of range"):
         context(real_wb, "L3.N74", example=10_000)
+
+
+def test_a_deleted_word_window_is_the_context_edit_in_full(real_wb):
+    """without_word gives the whole window the context tool measured one position of: the word's
+    tokens gone, and at the peak's new position the activation the context edit reported."""
+    res = context(real_wb, "L3.N74", example=0)
+    rec = real_wb.layer(3).top(74)[0]
+    w = max((w for w in res.words if w.edited), key=lambda w: abs(w.delta))
+    edited = without_word(real_wb, "L3.N74", rec, w.index)
+    a, b = word_spans(rec.tokens, 1)[w.index]
+    assert edited.token_ids == rec.token_ids[:a] + rec.token_ids[b:] and edited.window == rec.window
+    peak = rec.max_index - (b - a if a < rec.max_index else 0)
+    assert edited.activations[peak] == pytest.approx(w.activation, abs=1e-3)
+    assert edited.max_activation == pytest.approx(max(edited.activations[1:]), abs=1e-5)
 
 
 def test_effects_on_the_an_neuron(real_wb, smol):
