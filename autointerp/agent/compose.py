@@ -7,8 +7,8 @@ Rules (each candidate records the rule that made it):
 - exact / category: substitution decides. Similar words lose the activation -> "exactly the word X
   (not similar words)"; they keep it -> "words like X, Y, Z", with the LLM's category name only then;
 - context: a context word whose deletion costs the activation in two or more examples (or one that
-  costs most of it in one) becomes a condition, shown as the phrases it was seen in (""river bank"",
-  ""in order", "in addition""), so that a reader and a simulator match the phrase, not every "in";
+  costs most of it in one) becomes a condition, shown as the phrases it was seen in ("river bank";
+  "in order", "in addition"), so that a reader and a simulator match the phrase, not every "in";
 - output (in explain.py): what the neuron promotes, when DLA and ablation agree.
 The LLM names and proposes; every candidate is scored on the validation windows and the best wins."""
 
