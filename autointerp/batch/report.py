@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import math
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -15,6 +14,7 @@ from autointerp.agent import transcript as tr
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_write_bytes, atomic_write_text, check_writable
 from autointerp.records import Explanation, NeuronId
+from autointerp.scoring.simulation import is_defined
 from autointerp.tools.show import window_html
 from autointerp.tools.triage import triage
 from autointerp.workbench import Workbench
@@ -43,23 +43,19 @@ class ConfidenceGroup(BaseModel):
     mean_score: float | None
 
 
-def _defined(score: float | None) -> bool:
-    return score is not None and math.isfinite(score)
-
-
 def confidence_groups(rows: list[ReportRow]) -> list[ConfidenceGroup]:
     """Confident first, then unconfident; undefined scores (None, NaN) are counted apart, never averaged."""
     out = []
     for flag in (True, False):
         group = [r for r in rows if r.confident is flag]
-        scores = [r.score for r in group if _defined(r.score)]
+        scores = [r.score for r in group if is_defined(r.score)]
         out.append(ConfidenceGroup(confident=flag, neurons=len(group), scored=len(scores),
                                    mean_score=sum(scores) / len(scores) if scores else None))
     return out
 
 
 def _fmt(score: float | None, spec: str = "+.3f") -> str:
-    return format(score, spec) if _defined(score) else ""
+    return format(score, spec) if is_defined(score) else ""
 
 
 def _badge(confident: bool) -> str:
@@ -139,7 +135,7 @@ def _write_plots(rows: list[ReportRow], maxes: dict[int, float], model: str, lay
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scores = [r.score for r in rows if _defined(r.score)]
+    scores = [r.score for r in rows if is_defined(r.score)]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(scores, bins=20, range=(-1, 1), color="#1f77b4")
     ax.set_xlabel("held-out simulation score")
@@ -154,7 +150,7 @@ def _write_plots(rows: list[ReportRow], maxes: dict[int, float], model: str, lay
     ax.set_ylabel("max activation")
     atomic_write_bytes(out / "max_activation.png", _png(fig))
     fig, ax = plt.subplots(figsize=(6, 4))
-    pts = [(r.relatedness, r.score) for r in rows if _defined(r.score)]
+    pts = [(r.relatedness, r.score) for r in rows if is_defined(r.score)]
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12)
     ax.set_xlabel("relatedness of top examples (seed triage)")
     ax.set_ylabel("held-out simulation score")
@@ -215,7 +211,7 @@ def _write_neuron_page(rec: Explanation, cache, out: Path, transcript: Path | No
             lines = "\n".join(tr.render_event(ev_) for ev_ in events)
             transcript_html = f"<p><a href='../transcripts/{name}'>JSONL</a></p><pre>{e(lines)}</pre>"
     s = rec.scores[0] if rec.scores else None
-    value = f"{s.value:+.4f}" if s and _defined(s.value) else "undefined"
+    value = f"{s.value:+.4f}" if s and is_defined(s.value) else "undefined"
     score = (f"{value} ({s.method}, {s.simulator}, {s.n_examples} held-out windows, {s.n_tokens} tokens)"
              if s else "unscored")
     sure = ("" if rec.confident else "<p class='unconfident'>Unconfident: the best guess, whose validation evidence "

@@ -33,7 +33,7 @@ from autointerp.evals.records import (
 )
 from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.records import ActivationRecord, ExplainMethod, SimulatorName
-from autointerp.scoring.simulation import rounded, score_records
+from autointerp.scoring.simulation import defined, rounded, score_records
 from autointerp.targets import Target
 from autointerp.tools.probe import make_record, run_ids
 from autointerp.workbench import Workbench
@@ -143,7 +143,7 @@ def run_planted(concepts_path: Path | None, llm: str | None, methods: list[Expla
 
 
 def _mean(xs: list[float | None]) -> float | None:
-    vals = [x for x in xs if x is not None]
+    vals = defined(xs)
     return round(float(np.mean(vals)), 4) if vals else None
 
 

@@ -21,7 +21,7 @@ from autointerp.evals.runner import ensure_caches, finish, open_journal, open_ll
 from autointerp.evals.stats import bootstrap_mean
 from autointerp.llm import LLM
 from autointerp.records import ExplainMethod, NeuronId, SimulatorName
-from autointerp.scoring.simulation import simulation_score
+from autointerp.scoring.simulation import defined, simulation_score
 from autointerp.workbench import Workbench
 
 
@@ -42,10 +42,6 @@ def sample_neurons(n: int, layers: list[int], d_mlp: int, seed: int) -> list[Neu
 def _score(r: ExplainerRun, llm: bool = False) -> float | None:
     """0 for a run with no explanation; None for an undefined score."""
     return 0.0 if r.text is None else (r.llm_score if llm else r.score)
-
-
-def _defined(xs: list[float | None]) -> list[float]:
-    return [x for x in xs if x is not None]
 
 
 def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMethod], settings: Settings,
@@ -73,10 +69,10 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
         _llm_scores(wb, runs, llm_simulator, chat, console)
     by = {m: [_score(r) for r in runs if r.method == m] for m in methods}
     by_llm = {m: [_score(r, llm=True) for r in runs if r.method == m] for m in methods}
-    summary = [RealSummary(method=m, score=bootstrap_mean(_defined(by[m]), settings.seed),
+    summary = [RealSummary(method=m, score=bootstrap_mean(defined(by[m]), settings.seed),
                            failures=sum(r.error is not None for r in runs if r.method == m),
                            undefined=sum(x is None for x in by[m]),
-                           llm_score=bootstrap_mean(_defined(by_llm[m]), settings.seed) if llm_simulator else None,
+                           llm_score=bootstrap_mean(defined(by_llm[m]), settings.seed) if llm_simulator else None,
                            **_by_confidence([r for r in runs if r.method == m], settings.seed))
                for m in methods]
     paired, llm_paired = _paired(by, methods, settings.seed), _paired(by_llm, methods, settings.seed) if llm_simulator else {}
@@ -89,7 +85,7 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
 
 def _by_confidence(runs: list[ExplainerRun], seed: int) -> dict[str, Interval]:
     """Held-out means of the confident and the unconfident records (defined scores only)."""
-    return {key: bootstrap_mean(_defined([r.score for r in runs if r.confident is flag]), seed)
+    return {key: bootstrap_mean(defined([r.score for r in runs if r.confident is flag]), seed)
             for key, flag in (("confident", True), ("unconfident", False))}
 
 

@@ -101,6 +101,16 @@ def rounded(x: float | None, digits: int = 5) -> float | None:
     return None if x is None else round(x, digits)
 
 
+def is_defined(score: float | None) -> bool:
+    """An undefined correlation (None, or NaN read back) is never averaged; callers count it apart."""
+    return score is not None and math.isfinite(score)
+
+
+def defined(scores: Sequence[float | None]) -> list[float]:
+    """The defined scores, in order."""
+    return [s for s in scores if is_defined(s)]
+
+
 def simulation_score(wb: Workbench, neuron: NeuronId | str, explanation: str, simulator: SimulatorName = "embedding",
                      triggers: Sequence[str] = (), top: int = 5, random: int = 5,
                      split: SplitKind = "top-and-random", llm=None, rule: ScoreRule = DEFAULT_RULE,

@@ -12,7 +12,7 @@ from autointerp.cache.build import build_cache
 from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord
-from autointerp.scoring.simulation import discretise, pearson, score_records, simulation_score
+from autointerp.scoring.simulation import defined, discretise, is_defined, pearson, score_records, simulation_score
 from autointerp.scoring.simulators import get_simulator
 from autointerp.scoring.split import held_out
 from autointerp.workbench import Workbench
@@ -213,3 +213,8 @@ def test_embedding_simulator_matches_a_phrase_item_on_its_last_word():
                [0, 0, 0, 9, 0, 0, 0, 0, 0, 0])
     [pred] = get_simulator("embedding").predict('the phrase "in order"', ["in order"], [rec])
     assert pred[4] == max(pred) and pred[4] > pred[9] + 1 and pred[4] > pred[3] + 1
+
+
+def test_undefined_scores_are_left_out_never_averaged():
+    assert defined([0.1, None, float("nan"), -0.2]) == [0.1, -0.2]
+    assert not is_defined(None) and not is_defined(float("nan")) and is_defined(0.0)
