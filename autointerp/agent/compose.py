@@ -27,7 +27,8 @@ MAX_ITEMS = 6
 STRONG_DRIVER = 0.5  # a condition from one example alone needs a word that costs half the activation
 # Candidates within TIE of the best validation score count as tied: a named category wins the tie
 # (the name says what the substitution showed), then a context condition (what the edits showed),
-# then a composed candidate over a written one, then the shorter text. 0.02 is well inside the spread of a 12-window validation score.
+# then a composed candidate over a written one, then the shorter text. 0.02 is well inside the
+# spread of a 12-window validation score.
 TIE = 0.02
 COMPOSED = ("words", "exact", "category", "context", "heuristic")
 PLACEHOLDER = re.compile(r"\[\[|\]\]|\[[^\[\]]{0,24}\]|<[A-Za-z_ ]{1,24}>|\$\{?[A-Za-z_]\w*", re.I)

@@ -113,7 +113,8 @@ def test_a_condition_is_shown_as_the_phrases_the_peaks_hold():
 
 
 def test_a_distant_condition_keeps_the_words_between():
-    f = Findings(peaks=[left("capital", "the", "state"), left("capital", "the", "national"), left("capital", "a", "big")],
+    f = Findings(peaks=[left("capital", "the", "state"), left("capital", "the", "national"),
+                        left("capital", "a", "big")],
                  contexts=[ContextEdit(i, "capital", (Driver("the", 0.9, 2),)) for i in range(2)])
     ctx = compose(f)[-1]
     assert ctx.text == 'the phrases "the state capital", "the national capital"'
