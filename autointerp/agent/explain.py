@@ -180,6 +180,11 @@ def gather(session: Session, transcript: Transcript) -> None:
         except (ToolError, AutointerpError) as e:
             obs, ok = f"error: {name} failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}", False
         transcript.add("tool_result", name=name, result=obs, ok=ok, detail=session.detail)
+    if session.counterexamples:
+        shown = ", ".join(f"window {r.window} (max {session.normalised(r.max_activation)})"
+                          for r in session.counterexamples)
+        transcript.add("observation", content=f"validation also scores {len(session.counterexamples)} "
+                       f"counterexample windows (a driving context word deleted): {shown}")
 
 
 def _score_drafts(session: Session, name: str | None, transcript: Transcript) -> None:

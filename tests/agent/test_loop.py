@@ -104,6 +104,19 @@ def test_context_edits_keep_quiet_windows_as_counterexamples_that_validation_rea
     assert value == round(both.value, 4) and both.n_tokens > alone.n_tokens
 
 
+def test_the_transcript_names_the_counterexample_windows_validation_reads(real_wb):
+    from autointerp.agent.explain import gather
+    from autointerp.agent.transcript import Transcript
+
+    s = open_session(real_wb, NEURON)
+    t = Transcript(s.settings, s.target.name, s.neuron, "agent")
+    gather(s, t)
+    said = [e.data["content"] for e in t.events if e.type == "observation"]
+    assert len(said) == (1 if s.counterexamples else 0)
+    for r in s.counterexamples:
+        assert f"window {r.window} " in said[0]
+
+
 def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_category, peak):
     llm = scripted(
         *seeds(asks_category),
