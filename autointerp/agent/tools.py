@@ -87,8 +87,7 @@ def run_context(session: Session, example: int = 0, counterexample: bool = False
                     if w.edited and w.importance >= DRIVER and w.word.strip())[:3]
     session.findings.contexts.append(ContextEdit(rec.window, peak, drivers))
     if counterexample and drivers:
-        top = max((w for w in res.words if w.edited), key=lambda w: w.importance)
-        edited = without_word(session.wb, session.neuron, rec, top.index)
+        edited = without_word(session.wb, session.neuron, rec, mw - drivers[0].before)
         if edited.max_activation <= (1 - DRIVER) * rec.max_activation:  # the whole window went quiet
             session.counterexamples.append(edited)
     moved = sorted((w for w in res.words if w.edited and w.word.strip()), key=lambda w: -abs(w.importance))[:4]
