@@ -27,8 +27,8 @@ MAX_ITEMS = 6
 STRONG_DRIVER = 0.5  # a condition from one example alone needs a word that costs half the activation
 # Candidates within TIE of the best validation score count as tied: a named category wins the tie
 # (the name says what the substitution showed), then a context condition (what the edits showed),
-# then a composed candidate over a written one, then the shorter text. 0.02 is well inside the
-# spread of a 12-window validation score.
+# then a composed candidate, then a written one, then the bare token list, then the shorter text.
+# 0.02 is well inside the spread of a 12-window validation score.
 TIE = 0.02
 COMPOSED = ("words", "exact", "category", "context", "heuristic")
 PLACEHOLDER = re.compile(r"\[\[|\]\]|\[[^\[\]]{0,24}\]|<[A-Za-z_ ]{1,24}>|\$\{?[A-Za-z_]\w*", re.I)
@@ -58,7 +58,14 @@ def top_words(f: Findings, n: int = N_WORDS) -> list[tuple[str, Piece]]:
 
 
 def verdict(f: Findings) -> str:
-    """exact, category or unclear, from the substitution tests' mean retained activation."""
+    """exact, category or unclear, from the substitution tests' mean retained activation. The
+    neuron's other peak words keeping it in one another's place make a category too, whatever the
+    nearest words by meaning do ("will" keeps it as "would" and "can", not as "wish"). Their shares
+    are weighed by each test's original activation: a weak peak that a strong peak word happens to
+    outdo in its place says little."""
+    peers = [s for s in f.swaps if s.peers and s.original > 0]
+    if peers and sum(s.peers_retained * s.original for s in peers) / sum(s.original for s in peers) >= CATEGORY_KEEP:
+        return "category"
     swaps = [s for s in f.swaps if s.synonyms and s.original > 0]
     if not swaps:
         return "unclear"
@@ -164,16 +171,17 @@ def rejection(text: str, f: Findings, extra: set[str] | frozenset[str] = frozens
     return f"it names no token or word from the evidence (such as {sample or 'the peak tokens'})"
 
 
-def rank(c) -> tuple[int, int, int, int]:
+def rank(c) -> tuple[int, int, int, int, int]:
     """Tie-break order among near-best candidates (smaller first): what says more of the evidence
-    wins (a named category, then a tested context condition), then composed text, then shorter."""
+    wins (a named category, then a tested context condition), then composed text, then an
+    LLM-written one, then the bare token list (it reads no experiment), then shorter."""
     named = c.source == "category" and not c.text.startswith("words like")
-    return (0 if named else 1, 0 if c.source == "context" else 1, 0 if c.source in COMPOSED else 1, len(c.text))
+    return (0 if named else 1, 0 if c.source == "context" else 1, 1 if c.source == "heuristic" else 0,
+            0 if c.source in COMPOSED else 1, len(c.text))
 
 
 def choose(candidates: list):
-    """The best validation candidate; near-ties (within TIE) go to the named category, then a
-    composed candidate, then the shorter text."""
+    """The best validation candidate; near-ties (within TIE) go by `rank`."""
     if not candidates:
         return None
     best = max(c.validation for c in candidates)

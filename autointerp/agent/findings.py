@@ -30,18 +30,29 @@ class PeakWord:
 
 @dataclass(frozen=True)
 class Swap:
-    """One substitution test: the peak word and the activation (0-10) with each similar word in its place."""
+    """One substitution test: the peak word and the activation (0-10) with each similar word in its
+    place, and with each of the neuron's other peak words (`peers`) in its place."""
 
     word: str
     original: float
     synonyms: tuple[tuple[str, float], ...]
+    peers: tuple[tuple[str, float], ...] = ()
+
+    def _share(self, subs: tuple[tuple[str, float], ...], cap: float = float("inf")) -> float:
+        if self.original <= 0 or not subs:
+            return 0.0
+        return sum(min(max(a, 0.0), cap) for _, a in subs) / len(subs) / self.original
 
     @property
     def retained(self) -> float:
         """Mean share of the original activation the similar words keep (0 when none was run)."""
-        if self.original <= 0 or not self.synonyms:
-            return 0.0
-        return sum(max(a, 0.0) for _, a in self.synonyms) / len(self.synonyms) / self.original
+        return self._share(self.synonyms)
+
+    @property
+    def peers_retained(self) -> float:
+        """Mean share the other peak words keep in this word's place, each at most all of it (a
+        stronger peak word outdoing a weak one is no sign they are alike); 0 when none was run."""
+        return self._share(self.peers, cap=self.original)
 
     @property
     def kept(self) -> list[str]:

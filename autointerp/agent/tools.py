@@ -51,7 +51,8 @@ def record_peaks(session: Session) -> None:
 
 def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
     explain_windows = {r.window for r in session.explain}
-    res = substitute_mod.substitute(session.wb, session.neuron, examples, k, windows=explain_windows)
+    peers = [w for w, _ in top_words(session.findings)]
+    res = substitute_mod.substitute(session.wb, session.neuron, examples, k, windows=explain_windows, peers=peers)
     session.detail = res.model_dump(mode="json")
     seen = {s.word for s in session.findings.swaps}
     lines = []
@@ -59,14 +60,20 @@ def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
         if ex.skipped:
             continue
         swap = Swap(ex.word, session.normalised(ex.original_activation),
-                    tuple((s.synonym, session.normalised(s.activation)) for s in ex.substitutions))
+                    tuple((s.synonym, session.normalised(s.activation)) for s in ex.substitutions),
+                    tuple((s.synonym, session.normalised(s.activation)) for s in ex.peers))
         if swap.word not in seen:
             session.findings.swaps.append(swap)
             seen.add(swap.word)
         line = f"{swap.word} {swap.original} -> " + ", ".join(f"{w} {a}" for w, a in swap.synonyms)
+        if swap.peers:
+            line += "; other peak words: " + ", ".join(f"{w} {a}" for w, a in swap.peers)
         session.evidence.substitutions.append(line)
         lines.append(line)
     lines.append(f"similar words keep {max(res.mean_retained, 0.0):.0%} of the activation")
+    shares = [s.peers_retained for s in session.findings.swaps if s.peers and s.original > 0]
+    if shares:
+        lines.append(f"the other peak words keep {sum(shares) / len(shares):.0%} in one another's place")
     return "\n".join(lines)
 
 
@@ -115,7 +122,9 @@ def findings_table(session: Session) -> str:
     f = session.findings
     words = ", ".join(f'"{w}"' + ("" if p == "whole" else f" ({p} piece peaks)") for w, p in top_words(f))
     lines = [f"peak words: {words or 'none'}"]
-    lines += [f"swap {s.word} {s.original} -> " + ", ".join(f"{w} {a}" for w, a in s.synonyms[:4]) for s in f.swaps[:4]]
+    lines += [f"swap {s.word} {s.original} -> " + ", ".join(f"{w} {a}" for w, a in s.synonyms[:4])
+              + ("; peak words: " + ", ".join(f"{w} {a}" for w, a in s.peers[:3]) if s.peers else "")
+              for s in f.swaps[:4]]
     lines += [f"context {c.peak!r}: " + (", ".join(f"{d.word!r} -{d.importance:.0%}" for d in c.drivers) or "none")
               for c in f.contexts[:3]]
     if f.output:

@@ -3,6 +3,8 @@ words, re-run the model, and see whether the neuron still fires."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel
 
 from autointerp.errors import InputError
@@ -23,6 +25,7 @@ class SubstitutedExample(BaseModel):
     word: str
     original_activation: float
     substitutions: list[Substitution]
+    peers: list[Substitution] = []  # the given peer words (other words the neuron peaks on) in its place
     skipped: str | None = None
 
 
@@ -37,8 +40,12 @@ class SubstituteResult(BaseModel):
 
 
 def substitute(wb: Workbench, neuron: NeuronId | str, examples: int = 20, k: int = 5,
-               windows: set[int] | None = None) -> SubstituteResult:
-    """For each top example: the activation on its max word, and on each of k synonyms in its place.
+               windows: set[int] | None = None, peers: Sequence[str] = ()) -> SubstituteResult:
+    """For each top example: the activation on its max word, and on each of k synonyms in its place;
+    with `peers` (other words the neuron peaks on), each of them in its place too, reported apart:
+    whether the neuron fires on its own peak words in one another's context tells a category of
+    them from separate exact words, where the nearest words by meaning may be no category at all
+    ("will" has "wish" for a neighbour, not "would").
 
     seed_score (our reading of the seed paper): the mean, over every checked phrase (originals
     and substitutions), of relu(activation) / neuron max; a neuron that also fires on synonyms
@@ -58,24 +65,26 @@ def substitute(wb: Workbench, neuron: NeuronId | str, examples: int = 20, k: int
                 raise InputError(f"{word!r} is not a word")
             syns = [n.word for n in synonyms(wb, word, k).neighbours]
         except InputError as e:
-            plans.append((rec, word.strip(), [], str(e)))
+            plans.append((rec, word.strip(), str(e)))
             continue
-        lead = word[: len(word) - len(word.lstrip())]
-        seqs = []
-        for syn in syns:
-            if word.strip()[:1].isupper():
-                syn = syn.capitalize()
-            new = target.encode(lead + syn)
-            seqs.append((syn, rec.token_ids[:a] + new, rec.token_ids[b:], len(new)))
-        jobs.extend((len(plans), s) for s in seqs)
-        plans.append((rec, word.strip(), seqs, None))
-    acts = run_ids(target, [pre + post for _, (_, pre, post, _) in jobs], neuron.layer)
-    results: list[list[Substitution]] = [[] for _ in plans]
-    for (p, (syn, pre, _post, n_new)), act in zip(jobs, acts):
+        lead, upper = word[: len(word) - len(word.lstrip())], word.strip()[:1].isupper()
+        others = [w for w in dict.fromkeys(p.strip() for p in peers) if w and w.lower() != word.strip().lower()]
+        for peer, subs in ((False, syns), (True, others)):
+            for syn in subs:
+                syn = syn[:1].upper() + syn[1:] if upper else syn
+                new = target.encode(lead + syn)
+                jobs.append((len(plans), peer, syn, rec.token_ids[:a] + new, len(new)))
+        plans.append((rec, word.strip(), None))
+    # A causal model's activation on the new word reads nothing after it: the window ends there.
+    acts = run_ids(target, [pre for *_, pre, _ in jobs], neuron.layer)
+    results: list[dict[bool, list[Substitution]]] = [{False: [], True: []} for _ in plans]
+    for (p, peer, syn, pre, n_new), act in zip(jobs, acts):
         col = act[:, neuron.index]
-        results[p].append(Substitution(synonym=syn, activation=round(float(col[len(pre) - n_new: len(pre)].max()), 5)))
+        value = round(float(col[len(pre) - n_new: len(pre)].max()), 5)
+        results[p][peer].append(Substitution(synonym=syn, activation=value))
     out = [SubstitutedExample(window=rec.window, word=word, original_activation=rec.max_activation,
-                              substitutions=results[i], skipped=why) for i, (rec, word, _, why) in enumerate(plans)]
+                              substitutions=results[i][False], peers=results[i][True], skipped=why)
+           for i, (rec, word, why) in enumerate(plans)]
     scale = max((r.max_activation for r in top), default=1.0) or 1.0
     checked = [e.original_activation for e in out if not e.skipped] + [s.activation for e in out for s in e.substitutions]
     retained = [s.activation / e.original_activation for e in out for s in e.substitutions if e.original_activation > 0]

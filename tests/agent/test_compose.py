@@ -81,6 +81,22 @@ def test_substitution_that_keeps_the_activation_makes_a_category_with_the_name()
     assert compose(f)[1].text.startswith("words like "), "no name from the LLM: the list alone"
 
 
+def test_peak_words_that_keep_the_activation_in_one_anothers_place_make_a_category():
+    """Nearest words by meaning lose it ("wish" for "will"), the neuron's own other peak words keep
+    it: a category of its peak words, and the LLM's name is used."""
+    f = Findings(peaks=peaks((" will", "will", "whole"), (" would", "would", "whole"), (" can", "can", "whole")),
+                 swaps=[Swap("will", 9.0, (("wish", 0.5), ("want", 1.0)), (("would", 8.0), ("can", 6.5))),
+                        Swap("would", 8.0, (("could", 1.0),), (("will", 7.0), ("can", 5.0)))])
+    assert verdict(f) == "category"
+    exact_words, cat = compose(f, name="modal verbs")
+    assert exact_words.rule == "words" and cat.text == 'modal verbs: words like "will", "would", "can"'
+    lost = Findings(peaks=f.peaks, swaps=[Swap("will", 9.0, (("wish", 0.5),), (("would", 1.0), ("can", 0.5)))])
+    assert verdict(lost) == "exact", "peers that lose it too leave the word exact"
+    assert [d.rule for d in compose(lost, "modal verbs")] == ["exact"]
+    weak = Findings(peaks=f.peaks, swaps=[*lost.swaps, Swap("glass", 0.5, (), (("will", 9.0),))])
+    assert verdict(weak) == "exact", "a weak peak that a peer outdoes in its place is weighed by its activation"
+
+
 def test_mixed_substitution_makes_no_claim_either_way():
     f = Findings(peaks=peaks((" dog", "dog", "whole")), swaps=[Swap("dog", 10.0, (("cat", 4.0), ("pig", 3.0)))])
     assert verdict(f) == "unclear" and [d.rule for d in compose(f, "animals")] == ["words"]
@@ -197,3 +213,7 @@ def test_the_best_validation_candidate_wins_and_near_ties_go_to_the_named_then_c
     assert choose([written, words, phrase]) is phrase, "a tested condition over the plain words within the tie"
     assert choose([words, phrase, named]) is named, "a named category still first"
     assert choose([c('the phrase "in Andorra"', 0.50 - 2 * TIE, "context"), words]) is words, "only within the tie"
+    tokens = c('the tokens "ra"', 0.50 + TIE / 2, "heuristic")  # shorter, and a little higher
+    assert choose([tokens, written]) is written, "the bare token list loses every near tie, even to a written one"
+    assert choose([c('the tokens "ra"', 0.50 + 2 * TIE, "heuristic"), words]).source == "heuristic", \
+        "and wins when clearly better"

@@ -6,9 +6,9 @@ import torch
 from autointerp.errors import InputError
 from autointerp.ranges import parse_indices
 from autointerp.tools.context import context, render_context_html, without_word
-from autointerp.tools.words import word_spans
+from autointerp.tools.words import alpha_run, word_spans
 from autointerp.tools.effects import effects
-from autointerp.tools.probe import probe
+from autointerp.tools.probe import probe, run_ids
 from autointerp.tools.substitute import substitute
 from autointerp.tools.triage import triage, write_csv, write_plot
 
@@ -29,6 +29,25 @@ def test_substitute_reports_real_activations(real_wb, smol):
     new_text = text.replace(e.word, s.synonym, 1)
     got = probe(real_wb, "L3.N74", [new_text]).records[0]
     assert max(got.activations[1:]) >= s.activation - 1e-3
+
+
+def test_substitute_tries_peer_words_apart_and_needs_no_later_token(real_wb):
+    res = substitute(real_wb, "L3.N74", examples=3, k=2, peers=["river", "Bank", "river"])
+    done = [e for e in res.examples if not e.skipped]
+    assert done and res.n_substitutions == sum(len(e.substitutions) for e in done)  # peers kept apart
+    e = done[0]
+    want = [w for w in ("river", "Bank") if w.lower() != e.word.lower()]
+    assert [p.synonym.lower() for p in e.peers] == [w.lower() for w in want]  # each once, in order
+    # what the tool measured on the window cut after the new word is what the whole edited window gives
+    rec = next(r for r in real_wb.layer(3).top(74) if r.window == e.window)
+    a, b = alpha_run(rec.tokens, rec.max_index, int(rec.has_bos))
+    word = "".join(rec.tokens[a:b])
+    lead = word[: len(word) - len(word.lstrip())]
+    for p in e.peers:
+        new = real_wb.target.encode(lead + p.synonym)
+        full = rec.token_ids[:a] + new + rec.token_ids[b:]
+        acts = run_ids(real_wb.target, [full], 3)[0][:, 74]
+        assert float(acts[a: a + len(new)].max()) == pytest.approx(p.activation, abs=1e-3)
 
 
 def test_context_is_causal_and_complete(real_wb):
