@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -58,3 +59,32 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
         vecs = _model().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True,
                                show_progress_bar=False)
     return vecs.float().numpy()
+
+
+CACHE_SIZE = 60_000  # texts remembered by `embed_cached` (about 90 MB of vectors)
+_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def embed_cached(texts: list[str]) -> np.ndarray:
+    """`embed`, remembering the last CACHE_SIZE texts: the agent scores many candidate explanations
+    on the same windows, whose token views then embed once, not once per candidate."""
+    unique = list(dict.fromkeys(texts))
+    with _CACHE_LOCK:
+        known = {t: _CACHE[t] for t in unique if t in _CACHE}
+    missing = [t for t in unique if t not in known]
+    if missing:
+        known.update(zip(missing, embed(missing)))
+    with _CACHE_LOCK:
+        for t in unique:
+            _CACHE[t] = known[t]
+            _CACHE.move_to_end(t)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+
+
+def clear_cache() -> None:
+    """Forget every remembered embedding (a benchmark times the cold path)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()

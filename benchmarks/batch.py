@@ -6,7 +6,8 @@ store writes, failure ledger, progress) into a throwaway store that shares the d
 corpora and caches. One untimed agent neuron (index `--n`) warms the process up first (synonym
 index, first forward passes). The agent runs with and without prefix reuse then alternate neuron
 by neuron, in ABBA order so neither always goes first on a neuron (one one-neuron batch each, a
-fresh LLM and prefix cache every time), and a busy shared machine slows both alike;
+fresh LLM, prefix cache and simulator embedding cache every time), and a busy shared machine
+slows both alike;
 `prefix_speedup` is their ratio, and `same_explanations` counts the neurons whose
 stored agent explanation is the same text both ways (reuse must not change the output). Last
 line: one JSON object.
@@ -30,6 +31,7 @@ def main() -> None:
 
     from autointerp.batch import BatchOptions, ThreadExecutor, run_batch
     from autointerp.config import Settings, get_settings
+    from autointerp.embeddings import clear_cache
     from autointerp.store import open_store
     from autointerp.workbench import Workbench
 
@@ -60,6 +62,7 @@ def main() -> None:
             method, bench, neurons = runs[key][i]
             opts = BatchOptions(layers=[args.layer], neurons=neurons, method=method, max_steps=args.max_steps,
                                 redo=True)
+            clear_cache()  # no run reads window embeddings the run before it left behind
             s = run_batch(opts, wb=bench, store=store, executor=ThreadExecutor(args.workers))
             if key in texts:
                 texts[key] += [r.text for r in store.get(wb.model, f"L{args.layer}.N{i}") if r.method == "agent"]

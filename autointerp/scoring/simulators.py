@@ -7,7 +7,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from autointerp.embeddings import embed
+from autointerp.embeddings import embed, embed_cached
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord, SimulatorName
 from autointerp.tools.words import span_of, word_spans
@@ -53,7 +53,7 @@ class EmbeddingSimulator:
         views = [list(zip(*(_contexts(r, words_before=k) for k in VIEWS))) for r in records]
         unique = sorted({t for v in views for triple in v for t in triple if t})
         index = {c: i for i, c in enumerate(unique)}
-        sims = embed(unique) @ embed(_segments(explanation, triggers)).T  # [texts, segments]
+        sims = embed_cached(unique) @ embed(_segments(explanation, triggers)).T  # [texts, segments]
         best = sims.max(axis=1)
         raw = [[max([best[index[t]] for t in triple if t], default=None) if i >= int(r.has_bos) else None
                 for i, triple in enumerate(v)] for r, v in zip(records, views)]

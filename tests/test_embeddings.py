@@ -1,0 +1,26 @@
+"""The bundled MiniLM's embeddings and the cache the embedding simulator reads them through."""
+
+import numpy as np
+
+from autointerp import embeddings
+from autointerp.embeddings import clear_cache, embed, embed_cached
+
+
+def test_cached_embeddings_are_the_model_s_and_are_remembered_within_bounds(monkeypatch):
+    clear_cache()
+    texts = ["river bank", "the bank", "river bank", "money"]
+    got = embed_cached(texts)
+    want = embed(texts)
+    assert got.shape == (4, 384) and np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-3)
+    assert (got * want).sum(1).min() > 0.999, "the same vectors as embedding directly"
+    assert np.array_equal(got[0], got[2]), "a repeated text is one vector"
+    assert list(embeddings._CACHE) == ["river bank", "the bank", "money"]
+    calls = []
+    monkeypatch.setattr(embeddings, "embed", lambda t: calls.append(list(t)) or want[: len(t)])
+    again = embed_cached(["money", "river bank"])
+    assert calls == [] and np.array_equal(again, got[[3, 0]]), "remembered texts are not embedded again"
+    monkeypatch.setattr(embeddings, "CACHE_SIZE", 2)
+    embed_cached(["a new text"])
+    assert list(embeddings._CACHE) == ["river bank", "a new text"], "the least recently used go first"
+    clear_cache()
+    assert not embeddings._CACHE and embed_cached([]).shape == (0, 384)
