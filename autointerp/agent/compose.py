@@ -5,7 +5,8 @@ Rules (each candidate records the rule that made it):
 - words: the peak words, whole: a peak token that is a piece of a longer word is named as that word
   ("the last token of the word "Andorra""), never as the fragment;
 - exact / category: substitution decides. Similar words lose the activation -> "exactly the word X
-  (not similar words)"; they keep it -> "words like X, Y, Z", with the LLM's category name only then;
+  (not similar words)"; they keep it, or the neuron's other peak words keep it in one another's
+  place -> "words like X, Y, Z", with the LLM's category name only then;
 - context: a context word whose deletion costs the activation in two or more examples (or one that
   costs most of it in one) becomes a condition, shown as the phrases it was seen in ("river bank";
   "in order", "in addition"), so that a reader and a simulator match the phrase, not every "in";
@@ -57,14 +58,22 @@ def top_words(f: Findings, n: int = N_WORDS) -> list[tuple[str, Piece]]:
     return [(spelling[k].most_common(1)[0][0], pieces[k].most_common(1)[0][0]) for k, _ in counts.most_common(n)]
 
 
+def peer_share(f: Findings) -> float | None:
+    """The share of the activation the neuron's other peak words keep in a peak word's place, over
+    the substitution tests weighed by their original activation (None when none was run)."""
+    peers = [s for s in f.swaps if s.peers and s.original > 0]
+    if not peers:
+        return None
+    return sum(s.peers_retained * s.original for s in peers) / sum(s.original for s in peers)
+
+
 def verdict(f: Findings) -> str:
     """exact, category or unclear, from the substitution tests' mean retained activation. The
     neuron's other peak words keeping it in one another's place make a category too, whatever the
     nearest words by meaning do ("will" keeps it as "would" and "can", not as "wish"). Their shares
     are weighed by each test's original activation: a weak peak that a strong peak word happens to
     outdo in its place says little."""
-    peers = [s for s in f.swaps if s.peers and s.original > 0]
-    if peers and sum(s.peers_retained * s.original for s in peers) / sum(s.original for s in peers) >= CATEGORY_KEEP:
+    if (share := peer_share(f)) is not None and share >= CATEGORY_KEEP:
         return "category"
     swaps = [s for s in f.swaps if s.synonyms and s.original > 0]
     if not swaps:

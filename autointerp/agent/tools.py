@@ -8,7 +8,7 @@ from typing import Literal
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-from autointerp.agent.compose import top_words
+from autointerp.agent.compose import peer_share, top_words
 from autointerp.agent.findings import DRIVER, ContextEdit, Driver, ProbeRun, Swap, peak_word
 from autointerp.agent.session import Session, ToolError
 from autointerp.errors import InputError
@@ -71,9 +71,8 @@ def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
         session.evidence.substitutions.append(line)
         lines.append(line)
     lines.append(f"similar words keep {max(res.mean_retained, 0.0):.0%} of the activation")
-    shares = [s.peers_retained for s in session.findings.swaps if s.peers and s.original > 0]
-    if shares:
-        lines.append(f"the other peak words keep {sum(shares) / len(shares):.0%} in one another's place")
+    if (share := peer_share(session.findings)) is not None:
+        lines.append(f"the other peak words keep {share:.0%} in one another's place")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from autointerp.agent.compose import (
     TIE,
     choose,
     compose,
+    peer_share,
     placeholder,
     rejection,
     top_words,
@@ -95,6 +96,7 @@ def test_peak_words_that_keep_the_activation_in_one_anothers_place_make_a_catego
     assert [d.rule for d in compose(lost, "modal verbs")] == ["exact"]
     weak = Findings(peaks=f.peaks, swaps=[*lost.swaps, Swap("glass", 0.5, (), (("will", 9.0),))])
     assert verdict(weak) == "exact", "a weak peak that a peer outdoes in its place is weighed by its activation"
+    assert peer_share(weak) == pytest.approx((0.75 + 0.5) / 9.5) and peer_share(Findings()) is None
 
 
 def test_mixed_substitution_makes_no_claim_either_way():
