@@ -116,12 +116,14 @@ def effects(wb: Workbench, neuron: NeuronId | str, k: int = 20, contexts: int = 
         ablation_lost=[TokenEffect(token=e.token, value=-e.value) for e in _effects(target, lost)],
         ablation_gained=_effects(target, gained),
         ablation_loss_change=round(loss_change, 6),
-        patching=_patch(wb, neuron, top[0]),
+        patching=_patch(wb, neuron, top[0], clean[0, top[0].max_index]),
     )
 
 
-def _patch(wb: Workbench, neuron: NeuronId, rec) -> Patching | None:
-    """Clean top context vs the same window with its max token replaced; patch the neuron back in."""
+def _patch(wb: Workbench, neuron: NeuronId, rec, clean: torch.Tensor) -> Patching | None:
+    """Clean top context vs the same window with its max token replaced; patch the neuron back in.
+    `clean`: the log-probs at the max token from the clean run already made. The edited windows
+    end at the max token: a causal model's prediction there reads nothing after it."""
     from autointerp.tools.synonyms import synonyms
 
     target = wb.target
@@ -139,12 +141,10 @@ def _patch(wb: Workbench, neuron: NeuronId, rec) -> Patching | None:
             singles.append(tid[0])
     if not singles:
         return None
-    variants = [rec.token_ids[:p] + [t] + rec.token_ids[p + 1:] for t in singles]
+    variants = [rec.token_ids[:p] + [t] for t in singles]
     acts = run_ids(target, variants, neuron.layer)
     best = min(range(len(singles)), key=lambda i: float(acts[i][p, neuron.index]))
-    clean_ids = torch.tensor([rec.token_ids])
     corrupt_ids = torch.tensor([variants[best]])
-    clean = _logprobs(target, clean_ids, neuron)[0, p]
     predicted = int(clean.argmax())
     clean_act = rec.activations[p]
     corrupt = _logprobs(target, corrupt_ids, neuron)[0, p]

@@ -89,6 +89,15 @@ def test_effects_on_the_an_neuron(real_wb, smol):
     assert len(res.ablation_lost) == 10 and torch.isfinite(torch.tensor(res.ablation_loss_change))
     p = res.patching
     assert p is not None and p.clean_token != p.corrupt_token and p.corrupt_activation < p.clean_activation
+    # measured on windows cut at the max token: the same as the whole windows give
+    rec = next(r for r in real_wb.layer(29).top(720) if r.window == p.window)
+    corrupt = list(rec.token_ids)
+    corrupt[p.position] = smol.encode(p.corrupt_token)[0]
+    clean_lp, corrupt_lp = (torch.log_softmax(smol.run(torch.tensor([ids]), logits=True).logits[0, p.position].float(), -1)
+                            for ids in (rec.token_ids, corrupt))
+    assert smol.tokenizer.decode([int(clean_lp.argmax())]) == p.predicted
+    assert float(clean_lp.max()) == pytest.approx(p.clean_logprob, abs=1e-3)
+    assert float(corrupt_lp[clean_lp.argmax()]) == pytest.approx(p.corrupt_logprob, abs=1e-3)
 
 
 def test_triage_table_csv_plot(real_wb, tmp_path):
