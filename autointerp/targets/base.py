@@ -284,20 +284,32 @@ class Target:
         v = _through_norm(getattr(self.bridge, "ln_final", None), v, None, self.d_model)
         return v @ self.unembedding().float()
 
+    def dla_reads(self, layer: int) -> list[str]:
+        """The read points `direct_logit_attribution` measures (the scales of the norms on the
+        neuron's direct path), for a caller that runs the contexts anyway and passes its run."""
+        return list(self._dla_points(layer).values())
+
+    def _dla_points(self, layer: int) -> dict:
+        ln, post = getattr(self.bridge, "ln_final", None), self._post_mlp_norm(layer)
+        # A norm bridge without a scale hook point cannot be measured: its scale is left out.
+        return {norm: name for norm, name in ((post, post_mlp_scale_name(layer)), (ln, FINAL_SCALE))
+                if norm is not None and hasattr(norm, "hook_scale")}
+
     def direct_logit_attribution(self, layer: int, index: int, tokens: torch.Tensor,
-                                 positions: torch.Tensor) -> DirectLogits:
+                                 positions: torch.Tensor, measured: RunOutput | None = None) -> DirectLogits:
         """The neuron's direct effect on the logits: d logits[i, p_i] / d activation[i, p_i] along
         the path from its output straight to the unembedding (not through later layers), with the
         scale of every norm on that path (the final norm; a post-MLP norm) held at its value
         measured on row i of `tokens` [B, T] at `positions` [B], and a logit softcap's slope taken
         at the measured logits; averaged over the rows. LayerNorm's mean subtraction is linear and
-        kept; Gemma's norms multiply by 1 + weight."""
+        kept; Gemma's norms multiply by 1 + weight. `measured`: a run of `tokens` that already read
+        `dla_reads(layer)` (and the logits), so the contexts are not run a second time."""
         self.check(NeuronId.model_construct(layer=layer, index=index))
         ln, post, cap = getattr(self.bridge, "ln_final", None), self._post_mlp_norm(layer), self._softcap()
-        # A norm bridge without a scale hook point cannot be measured: its scale is left out.
-        points = {norm: name for norm, name in ((post, post_mlp_scale_name(layer)), (ln, FINAL_SCALE))
-                  if norm is not None and hasattr(norm, "hook_scale")}
-        out = self.run(tokens, read=list(points.values()), logits=cap is not None)
+        points = self._dla_points(layer)
+        out = measured if measured is not None else self.run(tokens, read=list(points.values()), logits=cap is not None)
+        if any(name not in out.reads for name in points.values()) or (cap is not None and out.logits is None):
+            raise ValueError("the measured run lacks the norm scales or logits the DLA needs")
         rows = torch.arange(tokens.shape[0])
 
         def step(norm, v: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor | None, str]:

@@ -94,12 +94,13 @@ def effects(wb: Workbench, neuron: NeuronId | str, k: int = 20, contexts: int = 
     pos = torch.tensor([r.max_index for r in top])
     rows = torch.arange(len(top))
 
-    direct = target.direct_logit_attribution(neuron.layer, neuron.index, ids, pos)
+    run = target.run(ids, read=target.dla_reads(neuron.layer), logits=True)  # the clean run, norm scales read
+    direct = target.direct_logit_attribution(neuron.layer, neuron.index, ids, pos, measured=run)
     dla = direct.values
     up, down = dla.topk(k), (-dla).topk(k)
     promoted, suppressed = _effects(target, up), [TokenEffect(token=e.token, value=-e.value) for e in _effects(target, down)]
 
-    clean = _logprobs(target, ids, neuron)
+    clean = torch.log_softmax(run.logits.float(), dim=-1)
     ablated = _logprobs(target, ids, neuron, value=lambda a: torch.full_like(a, mean))
     # Probability, not log-prob: a log-prob swing on a token nobody predicts is noise.
     delta = (ablated[rows, pos].exp() - clean[rows, pos].exp()).mean(0)

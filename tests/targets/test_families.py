@@ -33,7 +33,13 @@ def test_dla_equals_autograd_through_the_real_forward(family, family_targets, fa
         got = target.direct_logit_attribution(layer, n, ids, pos)
         assert got.values.shape == ref.shape and ref.abs().max() > 0.05
         worst = max(worst, float((got.values - ref).abs().max()))
+        # the same from a run the caller made anyway (effects' clean run, logits and scales read)
+        run = target.run(ids, read=target.dla_reads(layer), logits=True)
+        shared = target.direct_logit_attribution(layer, n, ids, pos, measured=run)
+        worst = max(worst, float((shared.values - ref).abs().max()))
     assert worst < 1e-4, f"{family}: max |DLA - autograd| = {worst:.3g}"
+    with pytest.raises(ValueError, match="lacks"):
+        target.direct_logit_attribution(1, 17, ids, pos, measured=target.run(ids, read=[hook_name(1)]))
 
 
 @pytest.mark.parametrize("family", ["gpt2", "neox", "gemma2", "gemma3"])
