@@ -49,6 +49,11 @@ def record_peaks(session: Session) -> None:
     session.findings.peaks = [peak_word(r, session.normalised(r.max_activation)) for r in session.explain]
 
 
+def _pairs(items: tuple[tuple[str, float], ...]) -> str:
+    """Substitutes and their activations, as the model and the evidence read them: "cat 7.5, cow 6.0"."""
+    return ", ".join(f"{w} {a}" for w, a in items)
+
+
 def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
     explain_windows = {r.window for r in session.explain}
     peers = [w for w, _ in top_words(session.findings)]
@@ -65,9 +70,9 @@ def run_substitute(session: Session, examples: int = 5, k: int = 4) -> str:
         if swap.word not in seen:
             session.findings.swaps.append(swap)
             seen.add(swap.word)
-        line = f"{swap.word} {swap.original} -> " + ", ".join(f"{w} {a}" for w, a in swap.synonyms)
+        line = f"{swap.word} {swap.original} -> {_pairs(swap.synonyms)}"
         if swap.peers:
-            line += "; other peak words: " + ", ".join(f"{w} {a}" for w, a in swap.peers)
+            line += f"; other peak words: {_pairs(swap.peers)}"
         session.evidence.substitutions.append(line)
         lines.append(line)
     lines.append(f"similar words keep {max(res.mean_retained, 0.0):.0%} of the activation")
@@ -121,9 +126,8 @@ def findings_table(session: Session) -> str:
     f = session.findings
     words = ", ".join(f'"{w}"' + ("" if p == "whole" else f" ({p} piece peaks)") for w, p in top_words(f))
     lines = [f"peak words: {words or 'none'}"]
-    lines += [f"swap {s.word} {s.original} -> " + ", ".join(f"{w} {a}" for w, a in s.synonyms[:4])
-              + ("; peak words: " + ", ".join(f"{w} {a}" for w, a in s.peers[:3]) if s.peers else "")
-              for s in f.swaps[:4]]
+    lines += [f"swap {s.word} {s.original} -> {_pairs(s.synonyms[:4])}"
+              + (f"; peak words: {_pairs(s.peers[:3])}" if s.peers else "") for s in f.swaps[:4]]
     lines += [f"context {c.peak!r}: " + (", ".join(f"{d.word!r} -{d.importance:.0%}" for d in c.drivers) or "none")
               for c in f.contexts[:3]]
     if f.output:

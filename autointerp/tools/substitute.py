@@ -57,6 +57,7 @@ def substitute(wb: Workbench, neuron: NeuronId | str, examples: int = 20, k: int
     top = wb.layer(neuron.layer).top(neuron.index)
     top = [r for r in top if windows is None or r.window in windows][:examples]
     jobs, plans = [], []
+    peers = [w for w in dict.fromkeys(p.strip() for p in peers) if w]
     for rec in top:
         a, b = alpha_run(rec.tokens, rec.max_index, int(rec.has_bos))
         word = "".join(rec.tokens[a:b])
@@ -68,7 +69,7 @@ def substitute(wb: Workbench, neuron: NeuronId | str, examples: int = 20, k: int
             plans.append((rec, word.strip(), str(e)))
             continue
         lead, upper = word[: len(word) - len(word.lstrip())], word.strip()[:1].isupper()
-        others = [w for w in dict.fromkeys(p.strip() for p in peers) if w and w.lower() != word.strip().lower()]
+        others = [w for w in peers if w.lower() != word.strip().lower()]
         for peer, subs in ((False, syns), (True, others)):
             for syn in subs:
                 syn = syn[:1].upper() + syn[1:] if upper else syn
