@@ -10,6 +10,9 @@ Rules (each candidate records the rule that made it):
 - context: a context word whose deletion costs the activation in two or more examples (or one that
   costs most of it in one) becomes a condition, shown as the phrases it was seen in ("river bank";
   "in order", "in addition"), so that a reader and a simulator match the phrase, not every "in";
+- contrast: a peak word that also occurs where the neuron stays silent is not the trigger alone; the
+  phrases it fired in (the word before it, then the word) become a candidate ("it will", "They
+  will" when "an act of will" is silent), scored on validation with those silent windows too;
 - output (in explain.py): what the neuron promotes, when DLA and ablation agree.
 The LLM names and proposes; every candidate is scored on the validation windows and the best wins."""
 
@@ -27,11 +30,13 @@ N_WORDS = 5
 MAX_ITEMS = 6
 STRONG_DRIVER = 0.5  # a condition from one example alone needs a word that costs half the activation
 # Candidates within TIE of the best validation score count as tied: a named category wins the tie
-# (the name says what the substitution showed), then a context condition (what the edits showed),
+# (the name says what the substitution showed), then a context condition (what the edits or the
+# silent contrasts showed),
 # then a composed candidate, then a written one, then the bare token list, then the shorter text.
 # 0.02 is well inside the spread of a 12-window validation score.
 TIE = 0.02
-COMPOSED = ("words", "exact", "category", "context", "heuristic")
+COMPOSED = ("words", "exact", "category", "context", "contrast", "heuristic")
+CONDITIONS = ("context", "contrast")
 PLACEHOLDER = re.compile(r"\[\[|\]\]|\[[^\[\]]{0,24}\]|<[A-Za-z_ ]{1,24}>|\$\{?[A-Za-z_]\w*", re.I)
 
 
@@ -135,6 +140,20 @@ def phrases(f: Findings, words: list[str], cond: str, before: int) -> list[str]:
     return [spelling[k].most_common(1)[0][0] for k, _ in counts.most_common(MAX_ITEMS)]
 
 
+def contrast_phrases(f: Findings) -> list[str]:
+    """When a peak word also occurs where the neuron stays silent, the word alone is not the
+    trigger: the phrases (the word before it, then the word) it fired in, commonest first."""
+    silent = {s.word.lower() for s in f.silent}
+    counts: Counter[str] = Counter()
+    spelling: dict[str, str] = {}
+    for p in f.peaks:
+        if p.word.lower() in silent and p.left and p.left[-1]:
+            phrase = f"{p.left[-1]} {p.word}"
+            counts[phrase.lower()] += 1
+            spelling.setdefault(phrase.lower(), phrase)
+    return [spelling[k] for k, _ in counts.most_common(MAX_ITEMS)]
+
+
 def compose(f: Findings, name: str | None = None) -> list[Draft]:
     """Every candidate the rules make from the findings; `name` (the LLM's category name) is used
     only when substitution shows a category."""
@@ -155,6 +174,8 @@ def compose(f: Findings, name: str | None = None) -> list[Draft]:
             continue
         triggers = [f"{cond} {w}" for w in names] if before == 1 else names
         drafts.append(Draft(f'{subj} after "{cond}"', triggers, "context"))
+    if len(seen := contrast_phrases(f)) >= 2:
+        drafts.append(Draft(f"the phrases {_quoted(seen)}", seen, "contrast"))
     return drafts
 
 
@@ -182,10 +203,11 @@ def rejection(text: str, f: Findings, extra: set[str] | frozenset[str] = frozens
 
 def rank(c) -> tuple[int, int, int, int, int]:
     """Tie-break order among near-best candidates (smaller first): what says more of the evidence
-    wins (a named category, then a tested context condition), then composed text, then an
-    LLM-written one, then the bare token list (it reads no experiment), then shorter."""
+    wins (a named category, then a context condition, from the edits or the silent contrasts), then
+    composed text, then an LLM-written one, then the bare token list (it reads no experiment), then
+    shorter."""
     named = c.source == "category" and not c.text.startswith("words like")
-    return (0 if named else 1, 0 if c.source == "context" else 1, 1 if c.source == "heuristic" else 0,
+    return (0 if named else 1, 0 if c.source in CONDITIONS else 1, 1 if c.source == "heuristic" else 0,
             0 if c.source in COMPOSED else 1, len(c.text))
 
 

@@ -166,6 +166,7 @@ def gather(session: Session, transcript: Transcript) -> None:
     steps): peak words, substitution, context edits of the first top examples, effects. Each is
     recorded as a step-0 tool call."""
     agent_tools.record_peaks(session)
+    agent_tools.record_silent(session)
     words = {w.lower() for w, _ in top_words(session.findings)}
     on_words = [i for i, p in enumerate(session.findings.peaks) if p.word.lower() in words][:CONTEXT_EXAMPLES]
     runs = [("substitute", {}, lambda: agent_tools.run_substitute(session))]
@@ -185,6 +186,10 @@ def gather(session: Session, transcript: Transcript) -> None:
                           for r in session.counterexamples)
         transcript.add("observation", content=f"validation also scores {len(session.counterexamples)} "
                        f"counterexample windows (a driving context word deleted): {shown}")
+    if session.findings.silent:
+        shown = ", ".join(f'"{s.phrase}" (window {s.window})' for s in session.findings.silent)
+        transcript.add("observation", content=f"validation also scores {len(session.contrasts)} windows cut at a "
+                       f"peak word where the neuron stays silent: {shown}")
 
 
 def _score_drafts(session: Session, name: str | None, transcript: Transcript) -> None:

@@ -13,6 +13,7 @@ from autointerp.tools.words import span_of, word_spans
 Piece = Literal["whole", "first", "middle", "last"]
 # A context word drives the neuron when deleting it costs at least this share of the peak activation.
 DRIVER = 0.3
+SILENT = 0.05  # a peak word where the activation stays under this share of the neuron's max is silent
 LEFT = 3  # words before a peak kept with it: a context condition is shown as the phrase it was seen in
 
 
@@ -83,9 +84,20 @@ class ProbeRun:
     token: str
 
 
+@dataclass(frozen=True)
+class Silent:
+    """A peak word where the neuron stays silent (under 5% of its max): the word alone does not
+    fire it. `phrase` is the word with up to LEFT words before it."""
+
+    window: int
+    word: str
+    phrase: str
+
+
 @dataclass
 class Findings:
     peaks: list[PeakWord] = field(default_factory=list)
+    silent: list[Silent] = field(default_factory=list)
     swaps: list[Swap] = field(default_factory=list)
     contexts: list[ContextEdit] = field(default_factory=list)
     probes: list[ProbeRun] = field(default_factory=list)

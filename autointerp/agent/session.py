@@ -56,8 +56,8 @@ class Candidate:
 class Session:
     """One neuron under study. The explainer and its tools see `explain` windows only; candidates are
     scored and chosen on `validation` (top windows taken out of the explainer's share, and random
-    windows) and the `counterexamples` the context edits made; the final score uses `test`, which
-    nothing before it touches."""
+    windows), the `counterexamples` the context edits made and the `contrasts` (a peak word where
+    the neuron is silent); the final score uses `test`, which nothing before it touches."""
 
     neuron: NeuronId
     wb: Workbench
@@ -80,6 +80,8 @@ class Session:
     # Explainer windows with a driving context word deleted (the up-front context edits): a candidate
     # that predicts the peak word fires without its context is wrong there, and validation sees it.
     counterexamples: list[ActivationRecord] = field(default_factory=list)
+    # Windows cut at a peak word where the neuron stays silent (tools.record_silent): validation too.
+    contrasts: list[ActivationRecord] = field(default_factory=list)
 
     @property
     def target(self) -> Target:
@@ -99,7 +101,7 @@ class Session:
             raise ToolError("the explanation is empty")
         if len(text) > MAX_EXPLANATION:
             raise ToolError(f"the explanation has {len(text)} characters; keep it under {MAX_EXPLANATION}")
-        records = self.validation + self.counterexamples
+        records = self.validation + self.counterexamples + self.contrasts
         sim = score_records(text, triggers, records, self.max_activation, self.simulator, self.sim_llm)
         self.usage.add(sim.usage)
         # An undefined correlation (constant predictions) ranks as 0: it predicts nothing.

@@ -9,7 +9,18 @@ from typing import Literal
 from langchain_core.tools import BaseTool, StructuredTool
 
 from autointerp.agent.compose import peer_share, top_words
-from autointerp.agent.findings import DRIVER, ContextEdit, Driver, ProbeRun, Swap, peak_word
+from autointerp.agent.findings import (
+    DRIVER,
+    SILENT,
+    ContextEdit,
+    Driver,
+    ProbeRun,
+    Silent,
+    Swap,
+    left_words,
+    peak_word,
+    whole_word,
+)
 from autointerp.agent.session import Session, ToolError
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord
@@ -22,6 +33,8 @@ from autointerp.tools.context import without_word
 from autointerp.tools.show import snippet
 
 MAX_TEXTS = 8
+N_CONTRASTS = 6  # windows where a peak word stays silent, scored with the validation windows
+CONTRAST_SPAN = 16  # tokens kept before the silent word: what the causal neuron read there
 MAX_TEXT_CHARS = 400
 SHOWN_CHARS = 60  # a probe text or context as echoed back to the model
 
@@ -47,6 +60,40 @@ def examples_table(session: Session, start: int = 0, n: int = 6) -> str:
 
 def record_peaks(session: Session) -> None:
     session.findings.peaks = [peak_word(r, session.normalised(r.max_activation)) for r in session.explain]
+
+
+def record_silent(session: Session) -> None:
+    """Where the neuron's peak words occur and it stays silent (the explainer's windows, then random
+    windows that neither validation nor the test set holds): the word alone does not fire it. Each
+    such place, cut to the CONTRAST_SPAN tokens ending at the word and run again (it must stay silent
+    on that text alone), joins validation, up to N_CONTRASTS, so a candidate that says the word alone
+    fires is wrong there; the findings keep the phrases for the composition rules."""
+    words = {w.lower() for w, _ in top_words(session.findings)}
+    held = {r.window for r in session.validation + session.test}
+    pool = session.explain + [r for r in session.layer.random(session.neuron.index) if r.window not in held]
+    floor = SILENT * session.max_activation
+    found: list[tuple[Silent, list[int]]] = []
+    for rec in pool:
+        bos = int(rec.has_bos)
+        for i, tok in enumerate(rec.tokens):
+            if i <= bos or rec.activations[i] >= floor or tok.strip().lower() not in words:
+                continue  # a window's first token has no context to read: its silence says nothing
+            word, _ = whole_word(rec, i)
+            if word.lower() != tok.strip().lower() or len(found) >= 2 * N_CONTRASTS:
+                continue  # the token is a piece of another word
+            phrase = " ".join(left_words(rec, i, 2) + (word,)).strip()
+            ids = rec.token_ids[:bos] + rec.token_ids[max(bos, i - CONTRAST_SPAN): i + 1]
+            found.append((Silent(rec.window, word, phrase), ids))
+    if not found:
+        return
+    runs = probe_mod.run_ids(session.target, [ids for _, ids in found], session.neuron.layer)
+    for (silent, ids), acts in zip(found, runs):
+        col = acts[:, session.neuron.index].tolist()
+        if col[-1] >= floor or len(session.contrasts) >= N_CONTRASTS:
+            continue
+        session.findings.silent.append(silent)
+        session.contrasts.append(probe_mod.make_record(session.target, ids, col, window=silent.window))
+        session.evidence.context.append(f"{silent.word!r} silent in {silent.phrase!r}")
 
 
 def _pairs(items: tuple[tuple[str, float], ...]) -> str:
@@ -128,6 +175,8 @@ def findings_table(session: Session) -> str:
     lines = [f"peak words: {words or 'none'}"]
     lines += [f"swap {s.word} {s.original} -> {_pairs(s.synonyms[:4])}"
               + (f"; peak words: {_pairs(s.peers[:3])}" if s.peers else "") for s in f.swaps[:4]]
+    if f.silent:
+        lines.append("silent on: " + ", ".join(f'"{s.phrase}"' for s in f.silent[:4]))
     lines += [f"context {c.peak!r}: " + (", ".join(f"{d.word!r} -{d.importance:.0%}" for d in c.drivers) or "none")
               for c in f.contexts[:3]]
     if f.output:

@@ -15,7 +15,7 @@ from autointerp.agent.compose import (
     top_words,
     verdict,
 )
-from autointerp.agent.findings import ContextEdit, Driver, Findings, PeakWord, Swap, left_words, whole_word
+from autointerp.agent.findings import ContextEdit, Driver, Findings, PeakWord, Silent, Swap, left_words, whole_word
 from autointerp.agent.session import Candidate
 from autointerp.records import ActivationRecord
 
@@ -130,6 +130,20 @@ def test_a_condition_is_shown_as_the_phrases_the_peaks_hold():
     assert ctx.triggers == ["in order", "in addition"], "the phrases are the triggers: no bare \"in\""
 
 
+def test_a_peak_word_that_is_also_silent_is_shown_as_the_phrases_it_fired_in():
+    """will (future): the neuron fires on "it will", "They will" and stays silent on "an act of
+    will": the word alone is not the trigger, so the phrases it fired in become a candidate; peaks
+    on a word never seen silent ("would") make no phrase."""
+    fired = [left("will", "x", "it"), left("will", "y", "They"), left("will", "z", "it"), left("would", "a", "which")]
+    f = Findings(peaks=fired, silent=[Silent(7, "will", "act of will")])
+    drafts = {d.rule: d for d in compose(f)}
+    assert drafts["contrast"].text == 'the phrases "it will", "They will"'
+    assert drafts["contrast"].triggers == ["it will", "They will"], "commonest first, no bare \"will\""
+    assert "contrast" not in {d.rule for d in compose(Findings(peaks=fired))}, "never silent: the word may do"
+    one = Findings(peaks=[left("will", "x", "it"), left("will", "y", "it")], silent=f.silent)
+    assert "contrast" not in {d.rule for d in compose(one)}, "one phrase says no more than the word"
+
+
 def test_a_distant_condition_keeps_the_words_between():
     f = Findings(peaks=[left("capital", "the", "state"), left("capital", "the", "national"),
                         left("capital", "a", "big")],
@@ -215,6 +229,8 @@ def test_the_best_validation_candidate_wins_and_near_ties_go_to_the_named_then_c
     assert choose([written, words, phrase]) is phrase, "a tested condition over the plain words within the tie"
     assert choose([words, phrase, named]) is named, "a named category still first"
     assert choose([c('the phrase "in Andorra"', 0.50 - 2 * TIE, "context"), words]) is words, "only within the tie"
+    seen = c('the phrases "in Andorra"', 0.50 - TIE, "contrast")
+    assert choose([written, words, seen]) is seen, "phrases the silent contrasts call for, like a tested condition"
     tokens = c('the tokens "ra"', 0.50 + TIE / 2, "heuristic")  # shorter, and a little higher
     assert choose([tokens, written]) is written, "the bare token list loses every near tie, even to a written one"
     assert choose([c('the tokens "ra"', 0.50 + 2 * TIE, "heuristic"), words]).source == "heuristic", \

@@ -104,7 +104,7 @@ def test_context_edits_keep_quiet_windows_as_counterexamples_that_validation_rea
     assert value == round(both.value, 4) and both.n_tokens > alone.n_tokens
 
 
-def test_the_transcript_names_the_counterexample_windows_validation_reads(real_wb):
+def test_the_transcript_names_the_counterexample_and_contrast_windows_validation_reads(real_wb):
     from autointerp.agent.explain import gather
     from autointerp.agent.transcript import Transcript
 
@@ -112,9 +112,14 @@ def test_the_transcript_names_the_counterexample_windows_validation_reads(real_w
     t = Transcript(s.settings, s.target.name, s.neuron, "agent")
     gather(s, t)
     said = [e.data["content"] for e in t.events if e.type == "observation"]
-    assert len(said) == (1 if s.counterexamples else 0)
+    counter = [x for x in said if "counterexample windows" in x]
+    silent = [x for x in said if "stays silent" in x]
+    assert len(counter) == (1 if s.counterexamples else 0) and len(silent) == (1 if s.contrasts else 0)
+    assert len(said) == len(counter) + len(silent)
     for r in s.counterexamples:
-        assert f"window {r.window} " in said[0]
+        assert f"window {r.window} " in counter[0]
+    for found in s.findings.silent:
+        assert f'"{found.phrase}" (window {found.window})' in silent[0]
 
 
 def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_category, peak):
