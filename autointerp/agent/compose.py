@@ -10,9 +10,10 @@ Rules (each candidate records the rule that made it):
 - context: a context word whose deletion costs the activation in two or more examples (or one that
   costs most of it in one) becomes a condition, shown as the phrases it was seen in ("river bank";
   "in order", "in addition"), so that a reader and a simulator match the phrase, not every "in";
-- contrast: a peak word that also occurs where the neuron stays silent is not the trigger alone; the
-  phrases it fired in (the word before it, then the word) become a candidate ("it will", "They
-  will" when "an act of will" is silent), scored on validation with those silent windows too;
+- contrast: a peak word holding a quarter of the peaks that also occurs where the neuron stays
+  silent is not the trigger alone; the phrases it fired in (the word before it, then the word)
+  become a candidate ("it will", "They will" when "an act of will" is silent), scored on
+  validation with those silent windows too;
 - output (in explain.py): what the neuron promotes, when DLA and ablation agree.
 The LLM names and proposes; every candidate is scored on the validation windows and the best wins."""
 
@@ -28,6 +29,7 @@ CATEGORY_KEEP = 0.5  # similar words keep at least this share of the activation 
 EXACT_DROP = 0.25  # they keep at most this share: the exact word
 N_WORDS = 5
 MAX_ITEMS = 6
+CONTRAST_SHARE = 0.25  # a silent peak word makes contrast phrases when it holds this share of the peaks
 STRONG_DRIVER = 0.5  # a condition from one example alone needs a word that costs half the activation
 # Candidates within TIE of the best validation score count as tied: a named category wins the tie
 # (the name says what the substitution showed), then a context condition (what the edits or the
@@ -141,9 +143,13 @@ def phrases(f: Findings, words: list[str], cond: str, before: int) -> list[str]:
 
 
 def contrast_phrases(f: Findings) -> list[str]:
-    """When a peak word also occurs where the neuron stays silent, the word alone is not the
-    trigger: the phrases (the word before it, then the word) it fired in, commonest first."""
-    silent = {s.word.lower() for s in f.silent}
+    """When a word that holds a good share of the peaks (CONTRAST_SHARE) also occurs where the
+    neuron stays silent, the word alone is not the trigger, a use of it is: the phrases (the word
+    before it, then the word) it fired in, commonest first. A neuron whose peaks spread over many
+    words, each also silent somewhere (function words), is no use of one word."""
+    held = Counter(p.word.lower() for p in f.peaks if any(ch.isalnum() for ch in p.word))
+    total = sum(held.values())
+    silent = {s.word.lower() for s in f.silent if held[s.word.lower()] >= CONTRAST_SHARE * total}
     counts: Counter[str] = Counter()
     spelling: dict[str, str] = {}
     for p in f.peaks:

@@ -142,6 +142,9 @@ def test_a_peak_word_that_is_also_silent_is_shown_as_the_phrases_it_fired_in():
     assert "contrast" not in {d.rule for d in compose(Findings(peaks=fired))}, "never silent: the word may do"
     one = Findings(peaks=[left("will", "x", "it"), left("will", "y", "it")], silent=f.silent)
     assert "contrast" not in {d.rule for d in compose(one)}, "one phrase says no more than the word"
+    spread = fired + [left(w, "a", "the") for w in ("cat", "dog", "owl", "bee", "ant", "elk", "yak", "emu", "cow")]
+    assert "contrast" not in {d.rule for d in compose(Findings(peaks=spread, silent=f.silent))}, \
+        "a silent word under a quarter of the peaks is one word among many, not a use of one word"
 
 
 def test_a_distant_condition_keeps_the_words_between():
