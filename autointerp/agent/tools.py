@@ -62,16 +62,13 @@ def record_peaks(session: Session) -> None:
     session.findings.peaks = [peak_word(r, session.normalised(r.max_activation)) for r in session.explain]
 
 
-def record_silent(session: Session) -> None:
-    """Where the neuron's peak words occur and it stays silent (the explainer's windows, then random
-    windows that neither validation nor the test set holds): the word alone does not fire it. Each
-    such place, cut to the CONTRAST_SPAN tokens ending at the word and run again (it must stay silent
-    on that text alone), joins validation, up to N_CONTRASTS, so a candidate that says the word alone
-    fires is wrong there; the findings keep the phrases for the composition rules."""
-    words = {w.lower() for w, _ in top_words(session.findings)}
+def _silent_places(session: Session, words: set[str], floor: float) -> list[tuple[Silent, list[int]]]:
+    """Candidate silent places: (finding, token ids of the CONTRAST_SPAN tokens ending at the word,
+    BOS kept), at most twice N_CONTRASTS. In an explainer window the cut starts after its peak, so
+    validation never holds a peak the explainer read."""
     held = {r.window for r in session.validation + session.test}
+    shown = {r.window for r in session.explain}
     pool = session.explain + [r for r in session.layer.random(session.neuron.index) if r.window not in held]
-    floor = SILENT * session.max_activation
     found: list[tuple[Silent, list[int]]] = []
     for rec in pool:
         bos = int(rec.has_bos)
@@ -79,11 +76,26 @@ def record_silent(session: Session) -> None:
             if i <= bos or rec.activations[i] >= floor or tok.strip().lower() not in words:
                 continue  # a window's first token has no context to read: its silence says nothing
             word, _ = whole_word(rec, i)
-            if word.lower() != tok.strip().lower() or len(found) >= 2 * N_CONTRASTS:
-                continue  # the token is a piece of another word
+            start = max(bos, i - CONTRAST_SPAN + 1)
+            if rec.window in shown and start <= rec.max_index < i:
+                start = rec.max_index + 1
+            if word.lower() != tok.strip().lower() or i - start < 2:
+                continue  # a piece of another word, or too little context left to read
             phrase = " ".join(left_words(rec, i, 2) + (word,)).strip()
-            ids = rec.token_ids[:bos] + rec.token_ids[max(bos, i - CONTRAST_SPAN): i + 1]
-            found.append((Silent(rec.window, word, phrase), ids))
+            found.append((Silent(rec.window, word, phrase), rec.token_ids[:bos] + rec.token_ids[start: i + 1]))
+            if len(found) == 2 * N_CONTRASTS:
+                return found
+    return found
+
+
+def record_silent(session: Session) -> None:
+    """Where the neuron's peak words occur and it stays silent (the explainer's windows, then random
+    windows that neither validation nor the test set holds): the word alone does not fire it. Each
+    such place, cut to the CONTRAST_SPAN tokens ending at the word and run again (it must stay silent
+    on that text alone), joins validation, up to N_CONTRASTS, so a candidate that says the word alone
+    fires is wrong there; the findings keep the phrases for the composition rules."""
+    floor = SILENT * session.max_activation
+    found = _silent_places(session, {w.lower() for w, _ in top_words(session.findings)}, floor)
     if not found:
         return
     runs = probe_mod.run_ids(session.target, [ids for _, ids in found], session.neuron.layer)

