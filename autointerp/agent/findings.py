@@ -87,7 +87,7 @@ class ProbeRun:
 @dataclass(frozen=True)
 class Silent:
     """A peak word where the neuron stays silent (under 5% of its max): the word alone does not
-    fire it. `phrase` is the word with up to LEFT words before it."""
+    fire it. `phrase` is the word with up to two words before it, as its window has them."""
 
     window: int
     word: str
