@@ -210,13 +210,13 @@ def _agent(session: Session, llm: LLM, transcript: Transcript, config: AgentConf
     gather(session, transcript)
     f = session.findings
     # The token list is always a candidate, so the agent's choice is never one the baseline beats on
-    # validation; it loses every near-tie (compose.rank), so it wins only when clearly better.
+    # validation; it loses near-ties (compose.choose) unless it is the best and names whole words only.
     text, words = heuristic(session)
     c = session.validate(text, words, "heuristic")
     transcript.add("score", split="validation", text=c.text, value=c.validation, source=c.source)
     name = category(category_items(f, top_words(f)), llm, transcript, session.usage) if verdict(f) == "category" else None
     _score_drafts(session, name, transcript)
-    best = choose(session.candidates)
+    best = choose(session.candidates, f)
     if best.validation >= config.target_score:
         return best, 0, "target-score"
     task = render("agent_task", PROMPT_VERSION, neuron=session.neuron, findings=findings_table(session),
@@ -229,7 +229,7 @@ def _agent(session: Session, llm: LLM, transcript: Transcript, config: AgentConf
     for c in session.candidates[before:]:
         transcript.add("score", steps, split="validation", text=c.text, value=c.validation, source=c.source)
     _score_drafts(session, name, transcript)  # the loop's own experiments may support new rules
-    chosen = choose(session.candidates)
+    chosen = choose(session.candidates, f)
     near = [c for c in session.candidates if c.validation >= chosen.validation - TIE]
     transcript.add("observation", steps, content=f"chosen {chosen.source} ({chosen.validation:.3f}) among "
                    f"{len(near)} within {TIE} of the best")

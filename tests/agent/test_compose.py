@@ -238,3 +238,19 @@ def test_the_best_validation_candidate_wins_and_near_ties_go_to_the_named_then_c
     assert choose([tokens, written]) is written, "the bare token list loses every near tie, even to a written one"
     assert choose([c('the tokens "ra"', 0.50 + 2 * TIE, "heuristic"), words]).source == "heuristic", \
         "and wins when clearly better"
+
+
+def test_a_best_token_list_of_whole_words_keeps_its_place_over_restatements_but_not_over_a_condition():
+    f = Findings(peaks=peaks((" where", "where", "whole"), (" if", "if", "whole"), ("ra", "Andorra", "last")))
+    listed = Candidate('the tokens "where", "if"', ["where", "if"], 0.10, "heuristic")
+    named = Candidate('location: words like "where", "if"', ["where", "if"], 0.10 - TIE / 2, "category")
+    words = Candidate('the words "where", "if"', ["where", "if"], 0.10 - TIE / 2, "words")
+    assert choose([listed, named, words], f) is listed, "the best list of whole words over its restatements"
+    assert choose([listed, named, words]) is named, "without the findings, ties go by rank alone"
+    phrase = Candidate('the phrase "near where"', ["where"], 0.10 - TIE, "context")
+    assert choose([listed, named, phrase], f) is named, "a tested condition in the tie: ties go by rank again"
+    pieces = Candidate('the tokens "ra", "where"', ["ra", "where"], 0.10, "heuristic")
+    exact = Candidate('exactly the last token of the word "Andorra"', ["Andorra"], 0.10 - TIE / 2, "exact")
+    assert choose([pieces, exact], f) is exact, "a list holding a word fragment never wins a tie"
+    higher = Candidate('the words "where", "if"', ["where", "if"], 0.10 + TIE / 2, "words")
+    assert choose([listed, higher], f) is higher, "the exception is for the list as the best only"
