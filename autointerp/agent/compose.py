@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from autointerp.agent.findings import PUNCT, Findings, Piece
 
 CATEGORY_KEEP = 0.5  # similar words keep at least this share of the activation on average: a category
+CATEGORY_CLEAR = 2 / 3  # ... and at least this share: clearly one
 EXACT_DROP = 0.25  # they keep at most this share: the exact word
 N_WORDS = 5
 MAX_ITEMS = 6
@@ -82,11 +83,23 @@ def verdict(f: Findings) -> str:
     outdo in its place says little."""
     if (share := peer_share(f)) is not None and share >= CATEGORY_KEEP:
         return "category"
-    swaps = [s for s in f.swaps if s.synonyms and s.original > 0]
-    if not swaps:
+    if (kept := synonym_share(f)) is None:
         return "unclear"
-    kept = sum(s.retained for s in swaps) / len(swaps)
     return "category" if kept >= CATEGORY_KEEP else "exact" if kept <= EXACT_DROP else "unclear"
+
+
+def synonym_share(f: Findings) -> float | None:
+    """The mean share of the activation similar words keep in the peak words' places (None: no test)."""
+    swaps = [s for s in f.swaps if s.synonyms and s.original > 0]
+    return sum(s.retained for s in swaps) / len(swaps) if swaps else None
+
+
+def clear_category(f: Findings) -> bool:
+    """The substitution tests leave no doubt the neuron reads a category: similar words or its other
+    peak words keep CATEGORY_CLEAR of the activation (planted word lists keep 0.67-0.96; the real
+    neurons' borderline category verdicts, 0.51-0.59, come with names like "location" for "where",
+    "if", "near")."""
+    return max(peer_share(f) or 0.0, synonym_share(f) or 0.0) >= CATEGORY_CLEAR
 
 
 def _quoted(words: list[str]) -> str:
@@ -207,33 +220,41 @@ def rejection(text: str, f: Findings, extra: set[str] | frozenset[str] = frozens
     return f"it names no token or word from the evidence (such as {sample or 'the peak tokens'})"
 
 
+def named(c) -> bool:
+    """A category candidate that names its category ("months: words like ..."), not a bare list."""
+    return c.source == "category" and not c.text.startswith("words like")
+
+
 def rank(c) -> tuple[int, int, int, int, int]:
     """Tie-break order among near-best candidates (smaller first): what says more of the evidence
     wins (a named category, then a context condition, from the edits or the silent contrasts), then
     composed text, then an LLM-written one, then the bare token list (it reads no experiment), then
     shorter."""
-    named = c.source == "category" and not c.text.startswith("words like")
-    return (0 if named else 1, 0 if c.source in CONDITIONS else 1, 1 if c.source == "heuristic" else 0,
+    return (0 if named(c) else 1, 0 if c.source in CONDITIONS else 1, 1 if c.source == "heuristic" else 0,
             0 if c.source in COMPOSED else 1, len(c.text))
 
 
 def fragments(f: Findings) -> set[str]:
-    """Peak tokens (lower case) that are a piece of a longer word in some window ('ra' of 'Andorra')."""
-    return {p.token.strip().lower() for p in f.peaks if p.piece != "whole"}
+    """Peak tokens (lower case) that end or sit inside a longer word in some window ('ra' of 'Andorra';
+    a first piece such as 'where' of 'whereupon' reads as a word of its own)."""
+    return {p.token.strip().lower() for p in f.peaks if p.piece in ("middle", "last")}
 
 
 def choose(candidates: list, f: Findings | None = None):
     """The best validation candidate; near-ties (within TIE) go by `rank`. With the findings `f`,
     one exception: the token list that is the best itself keeps its place when its tokens are whole
-    words and no condition ties with it. The composed word lists then only restate it and a named
-    category adds a name validation did not reward (on L20.N538 "location: words like "where", "if"",
-    below the list on validation, lost 0.08 held out); fragments are never the answer over a tie."""
+    words and only restatements tie with it: composed word lists, and a named category the
+    substitutions leave in doubt (on L20.N538 "location: words like "where", "if"", below the list on
+    validation, lost 0.08 held out). A condition or a clear category in the tie says more than the
+    list, and a list of word fragments is never the answer over a tie."""
     if not candidates:
         return None
     top = max(candidates, key=lambda c: c.validation)
     near = [c for c in candidates if c.validation >= top.validation - TIE]
-    if (f is not None and top.source == "heuristic" and not any(c.source in CONDITIONS for c in near)
-            and not {t.lower() for t in top.triggers} & fragments(f)):
-        return top
-    return min(near, key=rank)
+    if f is None or top.source != "heuristic" or {t.lower() for t in top.triggers} & fragments(f):
+        return min(near, key=rank)
+    clear = clear_category(f)
+    if any(c.source in CONDITIONS or (clear and named(c)) for c in near):
+        return min(near, key=rank)
+    return top
 

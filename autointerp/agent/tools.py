@@ -101,11 +101,13 @@ def record_silent(session: Session) -> None:
     runs = probe_mod.run_ids(session.target, [ids for _, ids in found], session.neuron.layer)
     for (silent, ids), acts in zip(found, runs):
         col = acts[:, session.neuron.index].tolist()
-        if col[-1] >= floor or len(session.contrasts) >= N_CONTRASTS:
+        if col[-1] >= floor:
             continue
         session.findings.silent.append(silent)
         session.contrasts.append(probe_mod.make_record(session.target, ids, col, window=silent.window))
         session.evidence.context.append(f"{silent.word!r} silent in {silent.phrase!r}")
+        if len(session.contrasts) >= N_CONTRASTS:
+            break
 
 
 def _pairs(items: tuple[tuple[str, float], ...]) -> str:

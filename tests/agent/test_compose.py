@@ -241,7 +241,8 @@ def test_the_best_validation_candidate_wins_and_near_ties_go_to_the_named_then_c
 
 
 def test_a_best_token_list_of_whole_words_keeps_its_place_over_restatements_but_not_over_a_condition():
-    f = Findings(peaks=peaks((" where", "where", "whole"), (" if", "if", "whole"), ("ra", "Andorra", "last")))
+    f = Findings(peaks=peaks((" where", "where", "whole"), (" if", "if", "whole"), ("ra", "Andorra", "last"),
+                             (" where", "whereupon", "first")))  # a first piece is still a word
     listed = Candidate('the tokens "where", "if"', ["where", "if"], 0.10, "heuristic")
     named = Candidate('location: words like "where", "if"', ["where", "if"], 0.10 - TIE / 2, "category")
     words = Candidate('the words "where", "if"', ["where", "if"], 0.10 - TIE / 2, "words")
@@ -254,3 +255,14 @@ def test_a_best_token_list_of_whole_words_keeps_its_place_over_restatements_but_
     assert choose([pieces, exact], f) is exact, "a list holding a word fragment never wins a tie"
     higher = Candidate('the words "where", "if"', ["where", "if"], 0.10 + TIE / 2, "words")
     assert choose([listed, higher], f) is higher, "the exception is for the list as the best only"
+
+
+def test_a_clear_category_in_the_tie_still_wins_over_the_best_token_list():
+    months = ("February", "September", "January")
+    swaps = [Swap(m, 9.0, (("March", 8.5), ("April", 8.0)), tuple((o, 8.0) for o in months if o != m)) for m in months]
+    f = Findings(peaks=peaks(*((" " + m, m, "whole") for m in months)), swaps=swaps)
+    listed = Candidate('the tokens "February", "September"', list(months), 0.50, "heuristic")
+    named = Candidate('months of the year: words like "February"', list(months), 0.50 - TIE / 2, "category")
+    assert choose([listed, named], f) is named, "similar words keep 9 in 10 of the activation: a clear category"
+    doubtful = [Swap(m, 9.0, (("March", 5.0), ("April", 5.0)), ()) for m in months]  # 56% kept: a category, in doubt
+    assert choose([listed, named], Findings(peaks=f.peaks, swaps=doubtful)) is listed
