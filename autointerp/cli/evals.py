@@ -102,7 +102,8 @@ def planted(
 
 
 def real(
-    n: Annotated[int, typer.Option("--n", "-n", help="neurons to sample (48: every layer of a 30-layer model at least once)")] = 48,
+    n: Annotated[int, typer.Option("--n", "-n", help="neurons to sample (48 covers every layer of a 30-layer "
+                                   "model)")] = 48,
     layers: Annotated[str, typer.Option("--layers", "-l", help=f"layers to sample from: {RANGE_HELP}")] = "0-29",
     llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
     simulator: EvalSimulatorOpt = EvalSimulator.embedding,
