@@ -243,8 +243,8 @@ def fragments(f: Findings) -> set[str]:
 def choose(candidates: list, f: Findings | None = None):
     """The best validation candidate; near-ties (within TIE) go by `rank`. With the findings `f`,
     one exception: the token list that is the best itself keeps its place when its tokens are whole
-    words and only restatements tie with it: composed word lists, and a named category the
-    substitutions leave in doubt (on L20.N538 "location: words like "where", "if"", below the list on
+    words and only restatements or LLM text tie with it: composed word lists, and a named category
+    the substitutions leave in doubt (on L20.N538 "location: words like "where", "if"", below the list on
     validation, lost 0.08 held out). A condition or a clear category in the tie says more than the
     list, and a list of word fragments is never the answer over a tie."""
     if not candidates:
