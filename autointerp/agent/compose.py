@@ -251,10 +251,14 @@ def choose(candidates: list, f: Findings | None = None):
         return None
     top = max(candidates, key=lambda c: c.validation)
     near = [c for c in candidates if c.validation >= top.validation - TIE]
-    if f is None or top.source != "heuristic" or {t.lower() for t in top.triggers} & fragments(f):
-        return min(near, key=rank)
+    return top if f is not None and _list_stands(top, near, f) else min(near, key=rank)
+
+
+def _list_stands(top, near: list, f: Findings) -> bool:
+    """`choose`'s exception: the best candidate is the token list, of whole words, and nothing in the
+    tie says more than it (a condition, or a named category the substitutions make clear)."""
+    if top.source != "heuristic" or {t.lower() for t in top.triggers} & fragments(f):
+        return False
     clear = clear_category(f)
-    if any(c.source in CONDITIONS or (clear and named(c)) for c in near):
-        return min(near, key=rank)
-    return top
+    return not any(c.source in CONDITIONS or (clear and named(c)) for c in near)
 
