@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # light on purpose: a command shows this before torch and lan
     from autointerp.llm import Usage
 
 _SCORED = re.compile(r"\b(?:best|score) (-?\d+\.\d+)")
+# What a run does first, by method (the heuristic asks no LLM: it reads the top examples' tokens).
+_FIRST = {"agent": "seeding: heuristic, category, one-shot", "heuristic": "reading the top tokens"}
 
 
 class ExplainStatus:
@@ -32,7 +34,7 @@ class ExplainStatus:
         d, step = e.data, e.step
         if e.type == "start":
             self.max_steps = int((d.get("config") or {}).get("max_steps", self.max_steps))  # type: ignore[union-attr]
-            self.phase = "seeding: heuristic, category, one-shot" if d.get("method") == "agent" else "asking the LLM"
+            self.phase = _FIRST.get(str(d.get("method")), "asking the LLM")
         elif e.type == "prompt":
             self.phase = "waiting for the LLM" if d.get("role") != "system" else "starting the agent"
         elif e.type == "llm":

@@ -9,8 +9,11 @@ by neuron, in ABBA order so neither always goes first on a neuron (one one-neuro
 fresh LLM, prefix cache and simulator embedding cache every time), and a busy shared machine
 slows both alike;
 `prefix_speedup` is their ratio, and `same_explanations` counts the neurons whose
-stored agent explanation is the same text both ways (reuse must not change the output). Last
-line: one JSON object.
+stored agent explanation is the same text both ways (reuse must not change the output).
+`llm_seconds` is each run's wait on the LLM (`BatchSummary.llm_seconds`), and
+`prefix_speedup_ceiling` the most any LLM-side reuse could give: the no-reuse run's neurons/h
+over what it would be if every LLM call took no time at all (Amdahl's bound). Last line: one
+JSON object.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def main() -> None:
         for i in range(args.n):
             runs["agent_no_prefix"].append(("agent", no_reuse, str(i)))
             runs["agent"].append(("agent", wb, str(i)))
-        totals = {key: {"seconds": 0.0, "done": 0, "failed": 0, "tokens": 0} for key in runs}
+        totals = {key: {"seconds": 0.0, "done": 0, "failed": 0, "tokens": 0, "llm_seconds": 0.0} for key in runs}
         run_batch(BatchOptions(layers=[args.layer], neurons=str(args.n), method="agent", max_steps=args.max_steps,
                                redo=True), wb=wb, store=store, executor=ThreadExecutor(args.workers))  # warm-up
         pair = ("agent_no_prefix", "agent")
@@ -71,16 +74,22 @@ def main() -> None:
             t["done"] += s.done
             t["failed"] += s.failed
             t["tokens"] += s.prompt_tokens + s.completion_tokens
+            t["llm_seconds"] += s.llm_seconds
             print(f"{key} {neurons}: {s.done} done, {s.failed} failed in {s.seconds:.0f} s "
-                  f"({s.prompt_tokens + s.completion_tokens:,} tokens)", flush=True)
+                  f"({s.prompt_tokens + s.completion_tokens:,} tokens, LLM {s.llm_seconds:.1f} s)", flush=True)
     for key, t in totals.items():
         rate = 3600 * t["done"] / t["seconds"] if t["seconds"] else 0.0
         out[key] = {"neurons_per_hour": round(rate, 1), "seconds": round(t["seconds"], 2), "done": t["done"],
-                    "failed": t["failed"], "tokens": t["tokens"]}
-        print(f"{key}: {t['done']} neurons in {t['seconds']:.0f} s -> {rate:.0f} neurons/h", flush=True)
+                    "failed": t["failed"], "tokens": t["tokens"], "llm_seconds": round(t["llm_seconds"], 2)}
+        print(f"{key}: {t['done']} neurons in {t['seconds']:.0f} s (LLM {t['llm_seconds']:.0f} s) -> "
+              f"{rate:.0f} neurons/h", flush=True)
     rates = {k: out[k]["neurons_per_hour"] for k in totals}  # type: ignore[index]
     out["neurons_per_hour"] = rates
     out["prefix_speedup"] = round(rates["agent"] / rates["agent_no_prefix"], 3) if rates["agent_no_prefix"] else None
+    base = totals["agent_no_prefix"]
+    rest = base["seconds"] - base["llm_seconds"]  # experiments, scoring, store: what no LLM reuse touches
+    out["llm_share_no_prefix"] = round(base["llm_seconds"] / base["seconds"], 3) if base["seconds"] else None
+    out["prefix_speedup_ceiling"] = round(base["seconds"] / rest, 3) if rest > 0 else None
     same = sum(a == b for a, b in zip(texts["agent_no_prefix"], texts["agent"]))
     out["same_explanations"] = f"{same}/{min(len(texts['agent']), len(texts['agent_no_prefix']))}"
     out["layer_hours"] = round(d_mlp / rates["agent"], 1) if rates["agent"] else None  # the whole layer, one process

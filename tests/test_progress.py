@@ -59,3 +59,13 @@ def test_live_prints_a_line_per_step_to_a_log_and_nothing_without_a_console():
     assert printed[1].startswith("L6.N74 · step 1/4 · done (submit)")
     with live(ExplainStatus("L6.N74"), None) as on_event:
         on_event(Event(type="start", data={"method": "one-shot", "config": {"max_steps": 4}}))
+
+
+def test_the_first_phase_says_what_each_method_does():
+    def first(method: str) -> str:
+        status = ExplainStatus("L6.N74")
+        status(Event(type="start", data={"method": method, "config": {"max_steps": 4}}))
+        return status.line()
+
+    assert "asking the LLM" in first("one-shot") and "seeding" in first("agent")
+    assert "reading the top tokens" in first("heuristic") and "LLM" not in first("heuristic")

@@ -35,6 +35,7 @@ class Outcome:
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
     error: str | None = None
+    llm_seconds: float = 0.0  # waiting on the LLM, of the neuron's wall time
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,12 @@ def label(wb: Workbench, llm: LLM | None, neuron: NeuronId | str, job: Job, stor
                       job.opts.simulator, store=store, usage=spent)
         store.add(rec)
         failures.clear(name)
-        return Outcome(name, True, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd)
+        return Outcome(name, True, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd, llm_seconds=spent.seconds)
     except Exception as e:  # noqa: BLE001 - recorded with its reason, retried with retry_failed
         reason = f"{type(e).__name__}: {e}"
         failures.record(name, reason)
-        return Outcome(name, False, spent.prompt_tokens, spent.completion_tokens, spent.cost_usd, error=reason)
+        return Outcome(name, False, spent.prompt_tokens, spent.completion_tokens, spent.cost_usd, error=reason,
+                       llm_seconds=spent.seconds)
 
 
 class Executor(Protocol):

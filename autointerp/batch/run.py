@@ -72,6 +72,7 @@ class BatchSummary(BaseModel):
     cost_usd: float | None
     seconds: float
     executor: str = "threads"
+    llm_seconds: float = 0.0  # summed over neurons: with several workers it can exceed `seconds`
 
     @property
     def neurons_per_hour(self) -> float:
@@ -164,10 +165,12 @@ class _Totals:
     def __init__(self) -> None:
         self.prompt = self.completion = self.done = self.failed = 0
         self.cost: float | None = 0.0
+        self.llm_seconds = 0.0
 
     def add(self, o: Outcome) -> None:
         self.prompt += o.prompt_tokens
         self.completion += o.completion_tokens
+        self.llm_seconds += o.llm_seconds
         self.cost = None if o.cost_usd is None or self.cost is None else self.cost + o.cost_usd
         self.done += o.ok
         self.failed += not o.ok
@@ -243,4 +246,5 @@ def _run(opts: BatchOptions, wb: Workbench, store, executor: Executor, stop: thr
     return BatchSummary(model=wb.model, explainer=explainer, prompt_version=version, planned=len(neurons),
                         already_done=len(done), skipped_failed=len(skipped), done=totals.done, failed=totals.failed,
                         stopped=stopped, prompt_tokens=totals.prompt, completion_tokens=totals.completion,
-                        cost_usd=totals.cost, seconds=round(time.perf_counter() - t0, 2), executor=executor.name)
+                        cost_usd=totals.cost, seconds=round(time.perf_counter() - t0, 2), executor=executor.name,
+                        llm_seconds=totals.llm_seconds)

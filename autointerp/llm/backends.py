@@ -7,6 +7,7 @@ declaration, never the backend's type. No configured key ever appears in an erro
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -31,18 +32,21 @@ class LLMError(AutointerpError):
 class Usage:
     """Tokens and cost of one call, or the sum of several (`+`, `+=`). `computed_prompt_tokens`: the
     prompt tokens the model actually ran (the local model serves the rest from its prefix cache;
-    every other backend reports all it was sent)."""
+    every other backend reports all it was sent). `seconds`: wall time spent waiting on the model
+    (retries included), so a run can tell the LLM's share of its time from the experiments'."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
     computed_prompt_tokens: int = 0
+    seconds: float = 0.0
 
     @classmethod
-    def of(cls, prompt: int, completion: int, price: tuple[float, float] | None, computed: int | None = None) -> Usage:
+    def of(cls, prompt: int, completion: int, price: tuple[float, float] | None, computed: int | None = None,
+           seconds: float = 0.0) -> Usage:
         cost = None if price is None else (prompt * price[0] + completion * price[1]) / 1e6
-        return cls(1, prompt, completion, cost, prompt if computed is None else computed)
+        return cls(1, prompt, completion, cost, prompt if computed is None else computed, seconds)
 
     @property
     def tokens(self) -> int:
@@ -51,15 +55,16 @@ class Usage:
     def add(self, other: Usage) -> Usage:
         """Add another's figures in place (a run's meter); returns self."""
         total = self + other
-        self.calls, self.prompt_tokens, self.completion_tokens, self.cost_usd, self.computed_prompt_tokens = (
-            total.calls, total.prompt_tokens, total.completion_tokens, total.cost_usd, total.computed_prompt_tokens)
+        (self.calls, self.prompt_tokens, self.completion_tokens, self.cost_usd, self.computed_prompt_tokens,
+         self.seconds) = (total.calls, total.prompt_tokens, total.completion_tokens, total.cost_usd,
+                          total.computed_prompt_tokens, total.seconds)
         return self
 
     def __add__(self, other: Usage) -> Usage:
         cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
         return Usage(self.calls + other.calls, self.prompt_tokens + other.prompt_tokens,
                      self.completion_tokens + other.completion_tokens, cost,
-                     self.computed_prompt_tokens + other.computed_prompt_tokens)
+                     self.computed_prompt_tokens + other.computed_prompt_tokens, self.seconds + other.seconds)
 
 
 @dataclass(frozen=True)
@@ -168,11 +173,13 @@ class LLM:
         if not self.capabilities.prefill:
             hints = {k: v for k, v in hints.items() if k == "max_tokens"}
         runnable = self.chat.bind_tools(tools) if tools else self.chat
+        t0 = time.perf_counter()
         msg = self._call(lambda: runnable.invoke(messages, **hints))
+        seconds = time.perf_counter() - t0
         meta = getattr(msg, "usage_metadata", None) or {}
         sent = int(meta.get("input_tokens", 0))
         reused = int((meta.get("input_token_details") or {}).get("cache_read", 0)) if self.prefix_reuse else 0
-        usage = Usage.of(sent, int(meta.get("output_tokens", 0)), self.price, sent - reused)
+        usage = Usage.of(sent, int(meta.get("output_tokens", 0)), self.price, sent - reused, seconds)
         return Reply(str(msg.content), msg, usage)
 
     def digit_expectations(self, prompt: str, offsets: list[int], top: int = 20) -> Expectations:
@@ -181,12 +188,16 @@ class LLM:
         backend uses the exact distribution; a server its `echo` + `logprobs` top-`top`."""
         if not self.capabilities.digit_logprobs:
             raise InputError(f"{self.name} gives no prompt logprobs; use the llm simulator")
+        t0 = time.perf_counter()
         if self.endpoint is None:
             values, n_prompt = self.chat.digit_expectations(prompt, offsets)  # type: ignore[attr-defined]
-            return Expectations(values, Usage.of(n_prompt, 0, self.price))
-        from autointerp.llm.remote import remote_digit_expectations
+            got = Expectations(values, Usage.of(n_prompt, 0, self.price))
+        else:
+            from autointerp.llm.remote import remote_digit_expectations
 
-        return remote_digit_expectations(self, prompt, offsets, top)
+            got = remote_digit_expectations(self, prompt, offsets, top)
+        got.usage.seconds = time.perf_counter() - t0
+        return got
 
 
 def llm_name(spec: str) -> str:

@@ -73,8 +73,11 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(batch_settings):
 def test_budget_failures_and_retry(batch_settings, openai_server):
     llm = f"openai-compatible:m@{openai_server.url}"
     opts = BatchOptions(layers=[LAYER], neurons="0:6", llm=llm, method="one-shot", budget_tokens=1)
+    openai_server.delay = 0.2
     s = run_batch(opts, batch_settings)
     assert s.stopped == "budget" and s.done == 1 and s.prompt_tokens > 0, s
+    assert 0.2 <= s.llm_seconds <= s.seconds, s  # the server's reply time, within the batch's own
+    openai_server.delay = 0.0
     openai_server.replies = [(400, "bad request")]
     s = run_batch(opts.model_copy(update={"neurons": "1:3", "budget_tokens": None}), batch_settings)
     assert (s.done, s.failed, s.already_done) == (1, 1, 0)
@@ -128,7 +131,7 @@ class _Instant:
         self.pending.append(str(neuron))
 
     def collect(self, timeout: float) -> list[Outcome]:
-        out = [Outcome(n, n not in self.fail, self.tokens, 0, 0.0) for n in self.pending]
+        out = [Outcome(n, n not in self.fail, self.tokens, 0, 0.0, llm_seconds=0.25) for n in self.pending]
         self.pending = []
         return out
 
@@ -158,7 +161,7 @@ def test_driver_stops_budgets_and_reports_in_one_place(batch_settings):
 
     ex = _Instant(workers=1, tokens=40)
     s = run_batch(opts.model_copy(update={"budget_tokens": 100}), wb=wb, executor=ex)
-    assert (len(ex.started), s.prompt_tokens, s.stopped) == (3, 120, "budget")
+    assert (len(ex.started), s.prompt_tokens, s.llm_seconds, s.stopped) == (3, 120, 0.75, "budget")
 
     ex = _Instant()
     s = run_batch(opts.model_copy(update={"triage_first": True, "top": 2}), wb=wb, executor=ex)

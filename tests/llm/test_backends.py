@@ -22,6 +22,9 @@ def test_openai_compatible_round_trip_returns_its_own_usage(openai_server, setti
     total = first.usage + second.usage
     assert (total.calls, total.tokens) == (2, 16)
     assert first.usage.cost_usd is None and total.cost_usd is None  # no known price for this model
+    openai_server.delay = 0.3
+    slow = llm.invoke([HumanMessage("x")]).usage.seconds
+    assert slow >= 0.3 and first.usage.seconds > 0  # the wait on the server, per call
 
 
 def test_capabilities_are_declared_per_backend(openai_server, settings):

@@ -90,9 +90,10 @@ def test_prefix_cache_bounds_and_picks_the_longest_shared_prefix():
 def test_usage_sums_computed_prompt_tokens_and_defaults_them_to_the_sent_ones():
     from autointerp.llm import Usage
 
-    a, b = Usage.of(100, 5, (1.0, 2.0)), Usage.of(300, 7, (1.0, 2.0), computed=40)
+    a, b = Usage.of(100, 5, (1.0, 2.0), seconds=0.5), Usage.of(300, 7, (1.0, 2.0), computed=40, seconds=1.25)
     assert (a.computed_prompt_tokens, b.computed_prompt_tokens) == (100, 40)  # a backend without reuse: all it was sent
     total = a + b
     assert (total.calls, total.prompt_tokens, total.computed_prompt_tokens, total.tokens) == (2, 400, 140, 412)
+    assert total.seconds == 1.75
     meter = Usage()
     assert meter.add(a).add(b) == total and meter.cost_usd == pytest.approx(424e-6)
