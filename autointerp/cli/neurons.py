@@ -185,7 +185,8 @@ def context(
     if json_:
         return emit_json(res)
     table = Table(title=lit(f"{res.neuron} example {res.example}: max {res.max_token!r} = "
-                            f"{res.original_activation:.4f}"))
+                            f"{res.original_activation:.4f}"),
+                  caption="words after the max token are left out: the activation there reads nothing after it")
     for col in ("#", "word", "activation", "delta", "importance"):
         table.add_column(col)
     for w in sorted(res.words, key=lambda w: -abs(w.delta)):

@@ -38,7 +38,9 @@ class ContextResult(BaseModel):
 
 def context(wb: Workbench, neuron: NeuronId | str, example: int = 0, mode: Mode = "delete",
             include_max: bool = False, filler: str = " the") -> ContextResult:
-    """Edit each context word of top example `example` and re-measure the activation at its max token."""
+    """Edit each context word of top example `example` and re-measure the activation at its max token.
+    A causal model's activation there reads nothing after it: words after the max word are listed
+    unedited (no run can move it), and each edited window ends at the token measured."""
     neuron, target = wb.neuron(neuron), wb.target
     top = wb.layer(neuron.layer).top(neuron.index)
     if not 0 <= example < len(top):
@@ -49,15 +51,15 @@ def context(wb: Workbench, neuron: NeuronId | str, example: int = 0, mode: Mode 
     filler_ids = target.encode(filler)
     seqs, where, kept = [], [], []
     for w, (a, b) in enumerate(spans):
-        if w == mw and not include_max:
+        if w > mw or (w == mw and not include_max):
             continue  # listed below, unedited, so the page shows the whole window
         new = [] if mode == "delete" else filler_ids
         ids = rec.token_ids[:a] + new + rec.token_ids[b:]
         if w == mw:  # the max word itself edited: read the edit's own tokens (or the next one)
             pos = min(a + max(len(new), 1) - 1, len(ids) - 1)
         else:
-            pos = rec.max_index + (len(new) - (b - a) if w < mw else 0)
-        seqs.append(ids)
+            pos = rec.max_index + len(new) - (b - a)
+        seqs.append(ids[: pos + 1])
         where.append(pos)
         kept.append(w)
     acts = run_ids(target, seqs, neuron.layer) if seqs else []

@@ -53,13 +53,14 @@ def test_substitute_tries_peer_words_apart_and_needs_no_later_token(real_wb):
 def test_context_is_causal_and_complete(real_wb):
     res = context(real_wb, "L3.N74", example=0)
     mw = next(w.index for w in res.words if w.is_max_word)
-    assert all(w.edited != w.is_max_word for w in res.words)
-    assert all(abs(w.delta) < 1e-4 for w in res.words if w.index > mw)  # later words cannot matter
+    assert mw < len(res.words) - 1, "the example needs words after its peak"
+    assert all(w.edited == (w.index < mw) for w in res.words)  # later words cannot matter: not run
+    assert all(w.delta == 0 and w.activation == round(res.original_activation, 5) for w in res.words if w.index > mw)
     assert any(abs(w.delta) > 1e-3 for w in res.words if w.index < mw)
     page = render_context_html(res)
     assert page.count("<span") == len(res.words)
     with_max = context(real_wb, "L3.N74", example=0, include_max=True, mode="replace")
-    assert all(w.edited for w in with_max.words) and with_max.mode == "replace"
+    assert all(w.edited == (w.index <= mw) for w in with_max.words) and with_max.mode == "replace"
     with pytest.raises(InputError, match="out of range"):
         context(real_wb, "L3.N74", example=10_000)
 
