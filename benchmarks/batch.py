@@ -10,10 +10,11 @@ fresh LLM, prefix cache and simulator embedding cache every time), and a busy sh
 slows both alike;
 `prefix_speedup` is their ratio, and `same_explanations` counts the neurons whose
 stored agent explanation is the same text both ways (reuse must not change the output).
-`llm_seconds` is each run's wait on the LLM (`BatchSummary.llm_seconds`), and
-`prefix_speedup_ceiling` the most any LLM-side reuse could give: the no-reuse run's neurons/h
-over what it would be if every LLM call took no time at all (Amdahl's bound). Last line: one
-JSON object.
+`llm_seconds` is each run's wait on the LLM (`BatchSummary.llm_seconds`). Two bounds on
+`prefix_speedup`, from the same runs: `llm_prefix_speedup`, the LLM's own seconds without reuse
+over with (reuse leaves the experiments and scoring as they are, so a whole neuron gains less
+than its LLM part), and `prefix_speedup_ceiling`, the no-reuse run's seconds over what they would
+be if every LLM call took no time at all (Amdahl's). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def main() -> None:
     rest = base["seconds"] - base["llm_seconds"]  # experiments, scoring, store: what no LLM reuse touches
     out["llm_share_no_prefix"] = round(base["llm_seconds"] / base["seconds"], 3) if base["seconds"] else None
     out["prefix_speedup_ceiling"] = round(base["seconds"] / rest, 3) if rest > 0 else None
+    reuse = totals["agent"]["llm_seconds"]
+    out["llm_prefix_speedup"] = round(base["llm_seconds"] / reuse, 3) if reuse > 0 else None
     same = sum(a == b for a, b in zip(texts["agent_no_prefix"], texts["agent"]))
     out["same_explanations"] = f"{same}/{min(len(texts['agent']), len(texts['agent_no_prefix']))}"
     out["layer_hours"] = round(d_mlp / rates["agent"], 1) if rates["agent"] else None  # the whole layer, one process
