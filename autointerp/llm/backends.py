@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlparse
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -55,9 +55,8 @@ class Usage:
     def add(self, other: Usage) -> Usage:
         """Add another's figures in place (a run's meter); returns self."""
         total = self + other
-        (self.calls, self.prompt_tokens, self.completion_tokens, self.cost_usd, self.computed_prompt_tokens,
-         self.seconds) = (total.calls, total.prompt_tokens, total.completion_tokens, total.cost_usd,
-                          total.computed_prompt_tokens, total.seconds)
+        for f in fields(self):  # every figure `+` sums: a new one needs no edit here
+            setattr(self, f.name, getattr(total, f.name))
         return self
 
     def __add__(self, other: Usage) -> Usage:
