@@ -110,10 +110,11 @@ def batch(
 
         summary = run_batch(opts, on_progress=update, stop=stop, executor=executor, wb=wb)
     cost = "unknown cost" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+    waited = f"; waiting on the LLM {summary.llm_seconds:.0f} s of {summary.seconds:.0f} s" if summary.llm_seconds else ""
     note(f"{summary.stopped}: {summary.done} explained, {summary.failed} failed, {summary.already_done} "
          f"already stored, {summary.skipped_failed} failed before (--retry-failed) of {summary.planned}; "
          f"{summary.neurons_per_hour:.0f} neurons/h, {summary.prompt_tokens + summary.completion_tokens:,} "
-         f"tokens, {cost}; waiting on the LLM {summary.llm_seconds:.0f} s of {summary.seconds:.0f} s")
+         f"tokens, {cost}{waited}")
     if summary.failed:  # a batch with failures is not a success, whatever else it did
         from autointerp.batch.failures import Failures
 
