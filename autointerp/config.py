@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from autointerp.paths import DataLayout
+
 EMBEDDED_MODEL = "smollm2-135m"
 EMBEDDED_CORPUS = "embedded"
 
@@ -25,7 +27,10 @@ class Settings(BaseSettings):
     quantile_bins: int = 10
     per_bin: int = 10
     hist_bins: int = 64
-    seed: int = 0
+    seed: int = Field(default=0, description="what an eval samples: its neurons, held-out splits and scoring "
+                      "draws (never a cache: that is cache_seed)")
+    cache_seed: int = Field(default=0, description="which windows a layer cache keeps: the corpus shuffle and "
+                            "its random and quantile samples; each seed's caches live side by side")
     checkpoint_seconds: float = 120.0
     hub_timeout: float = 3.0
     chroma_url: str | None = Field(default=None, description="a Chroma server (http://host:port); default: a "
@@ -40,6 +45,10 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.home.expanduser()
+
+    @property
+    def layout(self) -> DataLayout:
+        return DataLayout(self.data_dir)
 
 
 @lru_cache(maxsize=1)

@@ -21,13 +21,10 @@ import numpy as np
 from autointerp.config import EMBEDDED_CORPUS
 from autointerp.errors import CorpusError
 from autointerp.fileio import atomic_save_npy, atomic_write_text, load_npy
+from autointerp.paths import DataLayout, slug
 
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_FILE = "lee_background.cor"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "corpus"
 
 
 def _gensim_data() -> Path:
@@ -129,9 +126,9 @@ def resolve_corpus(spec: str) -> CorpusSource:
             raise CorpusError(f"corpus file {spec} does not exist")
         if path.suffix not in (".txt", ".jsonl"):
             raise CorpusError(f"corpus file {spec}: expected a .txt or .jsonl file")
-        return CorpusSource(str(path.resolve()), "file", _slug(path.stem) + "-" + hashlib.sha256(
+        return CorpusSource(str(path.resolve()), "file", slug(path.stem, "corpus", max_len=80) + "-" + hashlib.sha256(
             str(path.resolve()).encode()).hexdigest()[:8])
-    return CorpusSource(spec, "hf", "hf-" + _slug(spec))
+    return CorpusSource(spec, "hf", "hf-" + slug(spec, "corpus", max_len=80))
 
 
 def _files(source: CorpusSource) -> list[Path]:
@@ -143,7 +140,7 @@ def _files(source: CorpusSource) -> list[Path]:
 def _content_hash(source: CorpusSource, data_dir: Path) -> str:
     """SHA-256 of the documents; re-read only when a source file's size or mtime changed."""
     stamp = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in _files(source)]
-    memo = data_dir / "corpora" / source.slug / "content-hash.json"
+    memo = DataLayout(data_dir).corpus_dir(source.slug) / "content-hash.json"
     try:
         kept = json.loads(memo.read_text())
         if kept["files"] == stamp:
@@ -244,7 +241,7 @@ def load_windows(source: CorpusSource, target, window: int, seed: int, data_dir:
     if source.kind == "hf":  # streamed: read only as far as the budget needs, nothing kept
         return tokenise(source, target.tokenizer, window, target.prepend_bos, target.bos_id, seed, max_text_tokens)
     corpus_hash = _content_hash(source, data_dir)
-    path = data_dir / "corpora" / source.slug / f"{_slug(target.name)}-w{window}-s{seed}-{corpus_hash[:16]}.npy"
+    path = DataLayout(data_dir).windows_file(source.slug, target.name, window, seed, corpus_hash)
     if path.exists():
         tokens, problem = _read_windows(path, target, window)
         if tokens is not None:

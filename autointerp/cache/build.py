@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-import shutil
 import signal
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -49,12 +50,13 @@ class CachePlan:
         return CacheManifest(
             format=store.FORMAT, model=self.target.name, corpus=self.source.spec,
             corpus_hash=self.windows.corpus_hash, window=s.window, layer=layer, d_mlp=self.target.d_mlp,
-            n_windows_target=self.n_windows, windows_done=0, status="partial", seed=s.seed, top_k=s.top_k,
+            n_windows_target=self.n_windows, windows_done=0, status="partial", seed=s.cache_seed, top_k=s.top_k,
             n_random=s.n_random, quantile_sample=s.quantile_bins * s.per_bin, checkpoint="", files={},
         )
 
-    def directory(self, layer: int):
-        return store.layer_dir(self.settings.data_dir, self.target.name, self.source.slug, self.settings.window, layer)
+    def directory(self, layer: int) -> Path:
+        s = self.settings
+        return s.layout.cache_layer_dir(self.target.name, self.source.slug, s.window, layer, s.cache_seed)
 
     def new_state(self, layer: int) -> LayerState:
         s = self.settings
@@ -81,7 +83,7 @@ def plan(target: Target, corpus: str | None, tokens: int | None, settings: Setti
         raise InputError(f"window {settings.window} must be between 2 and the model's context {target.n_ctx}")
     source = resolve_corpus(corpus or settings.corpus)
     body = settings.window - int(target.prepend_bos)
-    windows = load_windows(source, target, settings.window, settings.seed, settings.data_dir,
+    windows = load_windows(source, target, settings.window, settings.cache_seed, settings.data_dir,
                            max_text_tokens=tokens + body)
     n_windows = min(windows.n, math.ceil(tokens / body))
     return CachePlan(target, source, windows, n_windows, settings)
@@ -123,29 +125,55 @@ class _StopRequest:
                 signal.signal(sig, handler)
 
 
-def _resume_state(p: CachePlan, layer: int, console: Console) -> LayerState | None:
-    """The saved state to continue from, None when the layer is already complete for this plan."""
+def _usable(p: CachePlan, layer: int, partial: bool) -> tuple[CacheManifest | None, str | None]:
+    """(the manifest when it fits this plan and its files are intact, else why not; None, None when absent)."""
     directory = p.directory(layer)
-    expected = p.expected(layer)
-    found = store.read_manifest(directory)
-    reason = None
+    found = store.read_manifest(directory, partial)
     if found is None:
-        if directory.exists() and any(directory.iterdir()):
-            reason = "unreadable manifest"
-    elif (reason := mismatch(found, expected)) is None and (reason := store.verify(directory, found)) is None:
-        if found.windows_done == p.n_windows and found.status == "complete":
-            return None
-        if found.windows_done <= p.n_windows:
-            state = p.new_state(layer)
-            state.load_arrays(store.load_arrays(directory, found, mmap=False))
-            console.print(f"[dim]layer {layer}: resuming at window {found.windows_done}/{p.n_windows}[/]")
-            return state
-        reason = f"it holds {found.windows_done} windows, more than the {p.n_windows} asked for"
-    if reason:
-        console.print(f"[yellow]layer {layer}: cache rebuilt ({reason})[/]")
-    if directory.exists():
-        shutil.rmtree(directory)
-    return p.new_state(layer)
+        name = store.PARTIAL if partial else store.MANIFEST
+        return None, f"unreadable {name}" if (directory / name).exists() else None
+    if (reason := mismatch(found, p.expected(layer))) or (reason := store.verify(directory, found)):
+        return None, reason
+    if found.windows_done > p.n_windows:
+        return None, f"it holds {found.windows_done} windows, more than the {p.n_windows} asked for"
+    return found, None
+
+
+def _resume_state(p: CachePlan, layer: int, console: Console) -> LayerState | None:
+    """The saved state to continue from, None when the layer is already complete for this plan.
+    A build never touches the complete cache readers use: it resumes from its own partial
+    checkpoint, extends a copy of the complete one, or starts anew beside it."""
+    complete, why_not = _usable(p, layer, partial=False)
+    if complete is not None and complete.windows_done == p.n_windows and complete.status == "complete":
+        return None
+    partial, _ = _usable(p, layer, partial=True)
+    start = max((m for m in (partial, complete) if m is not None), key=lambda m: m.windows_done, default=None)
+    state = p.new_state(layer)
+    if start is not None and start.windows_done > 0:
+        state.load_arrays(store.load_arrays(p.directory(layer), start, mmap=False))
+        console.print(f"[dim]layer {layer}: resuming at window {start.windows_done}/{p.n_windows}[/]")
+    elif why_not:
+        console.print(f"[yellow]layer {layer}: cache rebuilt ({why_not}); the one in place stays readable "
+                      "until the new one is complete[/]")
+    return state
+
+
+@contextmanager
+def _build_locks(p: CachePlan, layers: Sequence[int], console: Console):
+    """One OS file lock per layer directory, taken in layer order: two processes (or threads) never
+    build the same layer at once; the second waits, then finds the layer done."""
+    with ExitStack() as stack:
+        for layer in sorted(set(layers)):
+            directory = p.directory(layer)
+            directory.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(directory / store.LOCK))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                console.print(f"[dim]layer {layer}: waiting for another build of this cache to finish[/]")
+                lock.acquire()
+            stack.callback(lock.release)
+        yield
 
 
 def _checkpoint(p: CachePlan, states: dict[int, LayerState]) -> None:
@@ -160,13 +188,17 @@ def _checkpoint(p: CachePlan, states: dict[int, LayerState]) -> None:
 def run_plan(p: CachePlan, layers: Sequence[int], console: Console | None = None, progress: bool = True) -> None:
     """Stream the planned windows through the layers that still need them; resumable."""
     console = console or Console(stderr=True)
-    states = {layer: s for layer in sorted(set(layers)) if (s := _resume_state(p, layer, console)) is not None}
-    if not states:
-        return
+    with _build_locks(p, layers, console):
+        states = {layer: s for layer in sorted(set(layers)) if (s := _resume_state(p, layer, console)) is not None}
+        if states:
+            _stream(p, states, console, progress)
+
+
+def _stream(p: CachePlan, states: dict[int, LayerState], console: Console, progress: bool) -> None:
     bs = p.settings.batch_size
     start = min(s.windows_done for s in states.values())
-    u_window = torch.from_numpy(np.random.default_rng(p.settings.seed).random(p.windows.n))
-    u_random = torch.from_numpy(np.random.default_rng(p.settings.seed + 1).random(p.windows.n))
+    u_window = torch.from_numpy(np.random.default_rng(p.settings.cache_seed).random(p.windows.n))
+    u_random = torch.from_numpy(np.random.default_rng(p.settings.cache_seed + 1).random(p.windows.n))
     tok_per_window = p.settings.window - int(p.windows.has_bos)
     last_ckpt, ckpt_cost = time.monotonic(), 0.0
     cols = [TextColumn("layers " + ",".join(map(str, states))), BarColumn(), MofNCompleteColumn(),

@@ -1,14 +1,20 @@
-"""On-disk layer caches: one directory per (model, corpus, window, layer), checked before use.
+"""On-disk layer caches: one directory per (model, corpus, window, cache seed, layer), checked
+before use.
 
 A checkpoint is a directory of .npy files written under a temporary name and renamed into place;
 the manifest naming it (with a CRC32 of every file) is replaced atomically afterwards. Whatever a
 kill interrupts, the manifest names a complete checkpoint or the cache is rebuilt.
+
+Readers only ever read `manifest.json`, which names a complete checkpoint. A build in progress
+(a first build, an extension or a rebuild) checkpoints under `partial.json` and new checkpoint
+directories, so the complete cache stays in place and readable until the new one is complete and
+swapped in by one rename. A reader that already opened the old checkpoint keeps reading it (its
+files are memory-mapped; on POSIX a removed file stays readable while mapped).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -22,15 +28,9 @@ from autointerp.fileio import atomic_write_text, load_npy
 from autointerp.records import CacheManifest
 
 FORMAT = 2  # 2: neuron-major bottom-K buffers
-MANIFEST = "manifest.json"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
-
-
-def layer_dir(data_dir: Path, model: str, corpus_slug: str, window: int, layer: int) -> Path:
-    return data_dir / "cache" / _slug(model) / _slug(corpus_slug) / f"w{window}" / f"layer{layer:02d}"
+MANIFEST = "manifest.json"  # the complete cache readers use
+PARTIAL = "partial.json"  # a build in progress, beside it
+LOCK = ".build.lock"
 
 
 def crc32_file(path: Path) -> str:
@@ -57,16 +57,25 @@ def write_checkpoint(directory: Path, manifest: CacheManifest, arrays: dict[str,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     manifest = manifest.model_copy(update={"checkpoint": ckpt, "files": files, "format": FORMAT})
-    atomic_write_text(directory / MANIFEST, manifest.model_dump_json(indent=1))
+    keep = {ckpt}
+    if manifest.status == "complete":
+        atomic_write_text(directory / MANIFEST, manifest.model_dump_json(indent=1))
+        (directory / PARTIAL).unlink(missing_ok=True)
+    else:
+        atomic_write_text(directory / PARTIAL, manifest.model_dump_json(indent=1))
+        if (in_use := read_manifest(directory)) is not None:
+            keep.add(in_use.checkpoint)
     for old in directory.iterdir():
-        if old.is_dir() and old.name != ckpt and (old.name.startswith("ckpt-") or old.name.startswith(".tmp-")):
+        if old.is_dir() and old.name not in keep and (old.name.startswith("ckpt-") or old.name.startswith(".tmp-")):
             shutil.rmtree(old, ignore_errors=True)
     return manifest
 
 
-def read_manifest(directory: Path) -> CacheManifest | None:
+def read_manifest(directory: Path, partial: bool = False) -> CacheManifest | None:
+    """The complete cache's manifest (or, with `partial`, the build in progress's); None when absent
+    or unreadable."""
     try:
-        return CacheManifest.model_validate(json.loads((directory / MANIFEST).read_text()))
+        return CacheManifest.model_validate(json.loads((directory / (PARTIAL if partial else MANIFEST)).read_text()))
     except (OSError, ValueError, ValidationError):
         return None
 

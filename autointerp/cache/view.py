@@ -112,6 +112,28 @@ class LayerCache:
         )
 
 
+def _open_complete(p: CachePlan, layer: int) -> LayerCache | None:
+    """The layer's complete cache when it fits the plan and is intact, else None. A build elsewhere
+    may swap in a new checkpoint between reading the manifest and mapping its files: then the new
+    manifest is read again (a few times), never the swapped one half-used."""
+    directory = p.directory(layer)
+    for _ in range(5):
+        found = store.read_manifest(directory)
+        if found is None or found.status != "complete" or mismatch(found, p.expected(layer)):
+            return None
+        problem = store.verify(directory, found)
+        if problem is None:
+            try:
+                plan_ = p if found.n_windows_target == p.n_windows else \
+                    CachePlan(p.target, p.source, p.windows, found.n_windows_target, p.settings)
+                return LayerCache(plan_, found)
+            except FileNotFoundError:
+                pass
+        if store.read_manifest(directory) == found:
+            return None  # damaged in place, not swapped
+    return None
+
+
 def open_layer(
     target: Target, layer: int, corpus: str | None = None, settings: Settings | None = None,
     build: bool = True, console: Console | None = None, progress: bool = True,
@@ -121,14 +143,13 @@ def open_layer(
     settings = settings or get_settings()
     target.check_layer(layer)
     p = plan(target, corpus, None, settings)
-    found = store.read_manifest(p.directory(layer))
-    if (found is None or found.status != "complete" or mismatch(found, p.expected(layer))
-            or store.verify(p.directory(layer), found)):
+    found = _open_complete(p, layer)
+    if found is None:
         if not build:
             raise CacheError(f"no complete cache for layer {layer} of {target.name}; run `autointerp cache --layers {layer}`")
         run_plan(p, [layer], console, progress)
-        found = store.read_manifest(p.directory(layer))
-        assert found is not None
-    if found.n_windows_target != p.n_windows:
-        p = CachePlan(p.target, p.source, p.windows, found.n_windows_target, settings)
-    return LayerCache(p, found)
+        found = _open_complete(p, layer)
+        if found is None:
+            raise CacheError(f"the cache of layer {layer} of {target.name} was replaced or damaged while it was "
+                             f"being built; run `autointerp cache --layers {layer}` again")
+    return found

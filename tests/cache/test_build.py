@@ -19,15 +19,19 @@ from autointerp.workbench import Workbench
 from tests.conftest import env_for, linked_home
 
 
-def _arrays(settings, layer, corpus="embedded"):
+def _arrays(settings, layer, corpus="embedded", partial=False):
     from autointerp.cache.build import plan
     from autointerp.targets import load_target
 
     p = plan(load_target("tiny-random", settings), corpus, None, settings)
     d = p.directory(layer)
-    m = store.read_manifest(d)
+    m = store.read_manifest(d, partial)
     assert m is not None and store.verify(d, m) is None
     return m, {k: np.array(v) for k, v in store.load_arrays(d, m).items()}
+
+
+def _layer_dir(settings, layer):
+    return next((settings.home / "cache").rglob(f"layer{layer:02d}"))
 
 
 def _canonical(a):
@@ -128,7 +132,7 @@ def _wait_partial(settings, proc, layer_name="layer01", timeout=180):
     t0 = time.time()
     while time.time() - t0 < timeout:
         for d in (settings.home / "cache").rglob(layer_name) if (settings.home / "cache").exists() else []:
-            m = store.read_manifest(d)
+            m = store.read_manifest(d, partial=True)
             if m and m.status == "partial" and m.windows_done >= 40:
                 return m
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -148,8 +152,10 @@ def test_interrupted_build_resumes_to_the_same_result(fresh_settings, settings, 
     else:  # a clean stop: progress saved, exit 130, told how to resume
         assert proc.returncode == 130
         assert "resume" in proc.stderr.read().decode()
-    m, _ = _arrays(fresh_settings, 1)
+    m, _ = _arrays(fresh_settings, 1, partial=True)
     assert m.status == "partial" and m.windows_done >= seen.windows_done
+    assert store.read_manifest(m_dir := _layer_dir(fresh_settings, 1)) is None  # no reader ever sees a partial cache
+    assert (m_dir / store.PARTIAL).exists()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "resuming" in done.stderr
