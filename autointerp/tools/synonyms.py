@@ -59,7 +59,7 @@ def _index(target: Target, settings: Settings) -> tuple[list[str], list[int], np
 
 def _minilm_index(target: Target, settings: Settings) -> tuple[list[str], list[int], np.ndarray]:
     words, ids = whole_words(target)
-    path = settings.data_dir / "synonyms" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target.name)}-{MODEL_ID}-{PRECISION}-{len(words)}.npy"
+    path = settings.layout.synonyms_index(target.name, MODEL_ID, PRECISION, len(words))
     if path.exists():
         vecs = load_npy(path)
         if vecs.shape == (len(words), 384):
