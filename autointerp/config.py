@@ -3,9 +3,10 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from autointerp.errors import InputError
 from autointerp.paths import DataLayout
 
 EMBEDDED_MODEL = "smollm2-135m"
@@ -55,10 +56,6 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The environment's settings; one InputError naming the variable when one is malformed, or
     when the data dir cannot be a directory (HOME or AUTOINTERP_HOME pointing at a file)."""
-    from pydantic import ValidationError
-
-    from autointerp.errors import InputError
-
     try:
         settings = Settings()
     except ValidationError as e:
@@ -71,8 +68,6 @@ def get_settings() -> Settings:
 
 def check_data_dir(path: Path) -> None:
     """The data dir, or the first of its parents that exists, must be a directory."""
-    from autointerp.errors import InputError
-
     for p in (path, *path.parents):
         if p.exists():
             if not p.is_dir():

@@ -35,6 +35,7 @@ from autointerp.errors import AutointerpError, InputError
 from autointerp.fileio import atomic_write_bytes
 from autointerp.records import Explanation, ExportFormat, NeuronId
 from autointerp.store import keys
+from autointerp.store.shapes import model_shape
 
 if TYPE_CHECKING:  # annotations only: reading and checking a file needs neither Chroma nor torch
     from autointerp.store.chroma_store import Store
@@ -210,8 +211,6 @@ class _Shapes:
         self.settings, self.known = settings, {}
 
     def check(self, expl: Explanation) -> None:
-        from autointerp.store.shapes import model_shape
-
         if expl.model not in self.known:
             try:
                 self.known[expl.model] = model_shape(expl.model, self.settings)

@@ -20,6 +20,7 @@ from autointerp.errors import InputError
 from autointerp.records import NeuronId
 from autointerp.targets import Target
 from autointerp.tools.probe import run_ids
+from autointerp.tools.synonyms import synonyms
 from autointerp.workbench import Workbench
 
 
@@ -125,8 +126,6 @@ def _patch(wb: Workbench, neuron: NeuronId, rec, clean: torch.Tensor) -> Patchin
     """Clean top context vs the same window with its max token replaced; patch the neuron back in.
     `clean`: the log-probs at the max token from the clean run already made. The edited windows
     end at the max token: a causal model's prediction there reads nothing after it."""
-    from autointerp.tools.synonyms import synonyms
-
     target = wb.target
     p = rec.max_index
     word = rec.max_token.strip()

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from autointerp.embeddings import embed
 from autointerp.errors import InputError
 from autointerp.fileio import atomic_write_bytes, atomic_write_text
+from autointerp.tools.show import snippet
 from autointerp.workbench import Workbench
 
 
@@ -42,8 +43,6 @@ class TriageResult(BaseModel):
 def triage(wb: Workbench, layer: int, neurons: Sequence[int] | range, threshold: float = 0.6,
            examples: int = 20) -> TriageResult:
     """Scan `neurons` of `layer` (indices, e.g. from `autointerp.ranges.parse_indices`)."""
-    from autointerp.tools.show import snippet
-
     if len(neurons) == 0:
         raise InputError("the neuron range is empty")
     target = wb.target
