@@ -7,7 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
+from autointerp.targets import embedded
 from autointerp.targets.base import FINAL_SCALE, RunOutput, Target, hook_name, mlp_in_name
+from autointerp.targets.hub import load_hub_bridge
+from autointerp.targets.local import load_hf_dir, local_dir
 
 EMBEDDED = {EMBEDDED_MODEL: "smollm2", "tiny-random": "tiny"}
 
@@ -28,16 +31,12 @@ def _load(name: str, data_dir: Path, hub_timeout: float) -> Target:
     if name in EMBEDDED:
         from transformer_lens.model_bridge import TransformerBridge
 
-        from autointerp.targets import embedded
-
         loader = embedded.load_smollm2 if EMBEDDED[name] == "smollm2" else embedded.load_tiny_random
         model, tok = loader(data_dir)
         bridge = TransformerBridge.boot_transformers(
             embedded.SMOLLM2_REPO, hf_model=model, tokenizer=tok, device="cpu"
         )
         return Target(name, bridge, tok)
-    from autointerp.targets.local import load_hf_dir, local_dir
-
     path = local_dir(name, data_dir)
     if path is not None:
         from transformer_lens.model_bridge import TransformerBridge
@@ -45,7 +44,5 @@ def _load(name: str, data_dir: Path, hub_timeout: float) -> Target:
         model, tok = load_hf_dir(path)
         bridge = TransformerBridge.boot_transformers(str(path), hf_model=model, tokenizer=tok, device="cpu")
         return Target(name, bridge, tok)
-    from autointerp.targets.hub import load_hub_bridge
-
     bridge = load_hub_bridge(name, hub_timeout)
     return Target(name, bridge, bridge.tokenizer)

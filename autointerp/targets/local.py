@@ -7,6 +7,7 @@ from pathlib import Path
 
 from autointerp.config import EMBEDDED_MODEL
 from autointerp.errors import TargetError
+from autointerp.targets.embedded import _quiet_transformers
 
 PLANTED_PREFIX = "planted-"
 
@@ -42,8 +43,6 @@ def load_hf_dir(path: Path):
     """(hf_model, tokenizer) in float32 with eager attention, as the embedded model is loaded."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from autointerp.targets.embedded import _quiet_transformers
 
     _quiet_transformers()
     try:
