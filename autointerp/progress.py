@@ -3,7 +3,6 @@ the best validation score so far and the LLM tokens spent (sent, and run by a lo
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,11 +11,12 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from autointerp import events as ev
+from autointerp.events import Event
+
 if TYPE_CHECKING:  # light on purpose: a command shows this before torch and langchain load
-    from autointerp.agent.transcript import Event
     from autointerp.llm import Usage
 
-_SCORED = re.compile(r"\b(?:best|score) (-?\d+\.\d+)")
 # What a run does first, by method (the heuristic asks no LLM: it reads the top examples' tokens).
 _FIRST = {"agent": "seeding: heuristic, category, one-shot", "heuristic": "reading the top tokens"}
 
@@ -31,30 +31,32 @@ class ExplainStatus:
         self.step, self.best, self.started = 0, None, time.perf_counter()
 
     def __call__(self, e: Event) -> None:
-        d, step = e.data, e.step
-        if e.type == "start":
-            self.max_steps = int((d.get("config") or {}).get("max_steps", self.max_steps))  # type: ignore[union-attr]
-            self.phase = _FIRST.get(str(d.get("method")), "asking the LLM")
-        elif e.type == "prompt":
-            self.phase = "waiting for the LLM" if d.get("role") != "system" else "starting the agent"
-        elif e.type == "llm":
-            self.step = max(self.step, step)
-            self.phase = "reading the reply" if step else "scoring the seed"
-        elif e.type == "tool_call":
-            self.step, self.phase = step, f"running {d.get('name')}"
-        elif e.type == "tool_result":
-            if d.get("name") == "score" and (m := _SCORED.findall(str(d.get("result", "")))):
-                self._saw(max(float(v) for v in m))
-            more = step < self.max_steps  # the next step's LLM call comes next, if any
-            self.step, self.phase = (step + 1, "waiting for the LLM") if more else (step, "finishing")
-        elif e.type == "score" and d.get("split") == "validation":
-            self._saw(float(d["value"]))  # type: ignore[arg-type]
-        elif e.type == "score":
-            self.phase = f"held-out score {float(d['value']):+.3f}"  # type: ignore[arg-type]
-        elif e.type == "final":
-            self.step, self.phase = step, f"done ({d.get('stop') or 'explained'})"
-        elif e.type == "error":
-            self.phase = "failed"
+        step = e.step
+        match e:
+            case ev.Start():
+                self.max_steps = e.max_steps or self.max_steps
+                self.phase = _FIRST.get(e.method, "asking the LLM")
+            case ev.Prompt():
+                self.phase = "waiting for the LLM" if e.role != "system" else "starting the agent"
+            case ev.Reply():
+                self.step = max(self.step, step)
+                self.phase = "reading the reply" if step else "scoring the seed"
+            case ev.ToolCall():
+                self.step, self.phase = step, f"running {e.name}"
+            case ev.ToolResult():
+                if e.score is not None:
+                    self._saw(e.score)
+                more = step < self.max_steps  # the next step's LLM call comes next, if any
+                self.step, self.phase = (step + 1, "waiting for the LLM") if more else (step, "finishing")
+            case ev.Score(split="validation"):
+                if e.value is not None:
+                    self._saw(e.value)
+            case ev.Score():
+                self.phase = "held-out score " + ("undefined" if e.value is None else f"{e.value:+.3f}")
+            case ev.Final():
+                self.step, self.phase = step, f"done ({e.stop or 'explained'})"
+            case ev.Error():
+                self.phase = "failed"
 
     def _saw(self, value: float) -> None:
         self.best = value if self.best is None else max(self.best, value)
@@ -91,7 +93,7 @@ def live(status: ExplainStatus, console: Console | None) -> Iterator[Callable[[E
     else:
         def logged(e: Event) -> None:
             status(e)
-            if e.type in ("tool_result", "final", "error"):
+            if isinstance(e, ev.ToolResult | ev.Final | ev.Error):
                 console.print(status.line(), markup=False, highlight=False)
 
         yield logged

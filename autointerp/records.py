@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
 
 from autointerp.errors import InputError
+
+# Jupyter's rich output of a record, by record class: the presentation layer, above this module,
+# registers its renderers here (`autointerp.present.notebook`, imported by `autointerp` in IPython).
+HTML_RENDERERS: dict[type, Callable[[Any], str]] = {}
+
+
+class RichHTML:
+    """A record that renders as HTML in a notebook, with the templates of the files and the web app."""
+
+    def _repr_html_(self) -> str | None:
+        render = HTML_RENDERERS.get(type(self))
+        return render(self) if render is not None else None
+
 
 _NEURON_RE = re.compile(r"^\s*(?:[Ll](\d+)\.[Nn](\d+)|(\d+)[./](\d+))\s*$")
 
@@ -79,7 +93,7 @@ class TopToken(BaseModel):
     max_activation: float
 
 
-class NeuronExamples(BaseModel):
+class NeuronExamples(RichHTML, BaseModel):
     """Everything the cache knows about one neuron."""
 
     neuron: str
@@ -121,6 +135,7 @@ class CacheManifest(BaseModel):
 
 
 SimulatorName = Literal["embedding", "lexical", "llm", "llm-logprob"]
+# The built-in scorers (`score --method`); a Score's method may also name one a user registered.
 ScoreMethod = Literal["simulation", "detection", "fuzzing", "counterfactual"]
 # What a simulation is correlated with: "raw" activations, negatives included (OpenAI's
 # automated-interpretability, explanations/scoring.py), or "discretised" min(10, floor(10*relu(x)/max))
@@ -161,13 +176,108 @@ class ClassifiedExample(BaseModel):
     prediction: bool | None = Field(description="the LLM's answer; None when it never gave one")
 
 
+class ScoreOptions(BaseModel):
+    """What a score was asked for (`autointerp score`'s options); each scorer reads the ones it uses."""
+
+    simulator: SimulatorName = "embedding"
+    rule: ScoreRule = "raw"
+    triggers: list[str] = Field(default_factory=list, description="simulation: words/phrases the lexical "
+                                "simulator matches")
+    top: int = Field(default=5, description="simulation: held-out top windows")
+    random: int = Field(default=5, description="simulation: random windows")
+    split: SplitKind = "top-and-random"
+    n: int | None = Field(default=None, description="examples or texts per side; None: the scorer's default")
+    quantiles: int = Field(default=10, description="detection, fuzzing: quantiles the positives spread over")
+    example_len: int = Field(default=32, description="detection, fuzzing: tokens per example")
+    fire_threshold: float = Field(default=0.1, description="detection, fuzzing: a token fires above this "
+                                  "fraction of the neuron's max")
+
+
+class SimulationDetails(BaseModel):
+    """Simulation has no figures of its own: its rule, simulator and windows are the Score's fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassifierDetails(BaseModel):
+    """Detection and fuzzing: delphi's metrics (log/result_analysis.py) and the sample behind them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    f1: float
+    precision: float
+    recall: float
+    true_positive_rate: float
+    true_negative_rate: float
+    balanced_accuracy: float
+    true_positives: int
+    true_negatives: int
+    false_positives: int
+    false_negatives: int
+    positives: int = Field(description="answered positive examples")
+    negatives: int = Field(description="answered negative examples")
+    failed: int = Field(description="examples the LLM never answered yes or no, left out")
+    fire_threshold: float = Field(description="fraction of the neuron's max above which a token fires")
+    threshold: float = Field(description="the activation above which a token fires")
+    example_len: int
+    quantiles: int
+    activating_pool: int = Field(description="activating windows the positives were drawn from")
+    negative_pool: int = Field(description="windows without a firing token the negatives were drawn from")
+
+
+class DetectionDetails(ClassifierDetails):
+    """delphi's detection: does the example match the explanation?"""
+
+
+class FuzzingDetails(ClassifierDetails):
+    """delphi's fuzzing: are the highlighted tokens the ones the explanation describes?"""
+
+    n_incorrect: int = Field(description="tokens highlighted in each negative")
+
+
+class CounterfactualDetails(BaseModel):
+    """Texts the LLM wrote to (not) activate the neuron, run on the real model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    precision: float
+    recall: float
+    f1: float
+    mean_activation_gap: float = Field(description="mean max activation on the texts meant to activate it, "
+                                       "minus the same on the others")
+    threshold: float = Field(description="a text activates the neuron at this max activation (half its max)")
+
+
+class Figures(RootModel[dict[str, float]]):
+    """Named numbers: the details of a scorer without a model of its own, and of records stored
+    before details were typed that fit none (they load, and dump as they were stored)."""
+
+
+ScoreDetails = SimulationDetails | DetectionDetails | FuzzingDetails | CounterfactualDetails | Figures
+# Which model a built-in method's stored details dict is read as; any other method's is Figures.
+_DETAILS: dict[str, type[BaseModel]] = {"simulation": SimulationDetails, "detection": DetectionDetails,
+                                        "fuzzing": FuzzingDetails, "counterfactual": CounterfactualDetails}
+
+
+def score_details(method: object, data: dict) -> BaseModel:
+    """A stored details dict as its method's model, or as Figures when it does not fit (older shapes)."""
+    model = _DETAILS.get(method) if isinstance(method, str) else None
+    if model is not None:
+        try:
+            return model.model_validate(data)
+        except ValidationError:
+            pass
+    return Figures.model_validate(data)
+
+
 class Score(BaseModel):
     """How well an explanation predicts a neuron, on held-out windows."""
 
     neuron: str
     model: str
     explanation: str
-    method: ScoreMethod
+    method: str = Field(min_length=1, description="the scorer's name (autointerp.scoring.registry): simulation, "
+                        "detection, fuzzing, counterfactual or one a user registered")
     simulator: SimulatorName | None
     rule: ScoreRule | None = Field(default=None, description="simulation: what predictions were correlated with")
     value: float | None = Field(description="simulation: pooled Pearson over all scored tokens; detection, fuzzing: "
@@ -179,7 +289,7 @@ class Score(BaseModel):
     llm: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    details: dict[str, float] = Field(default_factory=dict, description="method-specific figures")
+    details: ScoreDetails = Field(default_factory=SimulationDetails, description="the method's own figures")
     notes: list[str] = Field(default_factory=list, description="what a reader must know, e.g. a short sample")
     windows: list[ScoredWindow] | None = Field(default=None, description="simulation: every scored window (returned "
                                                "by `score`, not kept in stored explanations)")
@@ -187,15 +297,23 @@ class Score(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _old_rule(cls, data: object) -> object:
-        """Simulation records stored before rules existed were scored with the discretised rule."""
-        if isinstance(data, dict) and data.get("method") == "simulation" and "rule" not in data:
-            return {**data, "rule": "discretised"}
+    def _upgrade(cls, data: object) -> object:
+        """Simulation records stored before rules existed were scored with the discretised rule;
+        details, a plain dict before they were typed, are read as the method's model."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("method") == "simulation" and "rule" not in data:
+            data = {**data, "rule": "discretised"}
+        details = data.get("details", {})
+        if isinstance(details, dict):
+            data = {**data, "details": score_details(data.get("method"), details)}
         return data
 
 
 ExplanationKind = Literal["input", "output", "both"]
-ExplainMethod = Literal["agent", "one-shot", "heuristic"]
+# An explainer's name (`autointerp.agent.explainers`): any registered one, so records of an explainer a
+# user registered load too; where a name comes in (CLI, batch, web) the registry checks it.
+ExplainMethod = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 SynonymSource = Literal["both", "minilm", "w_e"]
 ContextMode = Literal["delete", "replace"]
 ExportFormat = Literal["jsonl", "neuronpedia"]
@@ -212,7 +330,7 @@ class Evidence(BaseModel):
     suppressed_tokens: list[str] = Field(default_factory=list)
 
 
-class Explanation(BaseModel):
+class Explanation(RichHTML, BaseModel):
     """One explanation of one neuron by one explainer, with the evidence and held-out scores behind it."""
 
     neuron: str = Field(description="canonical id, e.g. L6.N74")

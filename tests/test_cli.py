@@ -186,16 +186,19 @@ def test_layers_and_neurons_reach_the_library_through_one_grammar(monkeypatch):
 def test_choice_enums_match_the_library_literals():
     from typing import get_args
 
+    from autointerp.agent.explainers import explainer_names
     from autointerp.cli import options
-    from autointerp.records import ExplainMethod, ExportFormat, ScoreMethod, SimulatorName, SplitKind
+    from autointerp.records import ExportFormat, ScoreMethod, SimulatorName, SplitKind
     from autointerp.tools.context import Mode
     from autointerp.tools.synonyms import Source
 
     for enum, literal in ((options.Source, Source), (options.Mode, Mode), (options.Method, ScoreMethod),
                           (options.Split, SplitKind), (options.Simulator, SimulatorName),
-                          (options.ExportFormat, ExportFormat), (options.Explainer, ExplainMethod)):
+                          (options.ExportFormat, ExportFormat)):
         assert {e.value for e in enum} == set(get_args(literal)), enum
     assert {e.value for e in options.EvalSimulator} <= set(get_args(SimulatorName))
+    # --explainers takes the registry's names, cheapest first
+    assert options.explainers(",".join(reversed(explainer_names()))) == explainer_names()
 
 
 def test_nothing_below_the_cli_imports_it():

@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from autointerp.agent.transcript import Event
+from autointerp import events as ev
 from autointerp.llm import Usage
 from autointerp.progress import ExplainStatus, live
 
@@ -13,20 +13,20 @@ def _run(status) -> list[str]:
     """An agent run's events (the shapes explain and the loop add), with the line after each."""
     meter = status.usage
     events = [
-        Event(type="start", data={"method": "agent", "config": {"max_steps": 4}}),
-        Event(type="prompt", data={"role": "user", "content": "..."}),
-        Event(type="llm", data={"content": "animals"}),
-        Event(type="score", data={"split": "validation", "text": "the tokens", "value": 0.21}),
-        Event(type="score", data={"split": "validation", "text": "one-shot", "value": 0.05}),
-        Event(type="prompt", data={"role": "system", "content": "..."}),
-        Event(type="llm", step=1, data={"content": '{"tool": "probe"}'}),
-        Event(type="tool_call", step=1, data={"name": "probe", "args": {}}),
-        Event(type="tool_result", step=1, data={"name": "probe", "result": "max 3.1", "ok": True}),
-        Event(type="tool_call", step=2, data={"name": "score", "args": {}}),
-        Event(type="tool_result", step=2, data={"name": "score", "result": "score 0.345; best 0.345: 'x'", "ok": True}),
-        Event(type="tool_result", step=4, data={"name": "probe", "result": "score 9.0 words", "ok": True}),
-        Event(type="score", step=4, data={"split": "test", "value": 0.123}),
-        Event(type="final", step=4, data={"stop": "max-steps"}),
+        ev.Start(method="agent", config={"max_steps": 4}),
+        ev.Prompt(role="user", content="..."),
+        ev.Reply(content="animals"),
+        ev.Score(split="validation", text="the tokens", value=0.21),
+        ev.Score(split="validation", text="one-shot", value=0.05),
+        ev.Prompt(role="system", content="..."),
+        ev.Reply(step=1, content='{"tool": "probe"}'),
+        ev.ToolCall(step=1, name="probe"),
+        ev.ToolResult(step=1, name="probe", result="max 3.1"),
+        ev.ToolCall(step=2, name="score"),
+        ev.ToolResult(step=2, name="score", result="score 0.345; best 0.345: 'x'", score=0.345),
+        ev.ToolResult(step=4, name="probe", result="score 9.0 words"),
+        ev.Score(step=4, split="test", value=0.123),
+        ev.Final(step=4, stop="max-steps"),
     ]
     lines = []
     for e in events:
@@ -42,7 +42,7 @@ def test_status_line_follows_the_run():
     assert "best +0.210" in lines[4]  # the best seed, not the last one
     assert "step 1/4 · running probe" in lines[7] and "step 2/4 · waiting for the LLM" in lines[8]
     assert "step 2/4 · running score" in lines[9] and "step 3/4" in lines[10] and "best +0.345" in lines[10]
-    assert "finishing" in lines[11] and "best +0.345" in lines[11]  # a non-score tool's numbers are not scores
+    assert "finishing" in lines[11] and "best +0.345" in lines[11]  # a tool's text is never read for a score
     assert "held-out score +0.123" in lines[12] and "done (max-steps)" in lines[13]
     assert "1,540 tokens (700 run)" in lines[13]
 
@@ -51,20 +51,20 @@ def test_live_prints_a_line_per_step_to_a_log_and_nothing_without_a_console():
     buf = io.StringIO()
     status = ExplainStatus("L6.N74", Usage())
     with live(status, Console(file=buf, force_terminal=False, width=200)) as on_event:
-        on_event(Event(type="start", data={"method": "agent", "config": {"max_steps": 4}}))
-        on_event(Event(type="tool_result", step=1, data={"name": "probe", "result": "", "ok": True}))
-        on_event(Event(type="final", step=1, data={"stop": "submit"}))
+        on_event(ev.Start(method="agent", config={"max_steps": 4}))
+        on_event(ev.ToolResult(step=1, name="probe", result=""))
+        on_event(ev.Final(step=1, stop="submit"))
     printed = buf.getvalue().splitlines()
     assert len(printed) == 2 and printed[0].startswith("L6.N74 · step 2/4 · waiting for the LLM")
     assert printed[1].startswith("L6.N74 · step 1/4 · done (submit)")
     with live(ExplainStatus("L6.N74"), None) as on_event:
-        on_event(Event(type="start", data={"method": "one-shot", "config": {"max_steps": 4}}))
+        on_event(ev.Start(method="one-shot", config={"max_steps": 4}))
 
 
 def test_the_first_phase_says_what_each_method_does():
     def first(method: str) -> str:
         status = ExplainStatus("L6.N74")
-        status(Event(type="start", data={"method": method, "config": {"max_steps": 4}}))
+        status(ev.Start(method=method, config={"max_steps": 4}))
         return status.line()
 
     assert "asking the LLM" in first("one-shot") and "seeding" in first("agent")

@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from autointerp import events as ev
 from autointerp.agent.jsonstep import StepError, parse_step, wrong_at
 from autointerp.agent.session import Session
 from autointerp.agent.transcript import Transcript
@@ -52,10 +53,13 @@ def run_tool(tools: dict[str, BaseTool], name: str, args: dict) -> tuple[str, bo
 
 def _ran(session: Session, transcript: Transcript, step: int, tools: dict[str, BaseTool], name: str,
          args: dict) -> tuple[str, bool]:
-    """Run one call; the transcript gets the compact observation and the tool's full result."""
+    """Run one call; the transcript gets the compact observation, the tool's full result and the
+    validation score of the candidate it scored, if any."""
     session.detail = None
+    before = len(session.candidates)
     obs, ok = run_tool(tools, name, args)
-    transcript.add("tool_result", step, name=name, result=obs, ok=ok, detail=session.detail)
+    scored = session.candidates[-1].validation if len(session.candidates) > before else None
+    transcript.add(ev.ToolResult(step=step, name=name, result=obs, ok=ok, detail=session.detail, score=scored))
     return obs, ok
 
 
@@ -87,8 +91,8 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
     if not native:
         system += "\n\n" + render("agent_json", PROMPT_VERSION, tools=_tool_lines(tools))
     messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(task)]
-    transcript.add("prompt", role="system", content=system)
-    transcript.add("prompt", role="user", content=task)
+    transcript.add(ev.Prompt(role="system", content=system))
+    transcript.add(ev.Prompt(role="user", content=task))
     done: list[tuple[str, dict]] = []
     idle, last = 0, 0
     results: list[int] = []  # where the tool result messages are, oldest first
@@ -105,7 +109,7 @@ def run_loop(session: Session, llm: LLM, tools: list[BaseTool], task: str, trans
         _shorten_old(messages, results)
         idle = 0 if ran else idle + 1
         if idle >= STALL_STEPS:
-            transcript.add("observation", step, content=f"stopped: {idle} steps in a row ran no new tool call")
+            transcript.add(ev.Observation(step=step, content=f"stopped: {idle} steps in a row ran no new tool call"))
             return "stalled", step
         if session.submitted is not None:
             return "submit", step
@@ -121,21 +125,21 @@ def _native_step(session, llm, tools, by_name, messages, transcript, step, resul
     session.usage.add(reply.usage)
     msg = reply.message
     messages.append(msg)
-    calls = [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in msg.tool_calls]
-    transcript.add("llm", step, content=str(msg.content), tool_calls=calls)
+    calls = [ev.Call(name=c["name"], args=c["args"], id=c["id"]) for c in msg.tool_calls]
+    transcript.add(ev.Reply(step=step, content=str(msg.content), tool_calls=calls))
     for bad in msg.invalid_tool_calls:
         obs = f"error: malformed call to {bad.get('name')!r}: {bad.get('error') or 'arguments are not valid JSON'}"
         messages.append(ToolMessage(obs, tool_call_id=bad.get("id") or "invalid"))
-        transcript.add("tool_result", step, name=bad.get("name"), result=obs, ok=False)
+        transcript.add(ev.ToolResult(step=step, name=bad.get("name"), result=obs, ok=False))
     for call in calls:
-        transcript.add("tool_call", step, name=call["name"], args=call["args"])
-        obs, _ = _ran(session, transcript, step, by_name, call["name"], call["args"])
-        messages.append(ToolMessage(obs, tool_call_id=call["id"]))
+        transcript.add(ev.ToolCall(step=step, name=call.name, args=call.args))
+        obs, _ = _ran(session, transcript, step, by_name, call.name, call.args)
+        messages.append(ToolMessage(obs, tool_call_id=call.id))
         results.append(len(messages) - 1)
     if not calls and not msg.invalid_tool_calls:
         nudge = "Call a tool to test your hypothesis, or `submit` your explanation."
         messages.append(HumanMessage(nudge))
-        transcript.add("observation", step, content=nudge)
+        transcript.add(ev.Observation(step=step, content=nudge))
     return bool(calls)
 
 
@@ -151,19 +155,19 @@ def _json_step(session, llm, by_name, messages, transcript, step, done: list[tup
     if (cut := wrong_at(text, spec)) is not None:  # keep the call it began, up to where it went wrong
         text = text[:cut]
     messages.append(AIMessage(text))
-    transcript.add("llm", step, content=text)
+    transcript.add(ev.Reply(step=step, content=text))
     try:
         name, args = parse_step(text)
     except StepError as e:
         obs = render("agent_json_retry", PROMPT_VERSION, problem=str(e))
         messages.append(HumanMessage(obs))
-        transcript.add("observation", step, content=obs)
+        transcript.add(ev.Observation(step=step, content=obs))
         return False
-    transcript.add("tool_call", step, name=name, args=args)
+    transcript.add(ev.ToolCall(step=step, name=name, args=args))
     ran = (name, args) not in done
     if not ran:
         obs = "error: you already made exactly this call; change the arguments or use another tool"
-        transcript.add("tool_result", step, name=name, result=obs, ok=False)
+        transcript.add(ev.ToolResult(step=step, name=name, result=obs, ok=False))
     else:
         obs, _ = _ran(session, transcript, step, by_name, name, args)
         done.append((name, args))

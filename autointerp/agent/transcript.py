@@ -9,24 +9,18 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import ValidationError
 
+from autointerp import events as ev
 from autointerp.config import Settings
 from autointerp.errors import InputError
+from autointerp.events import EVENT, Event
 from autointerp.fileio import atomic_write_text
 from autointerp.records import Explanation, NeuronId
 from autointerp.secrets import redact
 
-EventType = Literal["start", "prompt", "llm", "tool_call", "tool_result", "observation", "score", "final", "error"]
-
-
-class Event(BaseModel):
-    type: EventType
-    step: int = 0
-    at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-    data: dict[str, object] = Field(default_factory=dict)
+__all__ = ["Event", "Transcript", "for_record", "inside", "latest", "load", "render_event", "root", "transcript_dir"]
 
 
 def transcript_dir(settings: Settings, model: str, neuron: NeuronId) -> Path:
@@ -49,9 +43,9 @@ class Transcript:
         self.events: list[Event] = []
         self.on_event = on_event
 
-    def add(self, type: EventType, step: int = 0, **data: object) -> None:
+    def add(self, event: Event) -> None:
         # redacted as it comes in, so a live listener never sees a key either
-        self.events.append(Event(type=type, step=step, data=_redacted(data)))  # type: ignore[arg-type]
+        self.events.append(EVENT.validate_python(_redacted(event.model_dump())))
         if self.on_event is not None:
             self.on_event(self.events[-1])
 
@@ -75,9 +69,7 @@ def _redacted(obj: object) -> object:
 
 def load(path: Path) -> list[Event]:
     """The events of a transcript file; a truncated or garbled one is one InputError naming the file
-    and the first bad line."""
-    from pydantic import ValidationError
-
+    and the first bad line. Transcripts written before the events were typed load too."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -89,7 +81,7 @@ def load(path: Path) -> list[Event]:
         if not line.strip():
             continue
         try:
-            events.append(Event.model_validate_json(line))
+            events.append(EVENT.validate_json(line))
         except (ValidationError, ValueError, RecursionError):
             raise InputError(f"transcript {path} is damaged or truncated at line {i}") from None
     return events
@@ -145,13 +137,13 @@ def latest(settings: Settings, model: str, neuron: NeuronId) -> Path:
 
 def render_event(e: Event) -> str:
     """One readable line per event (the CLI prints these)."""
-    d = e.data
-    if e.type == "llm":
-        calls = d.get("tool_calls") or []
-        shown = "; ".join(f"{c['name']}({json.dumps(c['args'])[:200]})" for c in calls)  # type: ignore[index]
-        return f"[{e.step}] llm: {str(d.get('content', '')).strip()[:400]}" + (f"  -> {shown}" if shown else "")
-    if e.type == "prompt":
-        return f"[{e.step}] prompt ({d.get('role')}): {str(d.get('content', ''))[:600]}"
-    if e.type == "tool_result":
-        return f"[{e.step}] {d.get('name')} -> {str(d.get('result', ''))[:600]}"
-    return f"[{e.step}] {e.type}: {json.dumps(d, default=str)[:600]}"
+    match e:
+        case ev.Reply():
+            shown = "; ".join(f"{c.name}({json.dumps(c.args)[:200]})" for c in e.tool_calls)
+            return f"[{e.step}] llm: {e.content.strip()[:400]}" + (f"  -> {shown}" if shown else "")
+        case ev.Prompt():
+            return f"[{e.step}] prompt ({e.role}): {e.content[:600]}"
+        case ev.ToolResult():
+            return f"[{e.step}] {e.name} -> {e.result[:600]}"
+    fields = e.model_dump(mode="json", exclude={"type", "step", "at"}, exclude_none=True)
+    return f"[{e.step}] {e.type}: {json.dumps(fields)[:600]}"

@@ -13,16 +13,16 @@ import signal
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from autointerp.agent import AgentConfig, explain, get_explainer
+from autointerp.batch.failures import Failures
+from autointerp.batch.options import BatchOptions
+from autointerp.config import Settings
 from autointerp.errors import AutointerpError, InputError
+from autointerp.llm import LLM, Usage, check_llm, make_llm
 from autointerp.records import NeuronId
-
-if TYPE_CHECKING:
-    from autointerp.batch.failures import Failures
-    from autointerp.batch.run import BatchOptions
-    from autointerp.llm import LLM
-    from autointerp.workbench import Workbench
+from autointerp.workbench import Workbench
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,6 @@ class Job:
 def label(wb: Workbench, llm: LLM | None, neuron: NeuronId | str, job: Job, store, failures: Failures) -> Outcome:
     """Explain one neuron and store the record (clearing an old failure), or record the failure with
     its reason. Never raises an Exception: a failed neuron is an outcome, retried with retry_failed."""
-    from autointerp.agent import AgentConfig, explain
-
-    from autointerp.llm import Usage
-
     name = str(neuron)
     spent = Usage()  # this neuron's calls alone, though the chat model is shared: a failed run's too
     try:
@@ -91,6 +87,11 @@ class Executor(Protocol):
         """Wait for running neurons, then release the workers."""
 
 
+def _llm(job: Job, settings: Settings) -> LLM | None:
+    """A worker's LLM: made only when the batch's explainer needs one."""
+    return make_llm(job.opts.llm, settings) if get_explainer(job.opts.method).needs_llm else None
+
+
 def _workers(workers: int | None, opts: BatchOptions) -> int:
     n = opts.workers if workers is None else workers
     if not 1 <= n <= 64:
@@ -110,11 +111,8 @@ class ThreadExecutor:
         self._running: set[Future] = set()
 
     def start(self, wb: Workbench, store, job: Job) -> None:
-        from autointerp.batch.failures import Failures
-        from autointerp.llm import make_llm
-
         self.workers = _workers(self.workers, job.opts)
-        self._llm = None if job.opts.method == "heuristic" else make_llm(job.opts.llm, wb.settings)
+        self._llm = _llm(job, wb.settings)
         self._args = (wb, store, job, Failures(wb.settings, wb.model, job.explainer, job.prompt_version))
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="batch")
 
@@ -146,11 +144,7 @@ class _Actor:
     """One Ray worker: its own Workbench, store, failure ledger and LLM, opened once."""
 
     def __init__(self, settings: dict, model: str, corpus: str | None, job: Job) -> None:
-        from autointerp.batch.failures import Failures
-        from autointerp.config import Settings
-        from autointerp.llm import make_llm
-        from autointerp.store import open_store
-        from autointerp.workbench import Workbench
+        from autointerp.store import open_store  # Chroma: loaded where a store is opened
 
         if threading.current_thread() is threading.main_thread():
             # A Ctrl-C in the terminal reaches the whole process group: the driver decides what stops,
@@ -158,7 +152,7 @@ class _Actor:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.job = job
         self.wb = Workbench.open(model, corpus, Settings(**settings), progress=False)
-        self.llm = None if job.opts.method == "heuristic" else make_llm(job.opts.llm, self.wb.settings)
+        self.llm = _llm(job, self.wb.settings)
         self.store = open_store(self.wb.settings)
         self.failures = Failures(self.wb.settings, self.wb.model, job.explainer, job.prompt_version)
 
@@ -186,12 +180,9 @@ class RayExecutor:
             import ray
         except ImportError:
             raise InputError("Ray is not installed: pip install 'autointerp[ray]'") from None
-        from autointerp.llm import make_llm
-
         self.workers = _workers(self.workers, job.opts)
-        spec = job.opts.llm or wb.settings.llm
-        if job.opts.method != "heuristic" and spec != "local":
-            make_llm(spec, wb.settings)  # a bad spec or a missing key fails here, not in every actor
+        if get_explainer(job.opts.method).needs_llm:
+            check_llm(job.opts.llm, wb.settings)  # a bad spec or a missing key fails here, not in every actor
         self._ray = ray
         if not ray.is_initialized():
             ray.init(address=self.address, num_cpus=None if self.address else self.workers, include_dashboard=False,

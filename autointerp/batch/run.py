@@ -20,15 +20,19 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from filelock import FileLock, Timeout
+from pydantic import BaseModel
 
-from autointerp.agent.explain import PROMPT_VERSIONS
+from autointerp.agent.explainers import get_explainer
 from autointerp.batch.executors import Executor, Job, Outcome, ThreadExecutor
 from autointerp.batch.failures import Failures
+from autointerp.batch.options import BatchOptions
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError, InputError
+from autointerp.llm import llm_name
 from autointerp.ranges import check_within, parse_indices
-from autointerp.records import ExplainMethod, NeuronId, SimulatorName
+from autointerp.records import NeuronId
+from autointerp.tools.triage import triage
 from autointerp.workbench import Workbench
 
 StopKind = Literal["complete", "budget", "interrupted"]
@@ -37,24 +41,6 @@ StopKind = Literal["complete", "budget", "interrupted"]
 class BatchBusy(AutointerpError):
     """Another batch (in this or another process) is explaining the same layer with the same
     model, explainer and prompt version."""
-
-
-class BatchOptions(BaseModel):
-    model: str | None = None
-    corpus: str | None = Field(default=None, description="the corpus whose caches are read (default the settings')")
-    layers: list[int]
-    neurons: str | None = Field(default=None, description="indices per layer, e.g. 0:1536 or 0-9,20 (default all)")
-    llm: str | None = None
-    method: ExplainMethod = "agent"
-    workers: int = Field(default=1, ge=1, le=64)
-    budget_tokens: int | None = Field(default=None, ge=1)
-    budget_usd: float | None = Field(default=None, gt=0)
-    triage_first: bool = False
-    top: int | None = Field(default=None, ge=1, description="with triage_first: only the N most related")
-    redo: bool = False
-    retry_failed: bool = False
-    max_steps: int = Field(default=8, ge=1)
-    simulator: SimulatorName = "embedding"
 
 
 class BatchSummary(BaseModel):
@@ -92,8 +78,6 @@ def check(opts: BatchOptions, wb: Workbench) -> list[int]:
 def plan(opts: BatchOptions, wb: Workbench) -> list[NeuronId]:
     """The neurons to explain, in order: index order, or most related first with triage_first.
     Opens (building when missing) every layer's cache first, so workers only read them."""
-    from autointerp.tools.triage import triage
-
     indices = check(opts, wb)
     out: list[NeuronId] = []
     for layer in opts.layers:
@@ -107,10 +91,8 @@ def plan(opts: BatchOptions, wb: Workbench) -> list[NeuronId]:
 
 
 def explainer_name(opts: BatchOptions, settings: Settings) -> str:
-    """The explainer records carry, without making the LLM: "none" for the heuristic."""
-    from autointerp.llm.backends import llm_name
-
-    return "none" if opts.method == "heuristic" else llm_name(opts.llm or settings.llm)
+    """The explainer records carry, without making the LLM: "none" for an explainer that needs none."""
+    return llm_name(opts.llm or settings.llm) if get_explainer(opts.method).needs_llm else "none"
 
 
 def _slug(s: str) -> str:
@@ -123,8 +105,6 @@ def _slug(s: str) -> str:
 def layer_locks(settings: Settings, model: str, explainer: str, version: str, layers: list[int]):
     """Hold one non-blocking OS file lock per layer for the batch's duration; BatchBusy at once when
     another batch holds any of them. Locks are taken in layer order and dropped together."""
-    from filelock import FileLock, Timeout
-
     folder = settings.data_dir / "batch"
     held = []
     try:
@@ -149,8 +129,8 @@ def layer_locks(settings: Settings, model: str, explainer: str, version: str, la
 def check_free(opts: BatchOptions, wb: Workbench) -> None:
     """BatchBusy now when another batch holds any of the layers (for a caller that wants to say so
     before it shows anything; `run_batch` takes the locks for real, and holds them)."""
-    with layer_locks(wb.settings, wb.model, explainer_name(opts, wb.settings), PROMPT_VERSIONS[opts.method],
-                     opts.layers):
+    with layer_locks(wb.settings, wb.model, explainer_name(opts, wb.settings),
+                     get_explainer(opts.method).prompt_version, opts.layers):
         pass
 
 
@@ -205,7 +185,7 @@ def run_batch(opts: BatchOptions, settings: Settings | None = None, store=None,
     store = store or open_store(settings)
     executor = executor or ThreadExecutor()
     stop = stop or threading.Event()
-    explainer, version = explainer_name(opts, settings), PROMPT_VERSIONS[opts.method]
+    explainer, version = explainer_name(opts, settings), get_explainer(opts.method).prompt_version
     check(opts, wb)
     with layer_locks(settings, wb.model, explainer, version, opts.layers):
         return _run(opts, wb, store, executor, stop, explainer, version, on_progress)

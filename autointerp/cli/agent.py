@@ -9,6 +9,7 @@ import typer
 
 from autointerp.cli.options import (
     CorpusOpt,
+    ExplainerOpt,
     HeuristicOpt,
     LlmOpt,
     MaxStepsOpt,
@@ -17,14 +18,15 @@ from autointerp.cli.options import (
     OneShotOpt,
     Simulator,
     SimulatorOpt,
-    check_llm,
     explain_method,
+    needs_llm,
     neuron_id,
     precheck,
     workbench,
 )
 from autointerp.cli.output import err, lit, note, out
 from autointerp.errors import InputError
+from autointerp.present.scores import value_text
 
 if TYPE_CHECKING:
     from autointerp.records import Explanation
@@ -36,8 +38,7 @@ def print_explanation(rec: Explanation, stored: str | None = None) -> None:
                                                    f"{rec.kind}):"))
     out.print(f"  [bold green]{lit(rec.text)}[/]", highlight=False)
     if s is not None:
-        value = "undefined" if s.value is None else f"{s.value:+.4f}"
-        out.print(f"  held-out score [bold]{value}[/] " + lit(
+        out.print(f"  held-out score [bold]{value_text(s.value)}[/] " + lit(
             f"({s.method}, rule {s.rule}, simulator {s.simulator}, {s.n_examples} windows / {s.n_tokens} tokens never shown "
             f"to the explainer, split {s.split.kind})"))
     ev = rec.evidence
@@ -67,19 +68,18 @@ def explain(
     max_tokens: Annotated[int, typer.Option("--max-tokens", help="explainer LLM token budget")] = 60_000,
     one_shot: OneShotOpt = False,
     heuristic: HeuristicOpt = False,
+    explainer: ExplainerOpt = None,
     simulator: SimulatorOpt = Simulator.embedding,
     store: Annotated[bool, typer.Option("--store/--no-store", help="save the record in the store")] = True,
     json_: Annotated[bool, typer.Option("--json", help="print the record as JSON")] = False,
 ) -> None:
     """Explain a neuron: an LLM agent hypothesises, tests with the real model, scores and refines."""
     precheck(model, neuron_id(neuron))  # malformed or out of range: one error before anything loads
-    method = explain_method(one_shot, heuristic)
+    method = explain_method(one_shot, heuristic, explainer)
     for name, value, low, high in (("max_steps", max_steps, 1, 100), ("max_tokens", max_tokens, 1, None)):
         if value < low or (high is not None and value > high):  # AgentConfig's bounds, checked without loading it
             bounds = f"between {low} and {high}" if high is not None else f">= {low}"
             raise InputError(f"bad agent limits: {name} must be {bounds}, got {value}")
-    if method != "heuristic":
-        check_llm(llm)  # a bad --llm fails before the model loads
     from autointerp.progress import ExplainStatus, live
 
     status = ExplainStatus(str(neuron_id(neuron)), phase="loading")  # on stderr at once, before torch loads
@@ -107,7 +107,7 @@ def _explain(status, on_event, neuron, model, corpus, llm, method, max_steps, ta
         first = e.errors()[0]
         raise InputError(f"bad agent limits: {first['loc'][0]} {first['msg']}") from None
     status.phase = "loading the explainer LLM"
-    chat = None if method == "heuristic" else make_llm(llm)
+    chat = make_llm(llm) if needs_llm(method) else None  # a bad --llm fails here, before the model loads
     status.phase = "loading the model"
     wb = workbench(model, corpus)
     db = open_store(wb.settings) if store else None

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from autointerp.cli.options import (
     CorpusOpt,
+    ExplainerOpt,
     HeuristicOpt,
     LayersOpt,
     LlmOpt,
@@ -22,6 +23,7 @@ from autointerp.cli.options import (
     check_llm,
     explain_method,
     indices,
+    needs_llm,
     precheck,
     workbench,
 )
@@ -47,6 +49,7 @@ def batch(
     budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", help="stop once spent")] = None,
     one_shot: Annotated[bool, typer.Option("--one-shot", help="the one-shot baseline instead of the agent")] = False,
     heuristic: HeuristicOpt = False,
+    explainer: ExplainerOpt = None,
     triage_first: Annotated[bool, typer.Option("--triage-first", help="most related neurons first")] = False,
     top: Annotated[Optional[int], typer.Option("--top", help="with --triage-first: only the N most related")] = None,
     redo: Annotated[bool, typer.Option("--redo", help="explain again what is already stored")] = False,
@@ -57,7 +60,7 @@ def batch(
     """Explain every selected neuron, resumably: stored neurons are skipped, a rerun continues."""
     from pydantic import ValidationError
 
-    method = explain_method(one_shot, heuristic)
+    method = explain_method(one_shot, heuristic, explainer)
     if top is not None and not triage_first:
         raise InputError("--top needs --triage-first")
     layer_list = indices(layers, "--layers")  # malformed or out of range: one error before anything loads
@@ -70,13 +73,13 @@ def batch(
                                     ("--top", top, top is None or top >= 1, ">= 1")):
         if not ok:
             raise InputError(f"bad {flag}: must be {bounds}, got {value}")
-    if method != "heuristic":
+    if needs_llm(method):
         check_llm(llm)
     from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, check_free, run_batch
     try:
         opts = BatchOptions(model=model, corpus=corpus, layers=layer_list, neurons=neurons, llm=llm,
                             workers=workers, budget_tokens=budget_tokens, budget_usd=budget_usd,
-                            method=method,  # type: ignore[arg-type]
+                            method=method,
                             triage_first=triage_first, top=top, redo=redo, retry_failed=retry_failed,
                             max_steps=max_steps)
     except ValidationError as e:

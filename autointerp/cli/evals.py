@@ -118,9 +118,9 @@ def real(
 
     second: str | None = llm_simulator.value
     if llm_simulator == LlmSimulator.auto:
-        from autointerp.config import get_settings
+        from autointerp.llm import is_local
 
-        second = "llm-logprob" if (llm or get_settings().llm) == "local" else None
+        second = "llm-logprob" if is_local(llm) else None
     elif llm_simulator == LlmSimulator.none:
         second = None
     _sampled("real", run_real, n, layers, llm, explainers_, max_steps, simulator, model, corpus, tokens, seed, out_dir,

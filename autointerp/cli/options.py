@@ -37,8 +37,6 @@ EvalSimulator = _choices("EvalSimulator", records.SimulatorName, ("embedding", "
 # `eval real --llm-simulator`: a second simulator on the same windows, `auto` or `none`.
 LlmSimulator = _choices("LlmSimulator", None, ("auto", "llm-logprob", "llm", "none"))
 ExportFormat = _choices("ExportFormat", records.ExportFormat)
-# In the order evals run them (cheapest first).
-Explainer = _choices("Explainer", records.ExplainMethod, ("heuristic", "one-shot", "agent"))
 
 
 # ---- the one range grammar ----
@@ -53,17 +51,27 @@ def indices(spec: str, flag: str) -> list[int]:
 
 
 def explainers(spec: str) -> list[str]:
-    """`--explainers heuristic,agent`: a comma-separated subset, returned cheapest first."""
-    names = {s.strip() for s in spec.split(",") if s.strip()}
-    known = [e.value for e in Explainer]
-    bad = sorted(names - set(known))
-    if bad or not names:
-        raise typer.BadParameter(f"takes a comma-separated subset of {', '.join(known)}; got {spec!r}")
-    return [m for m in known if m in names]
+    """`--explainers heuristic,agent`: a comma-separated subset of the registered explainers, returned
+    cheapest first. The registry loads the agent (torch): asked only once the command runs, never for --help."""
+    from autointerp.agent.explainers import explainer_names, parse_explainers
+    from autointerp.errors import InputError
+
+    try:
+        return parse_explainers(spec)
+    except InputError:
+        raise typer.BadParameter(f"takes a comma-separated subset of {', '.join(explainer_names())}; "
+                                 f"got {spec!r}") from None
 
 
 def _check_explainers(value: str) -> str:
     explainers(value)
+    return value
+
+
+def _check_explainer(value: str | None) -> str | None:
+    """`--explainer NAME`: one registered explainer."""
+    if value is not None and ("," in value or len(explainers(value)) != 1):
+        raise typer.BadParameter(f"takes one explainer's name; got {value!r}")
     return value
 
 
@@ -87,7 +95,11 @@ SimulatorOpt = Annotated[Simulator, typer.Option("--simulator", help="embedding 
                                                  "llm-logprob")]
 HtmlOpt = Annotated[Optional[Path], typer.Option("--html", help="write a self-contained HTML page")]
 ExplainersOpt = Annotated[str, typer.Option("--explainers", callback=_check_explainers,
-                                            help="comma-separated subset of heuristic, one-shot, agent")]
+                                            help="comma-separated subset of the explainers: heuristic, one-shot, "
+                                            "agent, and any registered")]
+ExplainerOpt = Annotated[Optional[str], typer.Option("--explainer", callback=_check_explainer,
+                                                     help="a registered explainer by name (default agent; "
+                                                     "--one-shot and --heuristic name the baselines)")]
 ChromaUrlOpt = Annotated[Optional[str], typer.Option("--chroma-url", help="a Chroma server, e.g. http://localhost:8000 "
                                                      "(default: AUTOINTERP_CHROMA_URL, else the local store)")]
 ConfidentOpt = Annotated[Optional[bool], typer.Option("--confident/--unconfident", help="only explanations marked "
@@ -134,23 +146,29 @@ def precheck(model: str | None, neuron=None, layers: list[int] = (), neurons: li
 
 
 def check_llm(spec: str | None) -> None:
-    """A malformed `--llm` (or AUTOINTERP_LLM) fails before the model loads; `local` is always valid
-    and is not loaded here."""
-    from autointerp.config import get_settings
+    """A malformed `--llm` (or AUTOINTERP_LLM) fails before the model loads; the backend checks its spec
+    without loading anything (the local model is not loaded here)."""
+    from autointerp.llm import check_llm as check
 
-    if (spec or get_settings().llm) != "local":
-        from autointerp.llm import make_llm
-
-        make_llm(spec)
+    check(spec)
 
 
-def explain_method(one_shot: bool, heuristic: bool) -> str:
-    """`--one-shot` / `--heuristic` / neither: the explain method."""
+def explain_method(one_shot: bool, heuristic: bool, explainer: str | None = None) -> str:
+    """`--one-shot` / `--heuristic` / `--explainer NAME` / none of them: the explainer's name."""
     from autointerp.errors import InputError
 
     if one_shot and heuristic:
         raise InputError("choose one of --one-shot and --heuristic")
-    return "one-shot" if one_shot else "heuristic" if heuristic else "agent"
+    if explainer is not None and (one_shot or heuristic):
+        raise InputError("choose one of --explainer, --one-shot and --heuristic")
+    return explainer or ("one-shot" if one_shot else "heuristic" if heuristic else "agent")
+
+
+def needs_llm(method: str) -> bool:
+    """Whether the named explainer needs an LLM (the registry loads torch: call it once the command runs)."""
+    from autointerp.agent.explainers import get_explainer
+
+    return get_explainer(method).needs_llm
 
 
 def workbench(model: str | None, corpus: str | None = None) -> Workbench:

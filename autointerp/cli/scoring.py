@@ -23,13 +23,9 @@ from autointerp.cli.options import (
     workbench,
 )
 from autointerp.cli.output import emit_json, lit, note, out
-
-# -n defaults: delphi's 50 examples a side for detection and fuzzing; 5 texts a side for counterfactual.
-N_DEFAULT = {"detection": 50, "fuzzing": 50, "counterfactual": 5}
-
-
-def _fmt(v: float | None) -> str:
-    return "undefined" if v is None else f"{v:+.4f}"
+from autointerp.errors import InputError
+from autointerp.present.scores import describe, figures_text, per_example_text, value_text
+from autointerp.records import ScoreOptions
 
 
 def score(
@@ -58,43 +54,29 @@ def score(
     """Score an explanation: simulate activations on held-out windows and correlate with the real ones
     (`--json` lists every window with what was correlated), or classify held-out examples (detection,
     fuzzing), or run texts the LLM writes (counterfactual)."""
-    from autointerp.errors import InputError
-
     precheck(model, neuron_id(neuron))  # malformed input: one error before anything loads
     if not explanation.strip():
         raise InputError("the explanation is empty")
-    size = N_DEFAULT.get(method.value, 0) if n is None else at_least(n, 1, "-n")
+    if n is not None:
+        at_least(n, 1, "-n")
     at_least(top, 0, "--top")
     at_least(random_, 0, "--random")
     if top == random_ == 0:
         raise InputError("--top and --random are both 0: nothing to score on")
-    cfg = None
-    if method in (Method.detection, Method.fuzzing):
-        from autointerp.scoring.sample import SampleConfig
-
-        cfg = SampleConfig(n_positive=size, n_quantiles=quantiles, n_negative=size, example_len=example_len,
-                           fire_threshold=fire_threshold)
-        cfg.check()
     trig = [t for t in (triggers or "").split(",") if t.strip()]
+    opts = ScoreOptions(simulator=simulator.value, rule=rule.value, triggers=trig, top=top, random=random_,
+                        split=split.value, n=n, quantiles=quantiles, example_len=example_len,
+                        fire_threshold=fire_threshold)
+    from autointerp.scoring.registry import get_scorer, run_scorer
+
+    scorer = get_scorer(method.value)
+    scorer.check(opts)
     chat = None
-    if simulator in (Simulator.llm, Simulator.llm_logprob) or method != Method.simulation:
+    if scorer.needs_llm(opts):
         from autointerp.llm import make_llm
 
         chat = make_llm(llm)  # a bad --llm fails before the model loads
-    from autointerp.scoring.simulation import simulation_score
-
-    wb = workbench(model, corpus)
-    if method == Method.simulation:
-        res = simulation_score(wb, neuron, explanation, simulator.value, trig, top, random_, split.value,  # type: ignore[arg-type]
-                               llm=chat, rule=rule.value)  # type: ignore[arg-type]
-    elif cfg is not None:
-        from autointerp.scoring.llm_methods import classifier_score
-
-        res = classifier_score(wb, neuron, explanation, chat, method.value, cfg)  # type: ignore[arg-type]
-    else:
-        from autointerp.scoring.llm_methods import counterfactual_score
-
-        res = counterfactual_score(wb, neuron, explanation, chat, size)  # type: ignore[arg-type]
+    res = run_scorer(scorer, workbench(model, corpus), neuron, explanation, opts, chat)
     if json_:
         return emit_json(res)
     _print(res)
@@ -103,26 +85,13 @@ def score(
 def _print(res) -> None:
     for line in res.notes:
         note(f"note: {line}")
-    if res.method == "simulation":
-        what = (f"simulation, rule {res.rule}, simulator {res.simulator}, {res.n_examples} held-out windows, "
-                f"{res.n_tokens} tokens, split {res.split.kind}")
-    elif res.method == "counterfactual":
-        what = f"counterfactual F1, {res.n_examples} generated texts"
-    else:
-        d = res.details
-        what = (f"{res.method} balanced accuracy, {int(d['positives'])} positives + {int(d['negatives'])} negatives "
-                f"of {d['example_len']:.0f} tokens")
-    out.print(f"[bold]{lit(res.neuron)}[/] score [bold]{_fmt(res.value)}[/] " + lit(
-        f"({what}, LLM tokens {res.prompt_tokens} prompt + {res.completion_tokens} completion)"), soft_wrap=True)
+    out.print(f"[bold]{lit(res.neuron)}[/] score [bold]{value_text(res.value)}[/] " + lit(
+        f"({describe(res)}, LLM tokens {res.prompt_tokens} prompt + {res.completion_tokens} completion)"),
+        soft_wrap=True)
     if res.per_example:
-        out.print("per window: " + ", ".join("—" if c is None else f"{c:+.2f}" for c in res.per_example),
-                  soft_wrap=True)
-    if res.method in ("detection", "fuzzing"):
-        d = res.details
-        out.print(lit(f"F1 {d['f1']:.4f}  precision {d['precision']:.4f}  recall {d['recall']:.4f}  "
-                      f"true negative rate {d['true_negative_rate']:.4f}  failed {d['failed']:.0f}"), soft_wrap=True)
-    elif res.details:
-        out.print(lit("  ".join(f"{k} {v:.4f}" for k, v in res.details.items())), soft_wrap=True)
+        out.print("per window: " + per_example_text(res), soft_wrap=True)
+    if figures := figures_text(res):
+        out.print(lit(figures), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,7 @@ from autointerp.evals.records import ExplainerRun, Interval, RealResult, RealSum
 from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.evals.stats import bootstrap_mean
 from autointerp.llm import LLM
+from autointerp.present.confidence import confidence_groups
 from autointerp.records import ExplainMethod, NeuronId, SimulatorName
 from autointerp.scoring.simulation import defined, simulation_score
 from autointerp.workbench import Workbench
@@ -84,16 +85,19 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
 
 
 def _by_confidence(runs: list[ExplainerRun], seed: int) -> dict[str, Interval]:
-    """Held-out means of the confident and the unconfident records (defined scores only)."""
-    return {key: bootstrap_mean(defined([r.score for r in runs if r.confident is flag]), seed)
-            for key, flag in (("confident", True), ("unconfident", False))}
+    """Held-out means of the confident and the unconfident records (defined scores only): the batch
+    report's groups (`confidence_groups`), bootstrapped."""
+    return {"confident" if g.confident else "unconfident": bootstrap_mean(g.scores, seed)
+            for g in confidence_groups(runs)}
 
 
 def _paired(by: dict[str, list[float | None]], methods: list[ExplainMethod], seed: int) -> dict[str, Interval]:
-    """Per-neuron differences; a neuron where either score is undefined is left out of that pair."""
-    return {f"agent - {m}": bootstrap_mean([a - b for a, b in zip(by["agent"], by[m])
+    """Per-neuron differences of the last explainer (the most thorough: they run cheapest first, the agent
+    last) and each other; a neuron where either score is undefined is left out of that pair."""
+    ref = methods[-1]
+    return {f"{ref} - {m}": bootstrap_mean([a - b for a, b in zip(by[ref], by[m])
                                             if a is not None and b is not None], seed)
-            for m in methods if "agent" in methods and m != "agent"}
+            for m in methods[:-1]}
 
 
 def _llm_scores(wb: Workbench, runs: list[ExplainerRun], simulator: SimulatorName, llm: LLM | None,

@@ -11,7 +11,6 @@ from autointerp.evals.judge import Calibration, Verdict
 from autointerp.records import ExplainMethod, SimulatorName
 
 EvalName = Literal["planted", "real", "output"]
-EXPLAINERS: tuple[ExplainMethod, ...] = ("heuristic", "one-shot", "agent")
 
 
 class ExplainerRun(BaseModel):

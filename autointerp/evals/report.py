@@ -1,5 +1,6 @@
 """Where eval results go: `<name>.json` (the pydantic record) and `<name>.md` (the table), written
-atomically to `--out` (default `$AUTOINTERP_HOME/evals/`)."""
+atomically to `--out` (default `$AUTOINTERP_HOME/evals/`). Tables are the presentation layer's
+(`report.table` is `present.markdown.table`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 from autointerp.config import Settings
 from autointerp.evals.records import ExplainerTotals
 from autointerp.fileio import atomic_write_text
+from autointerp.present.markdown import table
 
 
 def out_dir(out: Path | None, settings: Settings) -> Path:
@@ -23,13 +25,6 @@ def write(result: BaseModel, markdown: str, name: str, out: Path) -> tuple[Path,
     atomic_write_text(js, result.model_dump_json(indent=2) + "\n")
     atomic_write_text(md, markdown)
     return js, md
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub Markdown table; `|` inside cells is escaped."""
-    esc = [[c.replace("|", "\\|").replace("\n", " ") for c in r] for r in rows]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in esc]) + "\n"
 
 
 def fmt(x: float | None, digits: int = 3, sign: bool = True) -> str:

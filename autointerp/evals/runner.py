@@ -10,32 +10,25 @@ from typing import TypeVar
 from pydantic import BaseModel
 from rich.console import Console
 
-from autointerp.agent import AgentConfig
-from autointerp.agent import explain as run_explain
-from autointerp.agent.explain import PROMPT_VERSIONS, ExplanationFailed
+from autointerp.agent import AgentConfig, ExplanationFailed, explain, explainers, get_explainer
+from autointerp.agent.explainers import needs_llm as explainers_need_llm
+from autointerp.cache.build import build_cache
 from autointerp.config import Settings
-from autointerp.errors import InputError
+from autointerp.errors import CacheError
 from autointerp.evals import report
 from autointerp.evals.journal import Journal
-from autointerp.evals.records import EXPLAINERS, EvalName, ExplainerRun, ExplainerTotals, RunInfo
-from autointerp.llm import LLM, make_llm
+from autointerp.evals.records import EvalName, ExplainerRun, ExplainerTotals, RunInfo
+from autointerp.llm import LLM, Usage, make_llm
+from autointerp.progress import ExplainStatus, live
 from autointerp.records import ExplainMethod, SimulatorName
+from autointerp.scoring.simulators import needs_llm as simulator_needs_llm
 from autointerp.workbench import Workbench
 
 R = TypeVar("R", bound=BaseModel)
 
 
-def parse_explainers(spec: str) -> list[ExplainMethod]:
-    """`agent,one-shot,heuristic` (any order, any subset), run cheapest first."""
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    bad = [n for n in names if n not in EXPLAINERS]
-    if bad or not names:
-        raise InputError(f"the explainers must be a comma-separated subset of {', '.join(EXPLAINERS)}; got {spec!r}")
-    return [m for m in EXPLAINERS if m in names]
-
-
 def needs_llm(methods: Sequence[ExplainMethod], simulator: SimulatorName) -> bool:
-    return any(m != "heuristic" for m in methods) or simulator in ("llm", "llm-logprob")
+    return explainers_need_llm(list(methods)) or simulator_needs_llm(simulator)
 
 
 def open_llm(spec: str | None, methods: Sequence[ExplainMethod], simulator: SimulatorName,
@@ -47,18 +40,16 @@ def run_explainer(wb: Workbench, neuron: str, method: ExplainMethod, llm: LLM | 
                   simulator: SimulatorName, console: Console | None = None) -> ExplainerRun:
     """One explanation and its held-out score; an explainer that yields nothing is recorded, not raised.
     With a console, a live status line (step, tool, best validation score, tokens) while it runs."""
-    from autointerp.llm import Usage
-    from autointerp.progress import ExplainStatus, live
-
+    explainer = get_explainer(method)
     start = time.perf_counter()
-    chat = llm if method != "heuristic" or simulator in ("llm", "llm-logprob") else None
+    chat = llm if explainer.needs_llm or simulator_needs_llm(simulator) else None
     status = ExplainStatus(f"{neuron} {method}", Usage(), phase="starting")
     try:
         with live(status, console) as on_event:
-            rec = run_explain(wb, neuron, chat, method, config, simulator, usage=status.usage, on_event=on_event)
+            rec = explain(wb, neuron, chat, explainer, config, simulator, usage=status.usage, on_event=on_event)
     except ExplanationFailed as e:
         return ExplainerRun(neuron=neuron, method=method, explainer=llm.name if chat else "none",
-                            prompt_version=PROMPT_VERSIONS[method], error=str(e),
+                            prompt_version=explainer.prompt_version, error=str(e),
                             seconds=round(time.perf_counter() - start, 2))
     return ExplainerRun(
         neuron=neuron, method=method, text=rec.text, triggers=rec.triggers, score=rec.score, explainer=rec.explainer,
@@ -88,8 +79,10 @@ def run_all(wb: Workbench, neuron: str, methods: Sequence[ExplainMethod], llm: L
 
 
 def open_journal(out: Path, eval_name: str, **key) -> Journal:
-    """The eval's journal in its output folder, keyed by what decides its runs (and the prompt versions)."""
-    return Journal(out / f".{eval_name}.journal.jsonl", {"eval": eval_name, "prompts": PROMPT_VERSIONS, **key})
+    """The eval's journal in its output folder, keyed by what decides its runs (and the registered
+    explainers' prompt versions)."""
+    prompts = {e.name: e.prompt_version for e in explainers()}
+    return Journal(out / f".{eval_name}.journal.jsonl", {"eval": eval_name, "prompts": prompts, **key})
 
 
 def totals(runs: Sequence[ExplainerRun], methods: Sequence[ExplainMethod]) -> list[ExplainerTotals]:
@@ -99,7 +92,7 @@ def totals(runs: Sequence[ExplainerRun], methods: Sequence[ExplainMethod]) -> li
         costs = [r.cost_usd for r in rs]
         out.append(ExplainerTotals(
             method=m, runs=len(rs), failures=sum(r.error is not None for r in rs),
-            prompt_version=PROMPT_VERSIONS[m], prompt_tokens=sum(r.prompt_tokens for r in rs),
+            prompt_version=get_explainer(m).prompt_version, prompt_tokens=sum(r.prompt_tokens for r in rs),
             completion_tokens=sum(r.completion_tokens for r in rs),
             cost_usd=None if any(c is None for c in costs) else round(sum(costs), 6),  # type: ignore[arg-type]
             seconds=round(sum(r.seconds for r in rs), 1)))
@@ -120,9 +113,6 @@ def run_info(eval_name: EvalName, command: str, model: str, llm: LLM | None, sim
 def ensure_caches(wb: Workbench, layers: Sequence[int], console: Console | None = None) -> dict[int, int]:
     """Build the workbench's missing layer caches in one pass (settings.tokens); keep complete ones
     whatever their budget (building a smaller one would replace them). Returns layer -> cached tokens."""
-    from autointerp.cache.build import build_cache
-    from autointerp.errors import CacheError
-
     missing = []
     for layer in sorted(set(layers)):
         try:

@@ -1,4 +1,5 @@
-"""Choose an LLM by name; retry transient failures only; every call returns its own usage.
+"""What every backend makes: an `LLM` that retries transient failures only and returns each call's
+own usage. The backends themselves (chosen by an --llm spec's prefix) are in `autointerp.llm.registry`.
 
 Backends declare what they support (`Capabilities`): native tool calls, a begun ("prefilled")
 reply with local decoding hints, and digit expectations from prompt logprobs. Call sites read the
@@ -6,23 +7,16 @@ declaration, never the backend's type. No configured key ever appears in an erro
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from urllib.parse import urlparse
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from autointerp.config import Settings, get_settings
 from autointerp.errors import AutointerpError, InputError
 from autointerp.secrets import redact
-
-# USD per million tokens (prompt, completion), for models with a known price.
-PRICES = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60),
-          "gpt-4.1": (2.00, 8.00), "gpt-4.1-nano": (0.10, 0.40)}
-
 
 class LLMError(AutointerpError):
     """An LLM call failed for good (auth, bad request, retries exhausted, unusable reply)."""
@@ -136,6 +130,8 @@ class LLM:
     max_attempts: int = 5
     timeout: float = 60.0
     endpoint: tuple[str, str] | None = None  # (model, base_url) of an OpenAI-compatible server
+    # how the backend reads digit expectations (with digit_logprobs): (llm, prompt, offsets, top)
+    expectations: Callable[[LLM, str, list[int], int], Expectations] | None = field(default=None, repr=False)
     prefix_reuse: bool = False  # the reply's cache_read counts as prompt tokens not run (the local model)
     _key: str | None = field(default=None, repr=False)
 
@@ -185,69 +181,9 @@ class LLM:
         """At each character offset (where a placeholder digit starts a token), the expected digit 0-9
         under the model's next-token distribution there (renormalised over the digits). The local
         backend uses the exact distribution; a server its `echo` + `logprobs` top-`top`."""
-        if not self.capabilities.digit_logprobs:
+        if not self.capabilities.digit_logprobs or self.expectations is None:
             raise InputError(f"{self.name} gives no prompt logprobs; use the llm simulator")
         t0 = time.perf_counter()
-        if self.endpoint is None:
-            values, n_prompt = self.chat.digit_expectations(prompt, offsets)  # type: ignore[attr-defined]
-            got = Expectations(values, Usage.of(n_prompt, 0, self.price))
-        else:
-            from autointerp.llm.remote import remote_digit_expectations
-
-            got = remote_digit_expectations(self, prompt, offsets, top)
+        got = self.expectations(self, prompt, offsets, top)
         got.usage.seconds = time.perf_counter() - t0
         return got
-
-
-def llm_name(spec: str) -> str:
-    """The name records carry for an --llm spec: the server URL is left out."""
-    return spec.partition("@")[0] if spec.startswith("openai-compatible:") else spec
-
-
-def _check_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InputError(f"malformed server URL {url!r} in the LLM spec: expected http(s)://host[:port]/v1")
-    try:
-        parsed.port
-    except ValueError:
-        raise InputError(f"malformed server URL {url!r} in the LLM spec: bad port") from None
-    return url
-
-
-def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:
-    """`local`, `openai:<model>` (needs OPENAI_API_KEY) or `openai-compatible:<model>@<base_url>`."""
-    settings = settings or get_settings()
-    spec = spec or settings.llm
-    if spec == "local":
-        from autointerp.llm.local import LocalChatModel
-        from autointerp.targets.embedded import load_chat_model
-
-        return LLM("local", LocalChatModel(*load_chat_model(settings.data_dir), prefix_cache=settings.prefix_cache),
-                   price=(0.0, 0.0), capabilities=Capabilities(prefill=True, digit_logprobs=True), prefix_reuse=True)
-    kind, _, rest = spec.partition(":")
-    limits = {"max_attempts": settings.llm_attempts, "timeout": settings.llm_timeout}
-    if kind == "openai" and rest:
-        key = os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise InputError("the LLM openai:... needs OPENAI_API_KEY in the environment")
-        return LLM(spec, _openai(rest, key, None, settings.llm_timeout), price=PRICES.get(rest),
-                   capabilities=Capabilities(tool_calls=True), _key=key, **limits)
-    if kind == "openai-compatible" and "@" in rest:
-        model, _, url = rest.partition("@")
-        if not model:
-            raise InputError(f"LLM spec {spec!r} names no model: openai-compatible:<model>@<base_url>")
-        key = os.environ.get("OPENAI_API_KEY") or "not-needed"
-        return LLM(llm_name(spec), _openai(model, key, _check_url(url), settings.llm_timeout), price=PRICES.get(model),
-                   capabilities=Capabilities(tool_calls=True, digit_logprobs=True), endpoint=(model, url), _key=key,
-                   **limits)
-    raise InputError(f"unknown LLM {spec!r}: use local, openai:<model> or openai-compatible:<model>@<base_url>")
-
-
-def _openai(model: str, key: str, base_url: str | None, timeout: float) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
-
-    # max_retries=0: tenacity decides what to retry, so auth errors are never retried.
-    return ChatOpenAI(model=model, api_key=SecretStr(key), base_url=base_url, max_retries=0, timeout=timeout,
-                      temperature=0)

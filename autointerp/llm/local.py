@@ -15,6 +15,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from autointerp.config import Settings
+from autointerp.errors import InputError
+from autointerp.llm.backends import LLM, Capabilities, Expectations, LLMError, Usage
+from autointerp.targets.embedded import load_chat_model
+
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
 
 
@@ -183,8 +188,6 @@ class LocalChatModel(BaseChatModel):
         """At each character offset where a digit token starts, the expected digit 0-9 under the exact
         next-token distribution before it (renormalised over the digits, scaled to 0-10); and the
         number of prompt tokens run."""
-        from autointerp.llm.backends import LLMError
-
         enc = self._tok(prompt, return_offsets_mapping=True, add_special_tokens=False)
         start_of = {s: i for i, (s, e) in enumerate(enc["offset_mapping"]) if e > s}
         idx = [start_of.get(c) for c in offsets]
@@ -194,3 +197,31 @@ class LocalChatModel(BaseChatModel):
         p = torch.softmax(self.next_token_logprobs(enc["input_ids"], [i - 1 for i in idx], digits), dim=-1)
         values = (p * torch.arange(10, dtype=p.dtype)).sum(-1) * (10 / 9)
         return [float(v) for v in values], len(enc["input_ids"])
+
+
+def _expectations(llm: LLM, prompt: str, offsets: list[int], top: int) -> Expectations:
+    """The exact distribution at each offset (`top` is for servers, which return only their top logprobs)."""
+    values, n_prompt = llm.chat.digit_expectations(prompt, offsets)  # type: ignore[attr-defined]
+    return Expectations(values, Usage.of(n_prompt, 0, llm.price))
+
+
+class LocalBackend:
+    """`local`: the embedded SmolLM2 chat model, free, with begun replies and exact digit logprobs."""
+
+    prefix = "local"
+    usage = "local"
+    capabilities = Capabilities(prefill=True, digit_logprobs=True)
+    local = True
+
+    def check(self, spec: str, settings: Settings) -> None:
+        if spec != self.prefix:
+            raise InputError(f"unknown LLM {spec!r}: the local model takes no arguments (use local)")
+
+    def make(self, spec: str, settings: Settings) -> LLM:
+        self.check(spec, settings)
+        chat = LocalChatModel(*load_chat_model(settings.data_dir), prefix_cache=settings.prefix_cache)
+        return LLM("local", chat, price=(0.0, 0.0), capabilities=self.capabilities, prefix_reuse=True,
+                   expectations=_expectations)
+
+    def record_name(self, spec: str) -> str:
+        return spec

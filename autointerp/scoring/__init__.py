@@ -1,1 +1,2 @@
-"""Scoring explanations: simulate activations from an explanation on held-out text, correlate with the real ones."""
+"""Scoring explanations: simulation (simulate activations on held-out text, correlate with the real
+ones), detection and fuzzing (delphi) and counterfactual texts, each a scorer in `scoring.registry`."""

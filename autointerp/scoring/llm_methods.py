@@ -15,15 +15,26 @@ import json
 import math
 import re
 from itertools import groupby
+from typing import ClassVar
 
 import numpy as np
 from langchain_core.messages import HumanMessage
+from pydantic import BaseModel
 
 from autointerp.errors import InputError
 from autointerp.llm import LLM, LLMError, Usage
 from autointerp.prompts import render
-from autointerp.records import ClassifiedExample, NeuronId, Score, ScoreMethod
-from autointerp.scoring.sample import Example, SampleConfig, sample_examples
+from autointerp.records import (
+    ClassifiedExample,
+    ClassifierDetails,
+    CounterfactualDetails,
+    DetectionDetails,
+    FuzzingDetails,
+    NeuronId,
+    Score,
+    ScoreOptions,
+)
+from autointerp.scoring.sample import Example, Sample, SampleConfig, sample_examples
 from autointerp.scoring.split import held_out
 from autointerp.tools.probe import probe
 from autointerp.workbench import Workbench
@@ -98,74 +109,127 @@ def metrics(truth: list[bool], predicted: list[bool | None]) -> dict[str, float]
             "negatives": neg, "failed": len(truth) - len(valid)}
 
 
-def _score(neuron: NeuronId, target_name: str, explanation: str, method: ScoreMethod, value: float | None,
-           n_examples: int, split, llm: LLM, details: dict[str, float], usage: Usage, notes: list[str] = (),
+def _score(neuron: NeuronId, target_name: str, explanation: str, method: str, value: float | None,
+           n_examples: int, split, llm: LLM, details: BaseModel, usage: Usage, notes: list[str] = (),
            examples: list[ClassifiedExample] | None = None) -> Score:
     return Score(neuron=str(neuron), model=target_name, explanation=explanation, method=method, simulator=None,
                  value=None if value is None else round(value, 5), per_example=[], n_tokens=0,
                  n_examples=n_examples, split=split, llm=llm.name, prompt_tokens=usage.prompt_tokens,
-                 completion_tokens=usage.completion_tokens, details={k: round(v, 5) for k, v in details.items()},
-                 notes=list(notes), examples=examples)
+                 completion_tokens=usage.completion_tokens, details=details, notes=list(notes), examples=examples)
 
 
-def classifier_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
-                     method: ScoreMethod = "detection", cfg: SampleConfig = SampleConfig()) -> Score:
-    """Detection or fuzzing (delphi): balanced accuracy of the LLM on positives from the quantiles of
-    the neuron's activating windows and negatives where it never fires, none shown to an explainer."""
-    if method not in ("detection", "fuzzing"):
-        raise InputError(f"{method} is not a classification score: detection or fuzzing")
-    if not explanation.strip():
-        raise InputError("the explanation is empty")
-    neuron, target = wb.neuron(neuron), wb.target
-    layer = wb.layer(neuron.layer)
-    _, _, split = held_out(layer, neuron.index, 5, 5, "top-and-random", wb.settings.seed)
-    s = sample_examples(layer, neuron.index, cfg, frozenset(split.explain_windows), wb.settings.seed)
-    split = split.model_copy(update={"score_top_windows": [e.window for e in s.positives],
-                                     "score_random_windows": [e.window for e in s.negatives]})
-    examples = s.positives + s.negatives
-    texts = ["".join(e.tokens) for e in examples]
-    if method == "fuzzing":
+def _rounded(figures: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 5) for k, v in figures.items()}
+
+
+def _given(llm: LLM | None, method: str) -> LLM:
+    """The LLM a scorer that asks one was given."""
+    if llm is None:
+        raise InputError(f"{method} scoring needs an LLM (local, openai:..., openai-compatible:...)")
+    return llm
+
+
+class ClassifierScorer:
+    """delphi's classifiers: balanced accuracy of the LLM on positives from the quantiles of the
+    neuron's activating windows and negatives where it never fires, none shown to an explainer.
+    A subclass names its prompt and says what text each example is shown as."""
+
+    name: ClassVar[str]
+    prompt: ClassVar[str]
+    details: ClassVar[type[ClassifierDetails]]
+    default_n: ClassVar[int] = 50  # delphi's examples a side
+
+    def needs_llm(self, options: ScoreOptions) -> bool:
+        return True
+
+    def config(self, options: ScoreOptions) -> SampleConfig:
+        n = self.default_n if options.n is None else options.n
+        return SampleConfig(n_positive=n, n_quantiles=options.quantiles, n_negative=n,
+                            example_len=options.example_len, fire_threshold=options.fire_threshold)
+
+    def check(self, options: ScoreOptions) -> None:
+        self.config(options).check()
+
+    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+              llm: LLM | None) -> Score:
+        return self.classify(wb, neuron, explanation, _given(llm, self.name), self.config(options))
+
+    def shown(self, neuron: NeuronId, s: Sample, seed: int) -> tuple[list[str], dict[str, float]]:
+        """The text each example is shown as, and figures the showing adds to the details."""
+        return ["".join(e.tokens) for e in s.positives + s.negatives], {}
+
+    def classify(self, wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
+                 cfg: SampleConfig = SampleConfig()) -> Score:
+        if not explanation.strip():
+            raise InputError("the explanation is empty")
+        neuron, target = wb.neuron(neuron), wb.target
+        layer = wb.layer(neuron.layer)
+        _, _, split = held_out(layer, neuron.index, 5, 5, "top-and-random", wb.settings.seed)
+        s = sample_examples(layer, neuron.index, cfg, frozenset(split.explain_windows), wb.settings.seed)
+        split = split.model_copy(update={"score_top_windows": [e.window for e in s.positives],
+                                         "score_random_windows": [e.window for e in s.negatives]})
+        examples = s.positives + s.negatives
+        texts, extra = self.shown(neuron, s, wb.settings.seed)
+        order = np.random.default_rng([wb.settings.seed, neuron.layer, neuron.index, 18]).permutation(len(examples))
+        usage, answers = Usage(), [None] * len(examples)
+        for i in order:  # shuffled, as delphi's Classifier.__call__ does
+            answers[i] = _classify(llm, render(self.prompt, PROMPT_VERSION, explanation=explanation, text=texts[i]),
+                                   usage)
+        truth = [e.quantile is not None for e in examples]
+        m = metrics(truth, answers)
+        if m["failed"] == len(examples):
+            raise DetectionFailed(f"{llm.name} answered neither yes nor no for any of the {len(examples)} examples")
+        notes = list(s.notes)
+        value: float | None = m["balanced_accuracy"]
+        if not m["positives"] or not m["negatives"]:
+            value = None
+            notes.append("undefined: no answered " + ("positive" if not m["positives"] else "negative") + " example")
+        if m["failed"]:
+            notes.append(f"{m['failed']} of {len(examples)} examples got no yes/no answer and are left out")
+        details = self.details.model_validate(_rounded({
+            **m, "fire_threshold": cfg.fire_threshold, "threshold": s.threshold, "example_len": cfg.example_len,
+            "quantiles": cfg.n_quantiles, "activating_pool": s.activating_pool, "negative_pool": s.negative_pool,
+            **extra}))
+        shown = [ClassifiedExample(window=e.window, start=e.start, text=t, activating=e.quantile is not None,
+                                   quantile=e.quantile, max_activation=round(e.max_activation, 5), prediction=a)
+                 for e, t, a in zip(examples, texts, answers)]
+        return _score(neuron, target.name, explanation, self.name, value, len(examples), split, llm, details, usage,
+                      notes, shown)
+
+
+class DetectionScorer(ClassifierScorer):
+    """delphi's detection: does the example match the explanation?"""
+
+    name = "detection"
+    prompt = "detect"
+    details = DetectionDetails
+
+
+class FuzzingScorer(ClassifierScorer):
+    """delphi's fuzzing: are the highlighted tokens the ones the explanation describes?"""
+
+    name = "fuzzing"
+    prompt = "fuzz"
+    details = FuzzingDetails
+
+    def shown(self, neuron: NeuronId, s: Sample, seed: int) -> tuple[list[str], dict[str, float]]:
         # delphi fuzz.py: as many false highlights as the positives fire on tokens, on average (ceil).
         n_incorrect = math.ceil(np.mean([sum(a > s.threshold for a in e.activations) for e in s.positives]))
-        rng = np.random.default_rng([wb.settings.seed, neuron.layer, neuron.index, 17])
-        texts = [highlight(e.tokens, fuzz_marks(e, s.threshold, n_incorrect, rng)) for e in examples]
-    order = np.random.default_rng([wb.settings.seed, neuron.layer, neuron.index, 18]).permutation(len(examples))
-    usage, answers = Usage(), [None] * len(examples)
-    name = "detect" if method == "detection" else "fuzz"
-    for i in order:  # shuffled, as delphi's Classifier.__call__ does
-        answers[i] = _classify(llm, render(name, PROMPT_VERSION, explanation=explanation, text=texts[i]), usage)
-    truth = [e.quantile is not None for e in examples]
-    m = metrics(truth, answers)
-    if m["failed"] == len(examples):
-        raise DetectionFailed(f"{llm.name} answered neither yes nor no for any of the {len(examples)} examples")
-    notes = list(s.notes)
-    value: float | None = m["balanced_accuracy"]
-    if not m["positives"] or not m["negatives"]:
-        value = None
-        notes.append("undefined: no answered " + ("positive" if not m["positives"] else "negative") + " example")
-    if m["failed"]:
-        notes.append(f"{m['failed']} of {len(examples)} examples got no yes/no answer and are left out")
-    details = {**m, "fire_threshold": cfg.fire_threshold, "threshold": s.threshold, "example_len": cfg.example_len,
-               "quantiles": cfg.n_quantiles, "activating_pool": s.activating_pool, "negative_pool": s.negative_pool}
-    if method == "fuzzing":
-        details["n_incorrect"] = n_incorrect
-    shown = [ClassifiedExample(window=e.window, start=e.start, text=t, activating=e.quantile is not None,
-                               quantile=e.quantile, max_activation=round(e.max_activation, 5), prediction=a)
-             for e, t, a in zip(examples, texts, answers)]
-    return _score(neuron, target.name, explanation, method, value, len(examples), split, llm, details, usage,
-                  notes, shown)
+        rng = np.random.default_rng([seed, neuron.layer, neuron.index, 17])
+        texts = [highlight(e.tokens, fuzz_marks(e, s.threshold, n_incorrect, rng)) for e in s.positives + s.negatives]
+        return texts, {"n_incorrect": n_incorrect}
 
 
 def detection_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
                     cfg: SampleConfig = SampleConfig()) -> Score:
     """delphi's detection: does the example match the explanation?"""
-    return classifier_score(wb, neuron, explanation, llm, "detection", cfg)
+    return DetectionScorer().classify(wb, neuron, explanation, llm, cfg)
 
 
 def fuzzing_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
                   cfg: SampleConfig = SampleConfig()) -> Score:
     """delphi's fuzzing: are the highlighted tokens the ones the explanation describes?"""
-    return classifier_score(wb, neuron, explanation, llm, "fuzzing", cfg)
+    return FuzzingScorer().classify(wb, neuron, explanation, llm, cfg)
 
 
 def parse_texts(reply: str) -> list[str]:
@@ -206,6 +270,25 @@ def counterfactual_score(wb: Workbench, neuron: NeuronId | str, explanation: str
     recall = tp / len(acts[True])
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     gap = sum(acts[True]) / len(acts[True]) - sum(acts[False]) / len(acts[False])
-    return _score(neuron, target.name, explanation, "counterfactual", f1, len(acts[True]) + len(acts[False]), split,
-                  llm, {"precision": precision, "recall": recall, "f1": f1, "mean_activation_gap": gap,
-                        "threshold": thr}, usage)
+    details = CounterfactualDetails.model_validate(_rounded(
+        {"precision": precision, "recall": recall, "f1": f1, "mean_activation_gap": gap, "threshold": thr}))
+    return _score(neuron, target.name, explanation, CounterfactualScorer.name, f1,
+                  len(acts[True]) + len(acts[False]), split, llm, details, usage)
+
+
+class CounterfactualScorer:
+    """Huang et al.: texts the LLM writes to (not) activate the neuron, run on the real model (F1)."""
+
+    name: ClassVar[str] = "counterfactual"
+    default_n: ClassVar[int] = 5  # texts a side
+
+    def needs_llm(self, options: ScoreOptions) -> bool:
+        return True
+
+    def check(self, options: ScoreOptions) -> None:
+        """Nothing to check before the model loads."""
+
+    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+              llm: LLM | None) -> Score:
+        n = self.default_n if options.n is None else options.n
+        return counterfactual_score(wb, neuron, explanation, _given(llm, self.name), n)

@@ -18,22 +18,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
 from autointerp.errors import InputError
-from autointerp.llm.backends import Usage
+from autointerp.llm.backends import LLM, Usage
 from autointerp.records import (
     ActivationRecord,
     NeuronId,
     Score,
     ScoredWindow,
+    ScoreOptions,
     ScoreRule,
     SimulatorName,
     SplitKind,
 )
-from autointerp.scoring.simulators import get_simulator
+from autointerp.scoring.simulators import get_simulator, needs_llm
 from autointerp.scoring.split import held_out
 from autointerp.workbench import Workbench
 
@@ -135,3 +136,21 @@ def simulation_score(wb: Workbench, neuron: NeuronId | str, explanation: str, si
                  split=held, llm=llm.name if llm else None, prompt_tokens=sim.usage.prompt_tokens,
                  completion_tokens=sim.usage.completion_tokens, notes=notes,
                  windows=sim.windows if keep_windows else None)
+
+
+class SimulationScorer:
+    """OpenAI's simulation: a simulator predicts every token from the explanation; the score is the
+    correlation with the real activations on held-out windows."""
+
+    name: ClassVar[str] = "simulation"
+
+    def needs_llm(self, options: ScoreOptions) -> bool:
+        return needs_llm(options.simulator)
+
+    def check(self, options: ScoreOptions) -> None:
+        """The windows are checked by `simulation_score`, before anything runs."""
+
+    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+              llm: LLM | None) -> Score:
+        return simulation_score(wb, neuron, explanation, options.simulator, options.triggers, options.top,
+                                options.random, options.split, llm=llm, rule=options.rule)

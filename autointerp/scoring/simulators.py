@@ -10,6 +10,7 @@ import numpy as np
 from autointerp.embeddings import embed, embed_cached
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord, SimulatorName
+from autointerp.scoring.llm_simulators import LLMSimulator, LogprobSimulator
 from autointerp.tools.words import span_of, word_spans
 
 
@@ -95,16 +96,20 @@ class LexicalSimulator:
 
 
 OFFLINE: dict[str, type] = {"embedding": EmbeddingSimulator, "lexical": LexicalSimulator}
+ASKS_LLM: dict[str, type] = {"llm": LLMSimulator, "llm-logprob": LogprobSimulator}
+
+
+def needs_llm(name: str) -> bool:
+    """Whether the simulator asks an LLM."""
+    return name in ASKS_LLM
 
 
 def get_simulator(name: str, llm=None) -> Simulator:
     """`embedding` and `lexical` need nothing; `llm` and `llm-logprob` need an LLM."""
     if name in OFFLINE:
         return OFFLINE[name]()
-    if name in ("llm", "llm-logprob"):
+    if name in ASKS_LLM:
         if llm is None:
             raise InputError(f"simulator {name!r} needs an LLM (local, openai:..., openai-compatible:...)")
-        from autointerp.scoring.llm_simulators import LLMSimulator, LogprobSimulator
-
-        return LLMSimulator(llm) if name == "llm" else LogprobSimulator(llm)
+        return ASKS_LLM[name](llm)
     raise InputError(f"unknown simulator {name!r}: choose from embedding, lexical, llm, llm-logprob")

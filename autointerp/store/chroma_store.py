@@ -119,11 +119,9 @@ class Store:
         return current[-1] if current else None
 
     def best(self, model: str, neuron: str | NeuronId) -> Explanation | None:
-        """The current explanation with the highest headline score (unscored ones last; ties: newest)."""
-        current = self.get(model, neuron)
-        if not current:
-            return None
-        return max(current, key=lambda e: (keys.headline(e) is not None, keys.headline(e) or 0.0, keys.timestamp(e)))
+        """The current explanation with the highest headline score (unscored ones last; ties: newest):
+        `keys.rank`, the rule the web app and the batch report use too."""
+        return max(self.get(model, neuron), key=keys.rank, default=None)
 
     def list(self, model: str | None = None, layer: int | None = None,
              confident: bool | None = None) -> list[Explanation]:

@@ -60,6 +60,14 @@ def headline(expl: Explanation) -> float | None:
     return None if s is None or not math.isfinite(s) else float(s)
 
 
+def rank(expl: Explanation) -> tuple[bool, float, float]:
+    """The best of a neuron's explanations ranks highest: a defined headline score first (unscored and
+    NaN last), then the score, then the newest, so a tie never depends on the order records came in.
+    The store's `best`, the web app's layer table and the batch report all choose by it."""
+    score = headline(expl)
+    return score is not None, score if score is not None else 0.0, timestamp(expl)
+
+
 def metadata(expl: Explanation) -> dict[str, str | int | float | bool]:
     """Flat filterable fields plus the full record JSON (`record`), which round-trips losslessly."""
     nid = NeuronId.parse(expl.neuron)

@@ -3,10 +3,10 @@ word of a top example, one at a time, and see how the neuron's activation on its
 
 from __future__ import annotations
 
-import html
 from pydantic import BaseModel
 
 from autointerp.errors import InputError
+from autointerp.present import templates
 from autointerp.records import ActivationRecord, ContextMode, NeuronId
 from autointerp.tools.probe import make_record, run_ids
 from autointerp.tools.words import span_of, word_spans
@@ -34,6 +34,10 @@ class ContextResult(BaseModel):
     max_token: str
     original_activation: float
     words: list[WordEffect]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich output: the words shaded as in `context --html`."""
+        return templates.render("nb_context.html", res=self)
 
 
 def context(wb: Workbench, neuron: NeuronId | str, example: int = 0, mode: Mode = "delete",
@@ -78,23 +82,7 @@ def context(wb: Workbench, neuron: NeuronId | str, example: int = 0, mode: Mode 
 
 def render_context_html(res: ContextResult) -> str:
     """Words shaded by importance: orange where deleting them lowers the activation, blue where it raises it."""
-    spans = []
-    for w in res.words:
-        x = max(-1.0, min(1.0, w.importance))
-        bg = f"rgba(255,120,0,{x:.3f})" if x >= 0 else f"rgba(40,110,255,{-x:.3f})"
-        style = f"background:{bg}" + (";outline:2px solid #c00" if w.is_max_word else "")
-        spans.append(f'<span style="{style}" title="activation {w.activation:.4f} (delta {w.delta:+.4f})">'
-                     f"{html.escape(w.word)}</span>")
-    e = html.escape
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(res.neuron)} context</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:900px}} p.win{{font-family:ui-monospace,monospace;white-space:pre-wrap;line-height:1.8}}</style>
-</head><body><h1>{e(res.neuron)} <small>{e(res.model)}</small></h1>
-<p>Top example {res.example} (window {res.window}); max token <code>{e(repr(res.max_token))}</code>,
-activation {res.original_activation:.4f}. Each word was {"deleted" if res.mode == "delete" else "replaced"} in turn;
-shading shows how much the activation at the max token fell (orange) or rose (blue).</p>
-<p class="win">{"".join(spans)}</p></body></html>
-"""
+    return templates.render("context.html", title=f"{res.neuron} context", res=res)
 
 
 def without_word(wb: Workbench, neuron: NeuronId | str, rec: ActivationRecord, word: int) -> ActivationRecord:

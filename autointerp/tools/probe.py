@@ -6,6 +6,7 @@ import torch
 from pydantic import BaseModel
 
 from autointerp.errors import InputError
+from autointerp.present import templates
 from autointerp.records import ActivationRecord, NeuronId
 from autointerp.targets import Target, hook_name
 from autointerp.workbench import Workbench
@@ -15,6 +16,11 @@ class ProbeResult(BaseModel):
     neuron: str
     model: str
     records: list[ActivationRecord]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich output: each text's tokens shaded by the activation (scale: the largest here)."""
+        scale = max((abs(r.max_activation) for r in self.records), default=0.0)
+        return templates.render("nb_probe.html", res=self, scale=scale)
 
 
 def encode_texts(target: Target, texts: list[str]) -> list[list[int]]:

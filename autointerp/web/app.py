@@ -1,13 +1,12 @@
 """The FastAPI application: created once per server with its Workbench (the model loads once per
-process), Jinja2 templates with autoescape on, the hand-written static files, and error pages that
-give the reason and never a traceback."""
+process), the presentation layer's Jinja2 templates (autoescape on), the hand-written static files,
+and error pages that give the reason and never a traceback."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -15,18 +14,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autointerp.errors import AutointerpError, InputError
+from autointerp.present.templates import environment
 from autointerp.workbench import Workbench
 
 HERE = Path(__file__).parent
 log = logging.getLogger("autointerp.web")
-
-
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["fmt"] = lambda v, spec="+.3f": "—" if v is None else format(v, spec)
-    env.filters["trepr"] = repr
-    return env
 
 
 def render(request: Request, name: str, status_code: int = 200, **ctx) -> HTMLResponse:
@@ -54,7 +46,7 @@ def create_app(wb: Workbench, store=None) -> FastAPI:
 
     app = FastAPI(title="autointerp", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = WebState(wb, store)
-    app.state.templates = _env()
+    app.state.templates = environment()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
 

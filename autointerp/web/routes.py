@@ -6,14 +6,19 @@ import asyncio
 import json
 import time
 from collections import Counter
-from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from autointerp.agent import AgentConfig, explain, get_explainer
 from autointerp.agent import transcript as tr
+from autointerp.llm import check_llm
+from autointerp.present.best import best_per_neuron
+from autointerp.present.figures import max_plot_svg
+from autointerp.ranges import check_within, parse_indices
 from autointerp.records import Explanation, NeuronId
+from autointerp.tools.probe import probe
 from autointerp.web import views
 from autointerp.web.app import render
 from autointerp.web.runs import Busy
@@ -43,7 +48,7 @@ def index(request: Request):
 
 def _layer_rows(state: WebState, model: str, layer: int) -> tuple[list[dict], views.LayerSummary | None]:
     records = state.store.list(model=model, layer=layer)
-    best = views.best_per_neuron(records)
+    best = best_per_neuron(records)
     summary = state.summary(layer) if model == state.model else None
     triaged = state.triage(layer) if model == state.model else {}
     indices = range(len(summary.maxes)) if summary is not None else sorted(best)
@@ -78,7 +83,7 @@ def layer_page(request: Request, layer: str, model: str | None = None):
         if not rows:
             raise NotFound(state.no_cache(n) + "; nothing is stored for it either")
         note = state.no_cache(n)
-    plot = views.max_plot_svg(summary.maxes, {r["index"] for r in rows if r["explanation"]}) if summary else ""
+    plot = max_plot_svg(summary.maxes, {r["index"] for r in rows if r["explanation"]}) if summary else ""
     return render(request, "layer.html", title=f"{model} layer {n}", model=model, layer=n, rows=rows, note=note,
                   plot=plot, triaged=any(r["relatedness"] is not None for r in rows),
                   explained=sum(1 for r in rows if r["explanation"]), cached=summary is not None,
@@ -107,7 +112,7 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
     model, nid = state.neuron(neuron, _model(state, model))
     served = model == state.model
     cache = state.cache(nid.layer) if served else None
-    ctx: dict = {"stats": None, "hist": "", "top": [], "n_top": 0, "quantiles": [], "random": [], "scale": 0.0,
+    ctx: dict = {"stats": None, "top": [], "n_top": 0, "quantiles": [], "random": [], "scale": 0.0,
                  "unique": []}
     if cache is not None:
         n = nid.index
@@ -117,11 +122,9 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
         n_top = int((cache.arrays["top_win"][n] >= 0).sum())
         uniq = Counter(r.max_token for r in top_recs)
         ctx = {
-            "stats": stats, "hist": views.histogram_svg(stats), "scale": scale, "n_top": n_top,
-            "top": [(r, views.window_markup(r, scale)) for r in top_recs],
-            "quantiles": [(q, [(r, views.window_markup(r, scale)) for r in q.examples[:PER_BIN]])
-                          for q in reversed(cache.quantiles(n))],
-            "random": [(r, views.window_markup(r, scale)) for r in cache.random(n)[:RANDOM_SHOWN]],
+            "stats": stats, "scale": scale, "n_top": n_top, "top": top_recs,
+            "quantiles": [(q, q.examples[:PER_BIN]) for q in reversed(cache.quantiles(n))],
+            "random": cache.random(n)[:RANDOM_SHOWN],
             "unique": uniq.most_common(),
         }
     explanations, older = _explanation_views(state, model, nid)
@@ -194,8 +197,6 @@ class TriageRequest(BaseModel):
 
 @router.post("/api/layers/{layer}/triage")
 def api_triage(request: Request, layer: str, body: TriageRequest):
-    from autointerp.ranges import check_within, parse_indices
-
     state = web(request)
     _, n = state.layer_number(layer)
     picked = check_within(parse_indices(body.neurons, "neurons"), state.wb.target.d_mlp, "neuron")
@@ -225,8 +226,6 @@ class ProbeRequest(BaseModel):
 @router.post("/api/probe")
 def api_probe(request: Request, body: ProbeRequest):
     """The same JSON as `autointerp probe --json`: ProbeResult.model_dump()."""
-    from autointerp.tools.probe import probe
-
     state = web(request)
     if body.model and body.model != state.model:
         raise BadRequest(f"this server runs {state.model}, not {body.model}")
@@ -249,28 +248,30 @@ def api_search(request: Request, q: str = "", k: int = Query(10, ge=1, le=200), 
 
 
 class ExplainRequest(BaseModel):
-    method: Literal["agent", "one-shot", "heuristic"] = "agent"
+    method: str = Field("agent", description="a registered explainer")
     llm: str | None = None
     max_steps: int = Field(8, ge=1, le=100)
     target_score: float = Field(0.9, le=1.0)
+
+    @field_validator("method")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        get_explainer(name)  # an InputError is a ValueError: a 400 naming the registered explainers
+        return name
 
 
 @router.post("/api/neurons/{neuron}/explain", status_code=202)
 def api_explain(request: Request, neuron: str, body: ExplainRequest):
     """Start the explainer in the background; 409 (with the running run) when this neuron has one going."""
-    from autointerp.agent import AgentConfig
-
     state = web(request)
     model, nid = state.neuron(neuron)
     state.need_cache(nid.layer)
-    spec = None if body.method == "heuristic" else (body.llm or "").strip() or state.settings.llm
-    if spec is not None and spec != "local":
-        state.llm(spec)  # a malformed spec or a missing key: 400 now, not a failed run
+    spec = ((body.llm or "").strip() or state.settings.llm) if get_explainer(body.method).needs_llm else None
+    if spec is not None:
+        check_llm(spec, state.settings)  # a malformed spec or a missing key: 400 now, not a failed run
     config = AgentConfig(max_steps=body.max_steps, target_score=body.target_score)
 
     def job(on_event) -> tuple[dict, str | None]:
-        from autointerp.agent import explain
-
         llm = state.llm(spec) if spec is not None else None
         rec = explain(state.wb, nid, llm, body.method, config, store=state.store, on_event=on_event)
         stored = state.store.add(rec)

@@ -13,6 +13,7 @@ from fastapi import HTTPException
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError, CacheError, InputError
 from autointerp.fileio import atomic_write_text
+from autointerp.llm import LLM, make_llm
 from autointerp.records import Explanation, NeuronId
 from autointerp.web import views
 from autointerp.web.runs import Runs
@@ -45,7 +46,7 @@ class WebState:
         self._summaries: dict[int, tuple[str, views.LayerSummary]] = {}
         self._overview: tuple[float, list[views.ModelInfo]] | None = None
         self._effects: dict[str, dict] = {}
-        self._llms: dict[str, object] = {}
+        self._llms: dict[str, LLM] = {}
 
     # ---- neurons and layers ----
 
@@ -157,9 +158,7 @@ class WebState:
             self._effects[key] = effects(self.wb, nid).model_dump(mode="json")
         return self._effects[key]
 
-    def llm(self, spec: str):
-        from autointerp.llm import make_llm
-
+    def llm(self, spec: str) -> LLM:
         with self._llm_lock:
             if spec not in self._llms:
                 self._llms[spec] = make_llm(spec, self.settings)

@@ -1,106 +1,28 @@
-"""What the pages show, assembled from the caches, the store and the transcripts: plain data and
-small inline SVGs. Nothing here knows about HTTP.
+"""What the pages show, assembled from the caches, the store and the transcripts: plain data.
+Nothing here knows about HTTP; shading, figures and the best-explanation rule are the presentation
+layer's (`autointerp.present`).
 
-Every string that comes from a corpus, an LLM or an imported file leaves this module either as data
-(escaped by Jinja2's autoescape, or set with `textContent` in the browser) or, in the few pre-built
-fragments (`window_markup`, the SVGs), escaped here with markupsafe.
+Every string that comes from a corpus, an LLM or an imported file leaves this module as data,
+escaped by Jinja2's autoescape or set with `textContent` in the browser.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from markupsafe import Markup, escape
 
+from autointerp import events as ev
 from autointerp.agent import transcript as tr
 from autointerp.config import Settings
-from autointerp.records import ActivationRecord, CacheManifest, Explanation, NeuronId, NeuronStats
-from autointerp.store.keys import headline, timestamp
-
-# ---- token shading (the same colours as `autointerp show --html`) ----
-
-
-def shade(a: float, scale: float) -> str:
-    """The background of a token: orange for positive activations, blue for negative ones; "" when
-    it would be invisible (most tokens: the page stays small)."""
-    x = max(-1.0, min(1.0, a / scale)) if scale > 0 else 0.0
-    if abs(x) < 0.02:
-        return ""
-    alpha = f"{abs(x):.2f}".lstrip("0")
-    return f"rgba(255,120,0,{alpha})" if x >= 0 else f"rgba(40,110,255,{alpha})"
-
-
-def _attr(text: str) -> str:
-    """Text for a double-quoted attribute (single quotes need no escaping there)."""
-    return html.escape(text, quote=False).replace('"', "&quot;")
-
-
-def token_text(t: str) -> str:
-    """A token as shown: newlines visible as ↵ (and kept, for pre-wrap), carriage returns dropped."""
-    return t.replace("\r", "").replace("\n", "↵\n")
-
-
-def window_markup(rec: ActivationRecord, scale: float) -> Markup:
-    """Every token of a window shaded by its activation, `'token': value` on hover; tokens escaped."""
-    out = []
-    for i, (t, a) in enumerate(zip(rec.tokens, rec.activations)):
-        if rec.has_bos and i == 0:
-            continue
-        bg = shade(a, scale)
-        attrs = (' class="max"' if i == rec.max_index else "") + (f' style="background:{bg}"' if bg else "")
-        out.append(f'<span{attrs} title="{_attr(repr(t))}: {a:.4f}">{escape(token_text(t))}</span>')
-    return Markup("".join(out))
-
-
-# ---- SVG figures ----
-
-
-def histogram_svg(stats: NeuronStats, width: int = 600, height: int = 110) -> Markup:
-    h = stats.histogram
-    nz = [i for i, c in enumerate(h.counts) if c]
-    if not nz:
-        return Markup("")
-    lo, hi = nz[0], nz[-1] + 1
-    counts = h.counts[lo:hi]
-    bw, top = width / len(counts), max(counts)
-    # log scale: the mass near zero would flatten every bar that matters
-    y = [height * math.log1p(c) / math.log1p(top) for c in counts]
-    bars = "".join(
-        f'<rect x="{i * bw:.1f}" y="{height - v:.1f}" width="{max(bw - 1, 1):.1f}" height="{v:.1f}">'
-        f'<title>[{h.edges[lo + i]:.3g}, {h.edges[lo + i + 1]:.3g}): {c:,}</title></rect>'
-        for i, (c, v) in enumerate(zip(counts, y)))
-    return Markup(
-        f'<svg class="hist" viewBox="0 0 {width} {height + 16}" width="{width}" height="{height + 16}" role="img" '
-        f'aria-label="activation histogram (log counts)">{bars}'
-        f'<text x="0" y="{height + 13}">{h.edges[lo]:.3g}</text>'
-        f'<text x="{width}" y="{height + 13}" text-anchor="end">{h.edges[hi]:.3g}</text></svg>')
-
-
-def max_plot_svg(maxes: list[float], explained: set[int], height: int = 120) -> Markup:
-    """Max activation per neuron (the seed's Fig 1): explained neurons in red."""
-    if not maxes:
-        return Markup("")
-    top = max(max(maxes), 1e-9)
-    paths: dict[bool, list[str]] = {False: [], True: []}
-    for i, m in enumerate(maxes):
-        v = height * max(m, 0.0) / top
-        if v > 0:
-            paths[i in explained].append(f"M{i + 0.5:.1f} {height}V{height - v:.2f}")
-    n = len(maxes)
-    body = "".join(f'<path class="{"explained" if flag else "bar"}" d="{"".join(d)}"/>'
-                   for flag, d in paths.items() if d)
-    return Markup(
-        f'<svg class="maxplot" viewBox="0 0 {n} {height}" preserveAspectRatio="none" width="100%" height="{height}" '
-        f'role="img" aria-label="max activation per neuron; explained ones in red">{body}</svg>')
-
+from autointerp.present.scores import value_text
+from autointerp.records import CacheManifest, Explanation, NeuronId
 
 # ---- transcripts ----
+
 
 def _short(value: object, limit: int = 4000) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
@@ -109,39 +31,30 @@ def _short(value: object, limit: int = 4000) -> str:
 
 def event_view(e: tr.Event) -> dict:
     """One transcript event as the page shows it: type, step, a title line and a body (plain text)."""
-    d = e.data
-    if e.type == "start":
-        title = f"start: {d.get('method')} by {d.get('explainer') or 'no LLM'}, simulator {d.get('simulator')}"
-        body = _short({k: d.get(k) for k in ("neuron", "model", "config")})
-    elif e.type == "prompt":
-        title, body = f"prompt ({d.get('role')})", _short(d.get("content", ""))
-    elif e.type == "llm":
-        calls = d.get("tool_calls") or []
-        title = "LLM reply" + (": calls " + ", ".join(str(c.get("name")) for c in calls if isinstance(c, dict))
-                               if calls else "")
-        body = _short(d.get("content", "")) + ("\n" + _short(calls) if calls else "")
-    elif e.type == "tool_call":
-        title, body = f"tool call: {d.get('name')}", _short(d.get("args", {}))
-    elif e.type == "tool_result":
-        title = f"{d.get('name')} → result" + ("" if d.get("ok", True) else " (error)")
-        body = _short(d.get("result", ""))
-    elif e.type == "observation":
-        title, body = "observation", _short(d.get("content", ""))
-    elif e.type == "score":
-        value = d.get("value")
-        shown = f"{value:+.4f}" if isinstance(value, (int, float)) else "undefined" if value is None else str(value)
-        title = f"score ({d.get('split')}{', ' + str(d['source']) if d.get('source') else ''}): {shown}"
-        body = str(d.get("text", ""))
-    elif e.type == "final":
-        rec = d.get("record") or {}
-        val = d.get("validation")
-        title = "final" + (f": stopped ({d['stop']})" if d.get("stop") else "") + (
-            f", validation {val:+.4f}" if isinstance(val, (int, float)) else "")
-        body = str(rec.get("text", "")) if isinstance(rec, dict) else ""
-    elif e.type == "error":
-        title, body = "error", str(d.get("error", ""))
-    else:
-        title, body = e.type, _short(d)
+    match e:
+        case ev.Start():
+            title = f"start: {e.method} by {e.explainer or 'no LLM'}, simulator {e.simulator}"
+            body = _short({"neuron": e.neuron, "model": e.model, "config": e.config})
+        case ev.Prompt():
+            title, body = f"prompt ({e.role})", _short(e.content)
+        case ev.Reply():
+            calls = [c.model_dump() for c in e.tool_calls]
+            title = "LLM reply" + (": calls " + ", ".join(c.name for c in e.tool_calls) if calls else "")
+            body = _short(e.content) + ("\n" + _short(calls) if calls else "")
+        case ev.ToolCall():
+            title, body = f"tool call: {e.name}", _short(e.args)
+        case ev.ToolResult():
+            title, body = f"{e.name} → result" + ("" if e.ok else " (error)"), _short(e.result)
+        case ev.Observation():
+            title, body = "observation", _short(e.content)
+        case ev.Score():
+            title, body = f"score ({e.split}{', ' + e.source if e.source else ''}): {value_text(e.value)}", e.text
+        case ev.Final():
+            title = "final" + (f": stopped ({e.stop})" if e.stop else "") + (
+                f", validation {e.validation:+.4f}" if e.validation is not None else "")
+            body = str(e.record.get("text", ""))
+        case ev.Error():
+            title, body = "error", e.error
     return {"type": e.type, "step": e.step, "at": e.at.isoformat(), "title": title, "body": body}
 
 
@@ -248,15 +161,3 @@ def layer_summary(cache, examples: int = 20, tokens: int = 5) -> LayerSummary:
         row = [decoded[int(i)] for i, ok in zip(ids[n], picked_wins[n] >= 0) if ok]
         top_tokens.append([t for t, _ in Counter(row).most_common(tokens)])
     return LayerSummary(maxes=[round(float(m), 5) for m in maxes], top_tokens=top_tokens)
-
-
-def best_per_neuron(records: list[Explanation]) -> dict[int, tuple[Explanation, int]]:
-    """Per neuron index: its best-scored current explanation (unscored last; ties: newest) and how many it has."""
-    by: dict[int, list[Explanation]] = {}
-    for r in records:
-        by.setdefault(NeuronId.parse(r.neuron).index, []).append(r)
-    out = {}
-    for i, rs in by.items():
-        best = max(rs, key=lambda e: (headline(e) is not None, headline(e) or 0.0, timestamp(e)))
-        out[i] = (best, len(rs))
-    return out

@@ -60,9 +60,9 @@ def test_the_loop_runs_what_a_cut_reply_began(real_wb):
                    AIMessage('{"tool": "test_examples", "args": {"test_examples": [{"a": 1}]}}'),
                    native=False)
     rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=3))
-    results = [e.data for e in events(rec, "tool_result") if e.step > 0]
-    assert [r["name"] for r in results][-2:] == ["probe", "test_examples"]
-    assert results[-2]["ok"] and not results[-1]["ok"] and "unknown tool 'test_examples'" in results[-1]["result"]
+    results = [e for e in events(rec, "tool_result") if e.step > 0]
+    assert [r.name for r in results][-2:] == ["probe", "test_examples"]
+    assert results[-2].ok and not results[-1].ok and "unknown tool 'test_examples'" in results[-1].result
     assert len(rec.evidence.probes) == 1 and rec.evidence.probes[0].endswith("'In 1990 the war'")
 
 

@@ -35,7 +35,7 @@ def events(rec, kind):
 
 @pytest.fixture(scope="module")
 def findings(real_wb):
-    from autointerp.agent.explain import gather
+    from autointerp.agent.agentic import gather
     from autointerp.agent.transcript import Transcript
 
     session = open_session(real_wb, NEURON)
@@ -65,8 +65,8 @@ def seeds(asks: bool) -> list[AIMessage]:
 
 
 def check_confident(rec) -> None:
-    final = events(rec, "final")[0].data
-    assert rec.confident == (final["validation"] >= CONFIDENT_FLOOR)
+    final = events(rec, "final")[0]
+    assert rec.confident == (final.validation >= CONFIDENT_FLOOR)
     assert rec.text.startswith("No clear explanation; best guess: ") == (not rec.confident)
 
 
@@ -105,13 +105,13 @@ def test_context_edits_keep_quiet_windows_as_counterexamples_that_validation_rea
 
 
 def test_the_transcript_names_the_counterexample_and_contrast_windows_validation_reads(real_wb):
-    from autointerp.agent.explain import gather
+    from autointerp.agent.agentic import gather
     from autointerp.agent.transcript import Transcript
 
     s = open_session(real_wb, NEURON)
     t = Transcript(s.settings, s.target.name, s.neuron, "agent")
     gather(s, t)
-    said = [e.data["content"] for e in t.events if e.type == "observation"]
+    said = [e.content for e in t.events if e.type == "observation"]
     counter = [x for x in said if "counterexample windows" in x]
     silent = [x for x in said if "stays silent" in x]
     assert len(counter) == (1 if s.counterexamples else 0) and len(silent) == (1 if s.contrasts else 0)
@@ -140,7 +140,7 @@ def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_categor
     chat = llm.chat
     assert not chat.script, "every scripted reply was used"
     assert rec.steps == 7 and rec.method == "agent" and rec.explainer == "scripted"
-    assert [e.data["stop"] for e in events(rec, "final")] == ["submit"]
+    assert [e.stop for e in events(rec, "final")] == ["submit"]
     observations = [str(m.content) for m in chat.seen[-1] if isinstance(m, ToolMessage)]
     assert any(o.startswith("error: malformed call to 'score'") for o in observations)
     assert any("example must be in 0.." in o for o in observations)
@@ -151,18 +151,22 @@ def test_native_loop_tool_calls_errors_refusals_and_submit(real_wb, asks_categor
     assert len(rec.evidence.probes) == 2
     results = events(rec, "tool_result")
     loop_results = [e for e in results if e.step > 0]
-    assert sum(not e.data["ok"] for e in loop_results) == 6
-    assert {e.data["name"] for e in results if e.step == 0} >= {"substitute", "context", "effects"}, \
+    assert sum(not e.ok for e in loop_results) == 6
+    assert {e.name for e in results if e.step == 0} >= {"substitute", "context", "effects"}, \
         "the rules' experiments run before the loop"
-    assert any(e.data.get("detail") for e in results), "the full result goes to the transcript"
-    validated = [e.data for e in events(rec, "score") if e.data.get("split") == "validation"]
-    sources = {d["source"] for d in validated}
+    assert any(e.detail for e in results), "the full result goes to the transcript"
+    validated = [e for e in events(rec, "score") if e.split == "validation"]
+    sources = {d.source for d in validated}
     assert sources & {"words", "exact"} and "submit" in sources and "score" not in sources, \
         "refused explanations are never scored"
-    assert not any("[" in d["text"] for d in validated)
-    final = events(rec, "final")[0].data
-    assert final["validation"] == max(d["value"] for d in validated) or \
-        max(d["value"] for d in validated) - final["validation"] <= 0.02
+    assert not any("[" in d.text for d in validated)
+    (submitted,) = [e for e in loop_results if e.name == "submit"]
+    assert submitted.score == next(d.value for d in validated if d.source == "submit"), \
+        "the call that scored a candidate carries its score"
+    assert all(e.score is None for e in loop_results if e.name != "submit"), "refused and unscored calls carry none"
+    final = events(rec, "final")[0]
+    assert final.validation == max(d.value for d in validated) or \
+        max(d.value for d in validated) - final.validation <= 0.02
     check_confident(rec)
     s = rec.scores[0]
     held = set(s.split.score_top_windows) | set(s.split.score_random_windows)
@@ -191,7 +195,7 @@ def test_json_fallback_runs_the_same_tools(real_wb, asks_category, peak):
         native=False,
     )
     rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=6))
-    assert rec.steps == 4 and [e.data["stop"] for e in events(rec, "final")] == ["submit"]
+    assert rec.steps == 4 and [e.stop for e in events(rec, "final")] == ["submit"]
     sent = [str(m.content) for m in llm.chat.seen[-1]]
     assert any("Not a usable step" in t for t in sent)
     assert any("already made exactly this call" in t for t in sent)
@@ -202,15 +206,15 @@ def test_json_fallback_runs_the_same_tools(real_wb, asks_category, peak):
 def test_stops_at_max_steps_target_score_and_budget_with_the_best_so_far(real_wb, asks_category):
     looping = [AIMessage("", tool_calls=[call("top_examples", i, start=i)]) for i in range(3)]
     rec = explain(real_wb, NEURON, llm=scripted(*seeds(asks_category), *looping), config=AgentConfig(max_steps=3))
-    assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "max-steps"
-    best = max((e for e in events(rec, "score") if e.data.get("split") == "validation"), key=lambda e: e.data["value"])
-    assert rec.scores[0].explanation == best.data["text"]
+    assert rec.steps == 3 and events(rec, "final")[0].stop == "max-steps"
+    best = max((e for e in events(rec, "score") if e.split == "validation"), key=lambda e: e.value)
+    assert rec.scores[0].explanation == best.text
     rec = explain(real_wb, NEURON, llm=scripted(*seeds(asks_category)), config=AgentConfig(max_steps=5, target_score=-1.0))
-    assert rec.steps == 0 and events(rec, "final")[0].data["stop"] == "target-score", \
+    assert rec.steps == 0 and events(rec, "final")[0].stop == "target-score", \
         "a composed candidate that clears the target ends the run before any step"
     rec = explain(real_wb, NEURON, llm=scripted(*seeds(asks_category), looping[0]),
                   config=AgentConfig(max_steps=5, max_tokens=1))
-    assert rec.steps == 1 and events(rec, "final")[0].data["stop"] == "budget"
+    assert rec.steps == 1 and events(rec, "final")[0].stop == "budget"
 
 
 def test_idle_steps_in_a_row_stop_the_loop_as_stalled(real_wb, asks_category):
@@ -220,10 +224,10 @@ def test_idle_steps_in_a_row_stop_the_loop_as_stalled(real_wb, asks_category):
                    AIMessage(step), native=False)
     rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=8))
     assert STALL_STEPS == 3 and not llm.chat.script
-    assert rec.steps == 4 and events(rec, "final")[0].data["stop"] == "stalled"
+    assert rec.steps == 4 and events(rec, "final")[0].stop == "stalled"
     llm = scripted(*seeds(asks_category), *[AIMessage("thinking") for _ in range(STALL_STEPS)])
     rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=8))
-    assert rec.steps == STALL_STEPS and events(rec, "final")[0].data["stop"] == "stalled"
+    assert rec.steps == STALL_STEPS and events(rec, "final")[0].stop == "stalled"
     check_confident(rec)
 
 
@@ -274,10 +278,10 @@ def test_explain_cli_with_the_real_local_llm(real_settings):
     assert s.method == "simulation" and s.n_examples == 10
     assert not (set(s.split.score_top_windows) | set(s.split.score_random_windows)) & set(s.split.explain_windows)
     events_ = load(Path(stored.transcript))
-    final = next(e for e in events_ if e.type == "final").data
-    assert printed["confident"] == stored.confident == (final["validation"] >= CONFIDENT_FLOOR)
+    final = next(e for e in events_ if e.type == "final")
+    assert printed["confident"] == stored.confident == (final.validation >= CONFIDENT_FLOOR)
     assert stored.text.startswith("No clear explanation") == (not stored.confident)
-    scored = [e.data["text"] for e in events_ if e.type == "score"]
+    scored = [e.text for e in events_ if e.type == "score"]
     assert scored and not any(PLACEHOLDER.search(t) for t in scored), "nothing with a placeholder is scored"
     llm_events = [e for e in events_ if e.type == "llm"]
     assert stored.steps <= len(llm_events) <= 1 + stored.steps, "at most a category name, then one reply per step"
@@ -303,7 +307,7 @@ def test_native_tool_calls_over_the_openai_protocol(real_wb, openai_server, asks
     ]
     llm = make_llm(f"openai-compatible:m@{openai_server.url}", real_wb.settings)
     rec = explain(real_wb, NEURON, llm=llm, config=AgentConfig(max_steps=5))
-    assert rec.steps == 3 and events(rec, "final")[0].data["stop"] == "submit"
+    assert rec.steps == 3 and events(rec, "final")[0].stop == "submit"
     loop_requests = openai_server.requests[int(asks_category):]
     names = {t["function"]["name"] for t in loop_requests[0]["tools"]}
     assert {"top_examples", "probe", "synonyms", "substitute", "context", "effects", "score", "submit"} <= names
@@ -318,7 +322,7 @@ def test_native_tool_calls_over_the_openai_protocol(real_wb, openai_server, asks
                                                  (["Monday", "Tuesday", "Friday", "Sunday"], "day"),
                                                  (["red", "blue", "green", "yellow"], "colo")])
 def test_the_local_llm_names_the_category_of_top_tokens(real_settings, words, expected):
-    from autointerp.agent.explain import category
+    from autointerp.agent.baselines import category
     from autointerp.llm import make_llm
 
     name = category(words, make_llm("local", real_settings))

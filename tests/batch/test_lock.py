@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from autointerp.agent.explain import PROMPT_VERSIONS
+from autointerp.agent.explainers import get_explainer
 from autointerp.batch.run import BatchBusy, layer_locks
 from tests.conftest import env_for
 
-VERSION = PROMPT_VERSIONS["heuristic"]
+VERSION = get_explainer("heuristic").prompt_version
 
 
 def cli(settings, *args):

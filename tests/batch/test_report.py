@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import math
 
-from autointerp.batch.report import ReportRow, _index_html, _write_tables, confidence_groups
+from autointerp.batch.report import ReportRow, _index_html, _write_tables
+from autointerp.present.confidence import confidence_groups
 
 
 def row(i: int, score: float | None, confident: bool) -> ReportRow:
@@ -38,8 +39,8 @@ def test_tables_and_index_show_the_split(tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "| confident | 3 | 2 | +0.350 |" in md and "| unconfident | 3 | 1 | -0.100 |" in md
     page = _index_html(ROWS, "smollm2-135m", 6)
-    neurons = page.split("id='neurons'")[1]
+    neurons = page.split('id="neurons"')[1]
     assert neurons.count("badge confident") == 3 and neurons.count("badge unconfident") == 3
-    assert neurons.count("<tr class=unconfident>") == 3 and "explanation &lt;4&gt;" in neurons
-    summary = page.split("id='confidence'")[1].split("</table>")[0]
+    assert neurons.count('<tr class="unconfident">') == 3 and "explanation &lt;4&gt;" in neurons
+    summary = page.split('id="confidence"')[1].split("</table>")[0]
     assert "<td>3</td><td>2</td><td>+0.350</td>" in summary and "<td>3</td><td>1</td><td>-0.100</td>" in summary

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autointerp.agent.explain import PROMPT_VERSIONS
+from autointerp.agent.explainers import explainers
 from autointerp.prompts import PromptError, render, template
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -44,7 +44,7 @@ def test_prompt_renders_as_its_golden_copy(stem):
 
 def test_every_recorded_prompt_version_exists():
     """agent_vN names the agent's system, task and JSON-step templates; heuristic_v1 uses no prompt."""
-    for tag in PROMPT_VERSIONS.values():
+    for tag in (e.prompt_version for e in explainers()):
         for part in tag.split("+"):
             if m := re.fullmatch(r"agent_v(\d+)", part):
                 assert {f"agent_{t}_v{m[1]}" for t in ("system", "task", "json", "json_retry")} <= set(TEMPLATES)

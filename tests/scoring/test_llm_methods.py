@@ -7,9 +7,11 @@ import pytest
 
 from autointerp.errors import AutointerpError
 from autointerp.llm import make_llm
+from autointerp.records import DetectionDetails, FuzzingDetails
 from autointerp.scoring.llm_methods import (
-    DetectionFailed, classifier_score, counterfactual_score, detection_score, parse_texts, parse_yes_no,
+    DetectionFailed, counterfactual_score, detection_score, parse_texts, parse_yes_no,
 )
+from autointerp.scoring.registry import get_scorer
 from autointerp.scoring.sample import SampleConfig
 
 pytestmark = pytest.mark.integration
@@ -45,10 +47,12 @@ def test_classifier_scores_on_delphi_samples(openai_server, real_settings, real_
     cfg = SampleConfig(n_positive=4, n_quantiles=2, n_negative=4)
     replies = [True, False, True, True, False, False, True, False]
     openai_server.replies = [(200, "Yes." if r else "no") for r in replies]
-    s = classifier_score(real_wb, "L3.N25", "numbers", llm, method, cfg)
+    s = get_scorer(method).classify(real_wb, "L3.N25", "numbers", llm, cfg)
     assert s.method == method and s.n_examples == 8 == len(openai_server.requests)
     value, f1 = _expected(s, openai_server.requests, replies)
-    assert s.value == pytest.approx(value, abs=1e-5) and s.details["f1"] == pytest.approx(f1, abs=1e-5)
+    assert s.value == pytest.approx(value, abs=1e-5) and s.details.f1 == pytest.approx(f1, abs=1e-5)
+    assert type(s.details) is {"detection": DetectionDetails, "fuzzing": FuzzingDetails}[method]
+    assert s.details.positives == s.details.negatives == 4 and s.details.failed == 0
     assert [e.quantile for e in s.examples if e.activating] == [0, 0, 1, 1]
     assert not {e.window for e in s.examples} & set(s.split.explain_windows)
     if method == "fuzzing":  # every shown example carries delphi's markers
@@ -56,7 +60,7 @@ def test_classifier_scores_on_delphi_samples(openai_server, real_settings, real_
         assert all("<<" in r["messages"][-1]["content"] for r in openai_server.requests)
     openai_server.replies = [(200, "maybe")] * 24
     with pytest.raises(DetectionFailed):
-        classifier_score(real_wb, "L3.N25", "numbers", llm, method, cfg)
+        get_scorer(method).classify(real_wb, "L3.N25", "numbers", llm, cfg)
 
 
 def test_detection_with_the_local_llm(real_settings, real_wb):
@@ -75,7 +79,7 @@ def test_counterfactual_runs_texts_on_the_real_model(openai_server, real_setting
     s = counterfactual_score(real_wb, "L29.N720", "the article a or an", llm, n=3)
     d = s.details
     assert s.method == "counterfactual" and s.n_examples == 6 and 0 <= s.value <= 1
-    assert d["mean_activation_gap"] > 0  # the "an" neuron does fire more on texts with articles
+    assert d.mean_activation_gap > 0  # the "an" neuron does fire more on texts with articles
     openai_server.replies = [(200, "nothing useful"), (200, "[]")]
     with pytest.raises(AutointerpError, match="no usable texts"):
         counterfactual_score(real_wb, "L29.N720", "x", llm, n=3)

@@ -24,6 +24,12 @@ def test_tools_json(real_settings, tmp_path):
     assert r.returncode == 0 and len(json.loads(r.stdout)["neighbours"]) == 3
     r = run(real_settings, "context", "L3.N5", "--example", "1", "--json", "--html", str(tmp_path / "c.html"))
     assert r.returncode == 0 and json.loads(r.stdout)["example"] == 1 and (tmp_path / "c.html").exists()
+    assert (tmp_path / "c.html").read_text().count("<span") == len(json.loads(r.stdout)["words"])
+    r = run(real_settings, "show", "L3.N5", "--json", "--html", str(tmp_path / "s.html"))
+    page = (tmp_path / "s.html").read_text()
+    assert r.returncode == 0 and json.loads(r.stdout)["neuron"] == "L3.N5" and "<h1 class=\"neuron\">L3.N5" in page
+    assert page.count('class="max"') == len(json.loads(r.stdout)["top"]) + sum(
+        len(q["examples"]) for q in json.loads(r.stdout)["quantiles"]) + len(json.loads(r.stdout)["random"])
     r = run(real_settings, "triage", "--layer", "3", "--neurons", "0:10", "--json", "--csv", str(tmp_path / "t.csv"),
             "--plot", str(tmp_path / "t.png"))
     assert r.returncode == 0 and len(json.loads(r.stdout)["rows"]) == 10
