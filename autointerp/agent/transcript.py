@@ -24,13 +24,7 @@ __all__ = ["Event", "Transcript", "for_record", "inside", "latest", "load", "ren
 
 
 def transcript_dir(settings: Settings, model: str, neuron: NeuronId) -> Path:
-    return root(settings) / _slug(model) / str(neuron)
-
-
-def _slug(model: str) -> str:
-    """A model name as one safe folder name (`..` and `/` cannot climb out of the transcripts folder)."""
-    slug = re.sub(r"[^\w.-]", "_", model)
-    return "_" * len(slug) if set(slug) <= {"."} else slug
+    return settings.layout.transcript_dir(model, str(neuron))
 
 
 class Transcript:
@@ -89,7 +83,7 @@ def load(path: Path) -> list[Event]:
 
 def root(settings: Settings) -> Path:
     """Where every transcript lives: `<data dir>/transcripts`."""
-    return settings.data_dir / "transcripts"
+    return settings.layout.transcripts()
 
 
 def inside(settings: Settings, path: Path) -> Path | None:

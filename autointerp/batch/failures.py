@@ -4,7 +4,6 @@ half-written ledger and concurrent workers never contend for one file."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 
 from autointerp.config import Settings
@@ -12,13 +11,9 @@ from autointerp.fileio import atomic_write_text
 from autointerp.secrets import redact
 
 
-def _slug(s: str) -> str:
-    return re.sub(r"[^\w.-]", "_", s)
-
-
 class Failures:
     def __init__(self, settings: Settings, model: str, explainer: str, prompt_version: str) -> None:
-        self.dir = settings.data_dir / "batch" / _slug(model) / _slug(explainer) / _slug(prompt_version) / "failed"
+        self.dir = settings.layout.batch_failed_dir(model, explainer, prompt_version)
 
     def record(self, neuron: str, reason: str) -> None:
         """Keep the failure and its reason; any configured secret in it (a server's reply may quote

@@ -17,7 +17,6 @@ from autointerp.present.best import best_per_neuron
 from autointerp.present.confidence import confidence_groups
 from autointerp.present.markdown import table
 from autointerp.present.scores import headline
-from autointerp.present.scores import value_text
 from autointerp.records import Explanation, NeuronId
 from autointerp.scoring.simulation import is_defined
 from autointerp.tools.triage import triage

@@ -95,12 +95,6 @@ def explainer_name(opts: BatchOptions, settings: Settings) -> str:
     return llm_name(opts.llm or settings.llm) if get_explainer(opts.method).needs_llm else "none"
 
 
-def _slug(s: str) -> str:
-    import re
-
-    return re.sub(r"[^\w.-]", "_", s)
-
-
 @contextmanager
 def layer_locks(settings: Settings, model: str, explainer: str, version: str, layers: list[int]):
     """Hold one non-blocking OS file lock per layer for the batch's duration; BatchBusy at once when
@@ -109,7 +103,7 @@ def layer_locks(settings: Settings, model: str, explainer: str, version: str, la
     held = []
     try:
         for layer in sorted(set(layers)):
-            path = folder / f"{_slug(model)}-{_slug(explainer)}-{_slug(version)}-layer{layer:02d}.lock"
+            path = settings.layout.batch_lock(folder, model, explainer, version, layer)
             lock = FileLock(str(path))
             try:
                 folder.mkdir(parents=True, exist_ok=True)

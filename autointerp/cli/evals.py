@@ -14,7 +14,6 @@ from autointerp.cli.options import (
     CorpusOpt,
     EvalSimulator,
     ExplainersOpt,
-    JsonOpt,
     LlmOpt,
     LlmSimulator,
     MaxStepsOpt,

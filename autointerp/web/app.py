@@ -9,41 +9,22 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autointerp.errors import AutointerpError, InputError
 from autointerp.present.templates import environment
+from autointerp.web.pages import error_response
+from autointerp.web.routes import router
+from autointerp.web.state import WebState
 from autointerp.workbench import Workbench
 
 HERE = Path(__file__).parent
 log = logging.getLogger("autointerp.web")
 
 
-def render(request: Request, name: str, status_code: int = 200, **ctx) -> HTMLResponse:
-    state = request.app.state.web
-    html = request.app.state.templates.get_template(name).render(served=state.model, request=request, **ctx)
-    return HTMLResponse(html, status_code=status_code)
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def error_response(request: Request, status: int, reason: str) -> HTMLResponse | JSONResponse:
-    if _is_api(request):
-        return JSONResponse({"error": reason}, status_code=status)
-    titles = {400: "Bad request", 404: "Not found", 409: "Busy", 500: "Server error"}
-    return render(request, "error.html", status_code=status, title=titles.get(status, f"Error {status}"), status=status,
-                  reason=reason)
-
-
 def create_app(wb: Workbench, store=None) -> FastAPI:
     """The app for one Workbench (its target and settings) and the store (default: the settings' store)."""
-    from autointerp.web.routes import router
-    from autointerp.web.state import WebState
-
     app = FastAPI(title="autointerp", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = WebState(wb, store)
     app.state.templates = environment()

@@ -20,7 +20,7 @@ from autointerp.ranges import check_within, parse_indices
 from autointerp.records import Explanation, NeuronId
 from autointerp.tools.probe import probe
 from autointerp.web import views
-from autointerp.web.app import render
+from autointerp.web.pages import render
 from autointerp.web.runs import Busy
 from autointerp.web.state import BadRequest, NotFound, WebState
 

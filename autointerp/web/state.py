@@ -3,7 +3,7 @@ runs, and what is worth keeping between requests (layer summaries, the overview,
 
 from __future__ import annotations
 
-import re
+import json
 import threading
 import time
 from pathlib import Path
@@ -15,6 +15,8 @@ from autointerp.errors import AutointerpError, CacheError, InputError
 from autointerp.fileio import atomic_write_text
 from autointerp.llm import LLM, make_llm
 from autointerp.records import Explanation, NeuronId
+from autointerp.tools.effects import effects as neuron_effects
+from autointerp.tools.triage import triage as layer_triage
 from autointerp.web import views
 from autointerp.web.runs import Runs
 from autointerp.workbench import Workbench
@@ -150,12 +152,10 @@ class WebState:
     # ---- experiments ----
 
     def effects(self, nid: NeuronId) -> dict:
-        from autointerp.tools.effects import effects
-
         key = str(nid)
         if key not in self._effects:
             self.need_cache(nid.layer)
-            self._effects[key] = effects(self.wb, nid).model_dump(mode="json")
+            self._effects[key] = neuron_effects(self.wb, nid).model_dump(mode="json")
         return self._effects[key]
 
     def llm(self, spec: str) -> LLM:
@@ -167,13 +167,10 @@ class WebState:
     # ---- triage figures (kept under the data dir, per model and layer) ----
 
     def triage_path(self, layer: int) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model).strip("_.") or "model"
-        return self.settings.data_dir / "web" / "triage" / slug / f"layer{layer:02d}.json"
+        return self.settings.layout.web_triage(self.model, layer)
 
     def triage(self, layer: int) -> dict[int, dict]:
         """index -> triage row, for the neurons triaged so far."""
-        import json
-
         try:
             data = json.loads(self.triage_path(layer).read_text(encoding="utf-8"))
             return {int(r["index"]): r for r in data["rows"]}
@@ -181,12 +178,8 @@ class WebState:
             return {}
 
     def run_triage(self, layer: int, neurons: list[int], threshold: float) -> dict:
-        import json
-
-        from autointerp.tools.triage import triage
-
         self.need_cache(layer)
-        res = triage(self.wb, layer, neurons, threshold)
+        res = layer_triage(self.wb, layer, neurons, threshold)
         with self._lock:
             rows = self.triage(layer)
             rows.update({r.index: r.model_dump() for r in res.rows})

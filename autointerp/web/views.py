@@ -17,6 +17,7 @@ import numpy as np
 
 from autointerp import events as ev
 from autointerp.agent import transcript as tr
+from autointerp.cache.store import read_manifest
 from autointerp.config import Settings
 from autointerp.present.scores import value_text
 from autointerp.records import CacheManifest, Explanation, NeuronId
@@ -93,14 +94,12 @@ class ModelInfo:
 
 
 def cache_manifests(settings: Settings) -> list[CacheManifest]:
-    """Every complete layer cache under the data dir (read from the manifests; nothing is loaded)."""
-    from autointerp.cache.store import read_manifest
-
-    root = settings.data_dir / "cache"
+    """Every complete layer cache of the served cache seed under the data dir (read from the
+    manifests; nothing is loaded)."""
     found = []
-    for manifest in sorted(root.glob("*/*/w*/layer*/manifest.json")) if root.is_dir() else ():
+    for manifest in settings.layout.cache_manifests():
         m = read_manifest(manifest.parent)
-        if m is not None and m.status == "complete":
+        if m is not None and m.status == "complete" and m.seed == settings.cache_seed:
             found.append(m)
     return found
 
