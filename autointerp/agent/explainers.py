@@ -11,48 +11,25 @@ from autointerp.agent.agentic import AgentExplainer
 from autointerp.agent.baselines import HeuristicExplainer, OneShotExplainer
 from autointerp.agent.protocol import ExplainContext, ExplanationFailed, Explainer, Proposal
 from autointerp.errors import InputError
-from autointerp.plugins import load_entry_points
+from autointerp.plugins import Registry
 
 GROUP = "autointerp.explainers"
 
-_EXPLAINERS: dict[str, Explainer] = {}
-_discovered = False
-
-
-def register_explainer(explainer: type | Explainer, replace: bool = False) -> type | Explainer:
-    """Add an explainer (a class, made with no arguments, or an instance); usable as a class decorator.
-    A name already taken by another class is an error unless `replace`."""
-    obj = explainer() if isinstance(explainer, type) else explainer
-    if not isinstance(obj, Explainer):
-        raise TypeError(f"{explainer!r} is not an explainer: it needs name, needs_llm, prompt_version and "
-                        "explain(ctx)")
+def _check_name(obj: Explainer) -> None:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", obj.name):  # it names transcript files and CLI choices
         raise InputError(f"bad explainer name {obj.name!r}: lowercase letters, digits, '-' and '_'")
-    held = _EXPLAINERS.get(obj.name)
-    if held is not None and type(held) is not type(obj) and not replace:
-        raise InputError(f"an explainer named {obj.name!r} is already registered")
-    _EXPLAINERS[obj.name] = obj
-    return explainer
 
 
-def unregister_explainer(name: str) -> None:
-    """Forget an explainer (a test's, say); a name never registered is ignored."""
-    _EXPLAINERS.pop(name, None)
-
-
-def discover_explainers() -> None:
-    """Register every explainer installed packages declare under `autointerp.explainers`."""
-    global _discovered
-    _discovered = True
-    for found in load_entry_points(GROUP):
-        register_explainer(found, replace=True)  # type: ignore[arg-type]
+_REGISTRY: Registry[Explainer] = Registry(GROUP, Explainer, lambda e: e.name, "an explainer",
+                                          "name, needs_llm, prompt_version and explain(ctx)", _check_name)
+register_explainer = _REGISTRY.register
+unregister_explainer = _REGISTRY.unregister
+discover_explainers = _REGISTRY.discover
 
 
 def explainers() -> list[Explainer]:
     """Every registered explainer, in registration order (the built-ins cheapest first)."""
-    if not _discovered:
-        discover_explainers()
-    return list(_EXPLAINERS.values())
+    return _REGISTRY.all()
 
 
 def explainer_names() -> list[str]:
@@ -63,11 +40,9 @@ def get_explainer(name: str | Explainer) -> Explainer:
     """The explainer of that name (an explainer is returned as it is); InputError naming the known ones."""
     if not isinstance(name, str):
         return name
-    if name not in _EXPLAINERS and not _discovered:
-        discover_explainers()
-    if name not in _EXPLAINERS:
-        raise InputError(f"unknown explainer {name!r}: choose one of {', '.join(_EXPLAINERS)}")
-    return _EXPLAINERS[name]
+    if (found := _REGISTRY.find(name)) is None:
+        raise InputError(f"unknown explainer {name!r}: choose one of {', '.join(_REGISTRY.keys())}")
+    return found
 
 
 def parse_explainers(spec: str) -> list[str]:

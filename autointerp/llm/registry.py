@@ -16,7 +16,7 @@ from autointerp.errors import InputError
 from autointerp.llm.backends import LLM, Capabilities
 from autointerp.llm.local import LocalBackend
 from autointerp.llm.remote import OpenAIBackend, OpenAICompatibleBackend
-from autointerp.plugins import load_entry_points
+from autointerp.plugins import Registry
 
 GROUP = "autointerp.llm_backends"
 
@@ -40,52 +40,22 @@ class Backend(Protocol):
         """The name records carry for the spec (never a URL or a key)."""
 
 
-_BACKENDS: dict[str, Backend] = {}
-_discovered = False
-
-
-def register_backend(backend: type | Backend, replace: bool = False) -> type | Backend:
-    """Add a backend (a class, made with no arguments, or an instance); usable as a decorator.
-    A prefix already taken is an error unless `replace`."""
-    obj = backend() if isinstance(backend, type) else backend
-    if not isinstance(obj, Backend):
-        raise TypeError(f"{backend!r} is not an LLM backend: it needs prefix, usage, capabilities, local, "
-                        "check, make and record_name")
-    if obj.prefix in _BACKENDS and not replace and type(_BACKENDS[obj.prefix]) is not type(obj):
-        raise InputError(f"an LLM backend for {obj.prefix!r} is already registered")
-    _BACKENDS[obj.prefix] = obj
-    return backend
-
-
-def unregister_backend(prefix: str) -> None:
-    """Forget a backend (a test's, say); a prefix never registered is ignored."""
-    _BACKENDS.pop(prefix, None)
-
-
-def discover_backends() -> list[Backend]:
-    """Register every backend installed packages declare under `autointerp.llm_backends`."""
-    global _discovered
-    _discovered = True
-    found = [o() if isinstance(o, type) else o for o in load_entry_points(GROUP)]
-    for b in found:
-        register_backend(b, replace=True)
-    return found
+_REGISTRY: Registry[Backend] = Registry(GROUP, Backend, lambda b: b.prefix, "an LLM backend",
+                                        "prefix, usage, capabilities, local, check, make and record_name")
+register_backend = _REGISTRY.register
+unregister_backend = _REGISTRY.unregister
+discover_backends = _REGISTRY.discover
 
 
 def backends() -> list[Backend]:
-    if not _discovered:
-        discover_backends()
-    return list(_BACKENDS.values())
+    return _REGISTRY.all()
 
 
 def backend_for(spec: str) -> Backend:
     """The backend a spec's prefix names; InputError for an unknown one."""
-    prefix = spec.partition(":")[0]
-    if prefix not in _BACKENDS and not _discovered:
-        discover_backends()
-    if prefix not in _BACKENDS:
-        raise InputError(f"unknown LLM {spec!r}: use " + ", ".join(b.usage for b in _BACKENDS.values()))
-    return _BACKENDS[prefix]
+    if (found := _REGISTRY.find(spec.partition(":")[0])) is None:
+        raise InputError(f"unknown LLM {spec!r}: use " + ", ".join(b.usage for b in _REGISTRY.all()))
+    return found
 
 
 def make_llm(spec: str | None = None, settings: Settings | None = None) -> LLM:

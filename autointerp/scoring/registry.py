@@ -12,7 +12,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from autointerp.errors import InputError
 from autointerp.llm import LLM
-from autointerp.plugins import load_entry_points
+from autointerp.plugins import Registry
 from autointerp.records import NeuronId, Score, ScoreOptions
 from autointerp.scoring.llm_methods import CounterfactualScorer, DetectionScorer, FuzzingScorer
 from autointerp.scoring.simulation import SimulationScorer
@@ -41,54 +41,27 @@ class Scorer(Protocol):
         ...
 
 
-_SCORERS: dict[str, Scorer] = {}
-_discovered = False
-
-
-def register_scorer(scorer: type | Scorer, replace: bool = False) -> type | Scorer:
-    """Add a scorer (a class, made with no arguments, or an instance); usable as a decorator.
-    A name another scorer holds is an error unless `replace`."""
-    obj = scorer() if isinstance(scorer, type) else scorer
-    if not isinstance(obj, Scorer):
-        raise TypeError(f"{scorer!r} is not a scorer: it needs name, needs_llm, check and score")
+def _check_name(obj: Scorer) -> None:
     if not obj.name or not obj.name.strip():
         raise InputError("a scorer needs a name")
-    if obj.name in _SCORERS and not replace and type(_SCORERS[obj.name]) is not type(obj):
-        raise InputError(f"a scorer named {obj.name!r} is already registered")
-    _SCORERS[obj.name] = obj
-    return scorer
 
 
-def unregister_scorer(name: str) -> None:
-    """Remove a scorer (a test's toy, say); a name not registered is an error."""
-    if name not in _SCORERS:
-        raise InputError(f"no scorer named {name!r} is registered")
-    del _SCORERS[name]
-
-
-def discover_scorers() -> list[Scorer]:
-    """Register every scorer installed packages declare under `autointerp.scorers`."""
-    global _discovered
-    _discovered = True
-    found = [o() if isinstance(o, type) else o for o in load_entry_points(GROUP)]
-    for sc in found:
-        register_scorer(sc, replace=True)
-    return found
+_REGISTRY: Registry[Scorer] = Registry(GROUP, Scorer, lambda s: s.name, "a scorer",
+                                       "name, needs_llm, check and score", _check_name)
+register_scorer = _REGISTRY.register
+unregister_scorer = _REGISTRY.unregister
+discover_scorers = _REGISTRY.discover
 
 
 def get_scorer(name: str) -> Scorer:
-    if name not in _SCORERS and not _discovered:
-        discover_scorers()
-    if name not in _SCORERS:
-        raise InputError(f"unknown scoring method {name!r}: choose from {', '.join(_SCORERS)}")
-    return _SCORERS[name]
+    if (found := _REGISTRY.find(name)) is None:
+        raise InputError(f"unknown scoring method {name!r}: choose from {', '.join(_REGISTRY.keys())}")
+    return found
 
 
 def scorers() -> list[str]:
     """The registered scorers' names, built-ins first."""
-    if not _discovered:
-        discover_scorers()
-    return list(_SCORERS)
+    return _REGISTRY.keys()
 
 
 def run_scorer(scorer: Scorer, wb: Workbench, neuron: NeuronId | str, explanation: str,

@@ -90,7 +90,7 @@ def _entry_points(value: str):
 
 def test_an_installed_package_adds_a_backend_through_an_entry_point(openai_server, settings, monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", _entry_points("tests.llm.plugin_backend:PluginBackend"))
-    monkeypatch.setattr(registry, "_discovered", False)  # as in a fresh process: found on first use
+    monkeypatch.setattr(registry._REGISTRY, "_discovered", False)  # as in a fresh process: found on first use
     try:
         llm = make_llm(f"plugin:m@{openai_server.url}", settings)
         assert llm.invoke([HumanMessage("hi")]).text == "you said: hi"
