@@ -33,6 +33,7 @@ class Start(_Event):
     neuron: str = ""
     model: str = ""
     method: str = ""
+    phase: str = ""  # what the run does first, as the explainer says it (the status line shows it)
     explainer: str | None = None  # the LLM's name; None without one
     simulator: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)

@@ -17,10 +17,6 @@ from autointerp.events import Event
 if TYPE_CHECKING:  # light on purpose: a command shows this before torch and langchain load
     from autointerp.llm import Usage
 
-# What a run does first, by method (the heuristic asks no LLM: it reads the top examples' tokens).
-_FIRST = {"agent": "seeding: heuristic, category, one-shot", "heuristic": "reading the top tokens"}
-
-
 class ExplainStatus:
     """Feed it every event (`status(event)`); `line()` (or rendering it with Rich, which re-reads it
     on each refresh) gives the one-line status. `usage` is the run's live token meter (pass the same
@@ -35,7 +31,7 @@ class ExplainStatus:
         match e:
             case ev.Start():
                 self.max_steps = e.max_steps or self.max_steps
-                self.phase = _FIRST.get(e.method, "asking the LLM")
+                self.phase = e.phase or "asking the LLM"
             case ev.Prompt():
                 self.phase = "waiting for the LLM" if e.role != "system" else "starting the agent"
             case ev.Reply():

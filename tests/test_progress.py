@@ -13,7 +13,7 @@ def _run(status) -> list[str]:
     """An agent run's events (the shapes explain and the loop add), with the line after each."""
     meter = status.usage
     events = [
-        ev.Start(method="agent", config={"max_steps": 4}),
+        ev.Start(method="agent", phase="seeding: heuristic, category, one-shot", config={"max_steps": 4}),
         ev.Prompt(role="user", content="..."),
         ev.Reply(content="animals"),
         ev.Score(split="validation", text="the tokens", value=0.21),
@@ -62,10 +62,18 @@ def test_live_prints_a_line_per_step_to_a_log_and_nothing_without_a_console():
 
 
 def test_the_first_phase_says_what_each_method_does():
+    """The phase comes from the explainer (its `first_phase`, else whether it needs an LLM), carried
+    by the start event: no method name is compared."""
+    from autointerp.agent import get_explainer
+    from autointerp.agent.protocol import first_phase
+
     def first(method: str) -> str:
         status = ExplainStatus("L6.N74")
-        status(ev.Start(method=method, config={"max_steps": 4}))
+        status(ev.Start(method=method, phase=first_phase(get_explainer(method)), config={"max_steps": 4}))
         return status.line()
 
     assert "asking the LLM" in first("one-shot") and "seeding" in first("agent")
     assert "reading the top tokens" in first("heuristic") and "LLM" not in first("heuristic")
+    old = ExplainStatus("L6.N74")
+    old(ev.Start(method="agent", config={"max_steps": 4}))  # a transcript from before phases were carried
+    assert "asking the LLM" in old.line()

@@ -111,6 +111,7 @@ class AgentExplainer:
 
     name = "agent"
     needs_llm = True
+    first_phase = "seeding: heuristic, category, one-shot"
     prompt_version = f"agent_v{PROMPT_VERSION}+category_v{CATEGORY_VERSION}"
 
     def explain(self, ctx: ExplainContext) -> Proposal:

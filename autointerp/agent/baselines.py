@@ -87,6 +87,7 @@ class HeuristicExplainer:
     name = "heuristic"
     needs_llm = False
     prompt_version = "heuristic_v1"
+    first_phase = "reading the top tokens"  # it asks no LLM
 
     def explain(self, ctx: ExplainContext) -> Proposal:
         text, words = heuristic(ctx.session)

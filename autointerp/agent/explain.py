@@ -10,7 +10,7 @@ from autointerp import events as ev
 from autointerp.agent.confidence import confident, hedged
 from autointerp.agent.explainers import get_explainer
 from autointerp.agent.loop import AgentConfig
-from autointerp.agent.protocol import ExplainContext, ExplanationFailed, Explainer
+from autointerp.agent.protocol import ExplainContext, ExplanationFailed, Explainer, first_phase
 from autointerp.agent.session import open_session
 from autointerp.agent.transcript import Event, Transcript
 from autointerp.errors import AutointerpError
@@ -42,6 +42,7 @@ def explain(wb: Workbench, neuron: NeuronId | str, llm: LLM | str | None = None,
         session.usage = usage
     transcript = Transcript(session.settings, session.target.name, session.neuron, explainer.name, on_event)
     transcript.add(ev.Start(neuron=str(session.neuron), model=session.target.name, method=explainer.name,
+                            phase=first_phase(explainer),
                             explainer=llm_obj.name if llm_obj else None, simulator=simulator,
                             config=config.model_dump(), split=session.split.model_dump()))
     steps, stop = 0, None

@@ -49,6 +49,14 @@ class Explainer(Protocol):
     name: str  # what records and the CLI call it: --explainers <name>
     needs_llm: bool  # False: the runner makes no LLM and ctx.llm is None
     prompt_version: str  # recorded with every explanation; a new version is a new batch key
+    # Optional: `first_phase`, what the status line says the run does first (default: "asking the
+    # LLM" when it needs one, else "explaining").
 
     def explain(self, ctx: ExplainContext) -> Proposal:
         """Propose the neuron's explanation; raise ExplanationFailed when there is none."""
+
+
+def first_phase(explainer: Explainer) -> str:
+    """What the status line says a run of `explainer` does first: its optional `first_phase`, else
+    whether it asks an LLM."""
+    return getattr(explainer, "first_phase", None) or ("asking the LLM" if explainer.needs_llm else "explaining")
