@@ -25,27 +25,65 @@ class RichHTML:
 
 
 _NEURON_RE = re.compile(r"^\s*(?:[Ll](\d+)\.[Nn](\d+)|(\d+)[./](\d+))\s*$")
+_LATENT_RE = re.compile(r"^\s*(\d+)-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)/(\d+)\s*$")
+DICTIONARY_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+"""A dictionary's name: lowercase letters, digits and dashes (`res4k`), Neuronpedia's source-id style."""
+
+UnitKind = Literal["neuron", "latent"]
 
 
-class NeuronId(BaseModel):
-    """One MLP neuron: layer and index. Canonical text form `L6.N74`."""
+class UnitId(BaseModel):
+    """One unit: an MLP neuron (`L6.N74`; `6.74` and `6/74` are accepted) or a latent of a named
+    dictionary read at a layer (`6-res4k/1764`: Neuronpedia's source id `6-res4k`, then the index,
+    so ids and exports map one to one). Which activations a unit is, and where it writes, is its
+    unit source's business (`autointerp.targets.units`)."""
 
     model_config = ConfigDict(frozen=True)
 
     layer: int = Field(ge=0)
     index: int = Field(ge=0)
+    dictionary: str | None = Field(default=None, description="the dictionary's name; None for an MLP neuron")
+
+    @model_validator(mode="after")
+    def _named(self) -> UnitId:
+        if self.dictionary is not None and not DICTIONARY_NAME.match(self.dictionary):
+            raise ValueError(f"malformed dictionary name {self.dictionary!r}: lowercase letters, digits, dashes")
+        return self
 
     @classmethod
-    def parse(cls, text: str) -> NeuronId:
-        """Accept `L6.N74`, `6.74` or `6/74`."""
+    def parse(cls, text: str) -> UnitId:
+        """Accept `L6.N74`, `6.74`, `6/74` (neurons) or `6-res4k/1764` (a latent)."""
         m = _NEURON_RE.match(text or "")
-        if not m:
-            raise InputError(f"malformed neuron id {text!r}: expected L6.N74, 6.74 or 6/74")
-        layer, index = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
-        return cls(layer=int(layer), index=int(index))
+        if m:
+            layer, index = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+            return cls(layer=int(layer), index=int(index))
+        m = _LATENT_RE.match(text or "")
+        if m:
+            return cls(layer=int(m.group(1)), dictionary=m.group(2), index=int(m.group(3)))
+        raise InputError(f"malformed unit id {text!r}: expected a neuron (L6.N74, 6.74 or 6/74) "
+                         "or a dictionary latent (6-res4k/1764)")
+
+    @property
+    def kind(self) -> UnitKind:
+        return "neuron" if self.dictionary is None else "latent"
+
+    @property
+    def source_id(self) -> str:
+        """The unit source within the model: `L6` for layer 6's neurons, `6-res4k` for a dictionary."""
+        return f"L{self.layer}" if self.dictionary is None else f"{self.layer}-{self.dictionary}"
+
+    def sibling(self, index: int) -> UnitId:
+        """Another unit of the same source."""
+        return UnitId.model_construct(layer=self.layer, index=index, dictionary=self.dictionary)
 
     def __str__(self) -> str:
-        return f"L{self.layer}.N{self.index}"
+        if self.dictionary is None:
+            return f"L{self.layer}.N{self.index}"
+        return f"{self.layer}-{self.dictionary}/{self.index}"
+
+
+NeuronId = UnitId
+"""The name this id had while units were only neurons; kept so user code that imports it runs on."""
 
 
 class ActivationRecord(BaseModel):
@@ -358,4 +396,4 @@ class Explanation(RichHTML, BaseModel):
 
     @property
     def layer(self) -> int:
-        return NeuronId.parse(self.neuron).layer
+        return UnitId.parse(self.neuron).layer

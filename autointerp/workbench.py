@@ -10,7 +10,7 @@ from rich.console import Console
 
 from autointerp.cache.view import LayerCache, open_layer
 from autointerp.config import Settings, get_settings
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.targets import Target, load_target
 
 
@@ -42,9 +42,9 @@ class Workbench:
     def __repr__(self) -> str:
         return f"Workbench({self.target.name!r}, corpus={self.corpus or self.settings.corpus!r})"
 
-    def neuron(self, neuron: NeuronId | str) -> NeuronId:
+    def neuron(self, neuron: UnitId | str) -> UnitId:
         """The parsed id, checked against the target (one clear InputError when it does not exist)."""
-        nid = NeuronId.parse(neuron) if isinstance(neuron, str) else neuron
+        nid = UnitId.parse(neuron) if isinstance(neuron, str) else neuron
         self.target.check(nid)
         return nid
 

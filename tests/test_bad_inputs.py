@@ -159,14 +159,14 @@ CONFIG_ONLY = ("model-env-unknown", "show-layer", "show-neuron", "show-huge", "s
 def _cases() -> list[Case]:
     cases: list[Case] = []
     add = cases.append
-    # -- malformed neuron ids, on every command that takes one (all fail before anything loads)
+    # -- malformed unit ids, on every command that takes one (all fail before anything loads)
     for nid, shown in BAD_IDS.items():
-        add(C(f"show-id[{nid}]", "show", nid, *T, expect=f"malformed neuron id {shown}"))
+        add(C(f"show-id[{nid}]", "show", nid, *T, expect=f"malformed unit id {shown}"))
     some = ["L6-74", "", "Ｌ６.Ｎ７４", "L6.N74;rm -rf /", "🙂"]
     for cmd, extra in (("probe", ("some text",)), ("substitute", ()), ("context", ()), ("effects", ()),
                        ("score", ("an explanation",)), ("explain", ()), ("transcript", ())):
         for nid in some:
-            add(C(f"{cmd}-id[{nid}]", cmd, nid, *extra, *T, expect=f"malformed neuron id {BAD_IDS[nid]}"))
+            add(C(f"{cmd}-id[{nid}]", cmd, nid, *extra, *T, expect=f"malformed unit id {BAD_IDS[nid]}"))
     # -- malformed ranges, for every --layers / --neurons
     for name, (args, flag, specs) in RANGE_COMMANDS.items():
         for spec in specs:

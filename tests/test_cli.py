@@ -19,7 +19,7 @@ def run(settings, *args, timeout=600):
 @pytest.mark.parametrize("args, message", [
     (["show", "L2.N0", "--model", "tiny-random"], "layers are 0..1"),
     (["show", "L0.N99999", "--model", "tiny-random"], "neurons are 0..127"),
-    (["show", "L6-74"], "malformed neuron id"),
+    (["show", "L6-74"], "malformed unit id"),
     (["cache", "--layers", "0", "--model", "tiny-random", "--tokens", "0"], "must be a positive"),
     (["cache", "--layers", "x", "--model", "tiny-random"], "malformed --layers"),
     (["cache", "--layers", "0", "--model", "no-such-model-anywhere"], "smollm2-135m"),
@@ -110,7 +110,7 @@ def test_error_text_is_printed_literally_not_as_markup(fresh_settings):
         r = run(fresh_settings, "show", bad, timeout=120)
         assert r.returncode == 2, r.stderr
         lines = [line for line in r.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("error: malformed neuron id") and repr(bad) in lines[0], r.stderr
+        assert len(lines) == 1 and lines[0].startswith("error: malformed unit id") and repr(bad) in lines[0], r.stderr
         assert "Traceback" not in r.stderr
 
 

@@ -15,14 +15,14 @@ from autointerp.agent.session import open_session
 from autointerp.agent.transcript import Event, Transcript
 from autointerp.errors import AutointerpError
 from autointerp.llm import LLM, Usage, make_llm
-from autointerp.records import Explanation, NeuronId, SimulatorName
+from autointerp.records import Explanation, UnitId, SimulatorName
 from autointerp.scoring.simulators import needs_llm as simulator_needs_llm
 from autointerp.workbench import Workbench
 
 __all__ = ["ExplanationFailed", "explain"]
 
 
-def explain(wb: Workbench, neuron: NeuronId | str, llm: LLM | str | None = None, method: str | Explainer = "agent",
+def explain(wb: Workbench, neuron: UnitId | str, llm: LLM | str | None = None, method: str | Explainer = "agent",
             config: AgentConfig | None = None, simulator: SimulatorName = "embedding", store=None,
             usage: Usage | None = None, on_event: Callable[[Event], None] | None = None) -> Explanation:
     """Explain one neuron of the workbench's target and return the record (the caller stores it).

@@ -20,7 +20,7 @@ from autointerp.records import (
     Evidence,
     ExplanationKind,
     HeldOutSplit,
-    NeuronId,
+    UnitId,
     Score,
     SimulatorName,
     TopToken,
@@ -59,7 +59,7 @@ class Session:
     windows), the `counterexamples` the context edits made and the `contrasts` (a peak word where
     the neuron is silent); the final score uses `test`, which nothing before it touches."""
 
-    neuron: NeuronId
+    neuron: UnitId
     wb: Workbench
     layer: LayerCache
     explain: list[ActivationRecord]
@@ -139,7 +139,7 @@ class Session:
         return [TopToken(token=t, count=c, max_activation=round(best[t], 5)) for t, c in counts.most_common(n)]
 
 
-def open_session(wb: Workbench, neuron: NeuronId | str, simulator: SimulatorName = "embedding",
+def open_session(wb: Workbench, neuron: UnitId | str, simulator: SimulatorName = "embedding",
                  sim_llm: LLM | None = None, n_test: tuple[int, int] = (5, 5)) -> Session:
     """The neuron's session on the workbench's target and corpus (its layer cache built if missing)."""
     neuron = wb.neuron(neuron)

@@ -17,20 +17,20 @@ from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.events import EVENT, Event
 from autointerp.fileio import atomic_write_text
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 from autointerp.secrets import redact
 
 __all__ = ["Event", "Transcript", "for_record", "inside", "latest", "load", "render_event", "root", "transcript_dir"]
 
 
-def transcript_dir(settings: Settings, model: str, neuron: NeuronId) -> Path:
+def transcript_dir(settings: Settings, model: str, neuron: UnitId) -> Path:
     return settings.layout.transcript_dir(model, str(neuron))
 
 
 class Transcript:
     """`on_event`, when given, sees every event as it is added (live progress, the web app's stream)."""
 
-    def __init__(self, settings: Settings, model: str, neuron: NeuronId, method: str,
+    def __init__(self, settings: Settings, model: str, neuron: UnitId, method: str,
                  on_event: Callable[[Event], None] | None = None) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.path = transcript_dir(settings, model, neuron) / f"{stamp}-{method}.jsonl"
@@ -106,7 +106,7 @@ def for_record(settings: Settings, rec: Explanation) -> Path | None:
     else the latest transcript of the same method written before the record was. None when there is
     none. Whatever path the record carries is never opened as such."""
     try:
-        folder = transcript_dir(settings, rec.model, NeuronId.parse(rec.neuron))
+        folder = transcript_dir(settings, rec.model, UnitId.parse(rec.neuron))
     except ValueError:
         return None
     if rec.transcript:
@@ -122,7 +122,7 @@ def for_record(settings: Settings, rec: Explanation) -> Path | None:
     return None
 
 
-def latest(settings: Settings, model: str, neuron: NeuronId) -> Path:
+def latest(settings: Settings, model: str, neuron: UnitId) -> Path:
     files = sorted(transcript_dir(settings, model, neuron).glob("*.jsonl"))
     if not files:
         raise InputError(f"no transcript for {neuron} of {model}: run `autointerp explain {neuron}` first")

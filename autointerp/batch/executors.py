@@ -21,7 +21,7 @@ from autointerp.batch.options import BatchOptions
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError, InputError
 from autointerp.llm import LLM, Usage, check_llm, make_llm
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.workbench import Workbench
 
 
@@ -47,7 +47,7 @@ class Job:
     prompt_version: str
 
 
-def label(wb: Workbench, llm: LLM | None, neuron: NeuronId | str, job: Job, store, failures: Failures) -> Outcome:
+def label(wb: Workbench, llm: LLM | None, neuron: UnitId | str, job: Job, store, failures: Failures) -> Outcome:
     """Explain one neuron and store the record (clearing an old failure), or record the failure with
     its reason. Never raises an Exception: a failed neuron is an outcome, retried with retry_failed."""
     name = str(neuron)
@@ -77,7 +77,7 @@ class Executor(Protocol):
     def running(self) -> int:
         """Neurons handed out and not yet collected."""
 
-    def submit(self, neuron: NeuronId) -> None:
+    def submit(self, neuron: UnitId) -> None:
         """Start explaining `neuron` on an idle worker."""
 
     def collect(self, timeout: float) -> list[Outcome]:
@@ -122,7 +122,7 @@ class ThreadExecutor:
     def running(self) -> int:
         return len(self._running)
 
-    def submit(self, neuron: NeuronId) -> None:
+    def submit(self, neuron: UnitId) -> None:
         assert self._pool is not None, "start the executor first"
         wb, store, job, failures = self._args
         self._running.add(self._pool.submit(label, wb, self._llm, neuron, job, store, failures))
@@ -198,7 +198,7 @@ class RayExecutor:
     def running(self) -> int:
         return len(self._pending)
 
-    def submit(self, neuron: NeuronId) -> None:
+    def submit(self, neuron: UnitId) -> None:
         actor = self._idle.pop()
         self._pending[actor.label.remote(str(neuron))] = (actor, str(neuron))
 

@@ -17,7 +17,7 @@ from autointerp.present.best import best_per_neuron
 from autointerp.present.confidence import confidence_groups
 from autointerp.present.markdown import table
 from autointerp.present.scores import headline
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 from autointerp.scoring.simulation import is_defined
 from autointerp.tools.triage import triage
 from autointerp.workbench import Workbench
@@ -135,7 +135,7 @@ def _index_html(rows: list[ReportRow], model: str, layer: int) -> str:
 def _write_neuron_page(rec: Explanation, cache, out: Path, transcript: Path | None) -> None:
     """`transcript`: the record's transcript found by its identity under the data dir (see
     `transcript.for_record`), never the path the record names: records may be imported."""
-    n = NeuronId.parse(rec.neuron)
+    n = UnitId.parse(rec.neuron)
     lines, error, name = None, None, f"{rec.neuron}.jsonl"
     if transcript is not None:
         try:

@@ -31,7 +31,7 @@ from autointerp.config import Settings
 from autointerp.errors import AutointerpError, InputError
 from autointerp.llm import llm_name
 from autointerp.ranges import check_within, parse_indices
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.tools.triage import triage
 from autointerp.workbench import Workbench
 
@@ -75,18 +75,18 @@ def check(opts: BatchOptions, wb: Workbench) -> list[int]:
     return check_within(parse_indices(opts.neurons, "neurons"), wb.target.d_mlp, "neuron")
 
 
-def plan(opts: BatchOptions, wb: Workbench) -> list[NeuronId]:
+def plan(opts: BatchOptions, wb: Workbench) -> list[UnitId]:
     """The neurons to explain, in order: index order, or most related first with triage_first.
     Opens (building when missing) every layer's cache first, so workers only read them."""
     indices = check(opts, wb)
-    out: list[NeuronId] = []
+    out: list[UnitId] = []
     for layer in opts.layers:
         wb.layer(layer)
         if opts.triage_first:
             rows = sorted(triage(wb, layer, indices).rows, key=lambda r: -r.relatedness)
-            out += [NeuronId(layer=layer, index=r.index) for r in rows[: opts.top]]
+            out += [UnitId(layer=layer, index=r.index) for r in rows[: opts.top]]
         else:
-            out += [NeuronId(layer=layer, index=i) for i in indices]
+            out += [UnitId(layer=layer, index=i) for i in indices]
     return out
 
 

@@ -18,7 +18,7 @@ from autointerp.records import (
     CacheManifest,
     Histogram,
     NeuronExamples,
-    NeuronId,
+    UnitId,
     NeuronStats,
     QuantileBin,
     TopToken,
@@ -94,7 +94,7 @@ class LayerCache:
         return [QuantileBin(bin=b, low=recs[g[0]].max_activation, high=recs[g[-1]].max_activation,
                             examples=[recs[i] for i in g[: s.per_bin]]) for b, g in enumerate(groups)]
 
-    def neuron(self, neuron: NeuronId) -> NeuronExamples:
+    def neuron(self, neuron: UnitId) -> NeuronExamples:
         self.target.check(neuron)
         n = neuron.index
         top = self.top(n)

@@ -57,9 +57,9 @@ def show(
 ) -> None:
     """A neuron's stats, top examples (max token highlighted, 3 words either side), unique top tokens."""
     from autointerp.fileio import atomic_write_text, check_writable
-    from autointerp.records import NeuronId
+    from autointerp.records import UnitId
 
-    nid = NeuronId.parse(neuron)  # a malformed id or output path fails before the model loads
+    nid = UnitId.parse(neuron)  # a malformed id or output path fails before the model loads
     precheck(model, nid)
     if n < 0:
         raise InputError(f"-n must be >= 0, got {n}")

@@ -117,9 +117,9 @@ def at_least(value: int, low: int, flag: str) -> int:
 
 def neuron_id(spec: str):
     """The neuron argument parsed before the model loads (malformed: one error naming it)."""
-    from autointerp.records import NeuronId
+    from autointerp.records import UnitId
 
-    return NeuronId.parse(spec)
+    return UnitId.parse(spec)
 
 
 def precheck(model: str | None, neuron=None, layers: list[int] = (), neurons: list[int] = ()) -> None:  # type: ignore[assignment]

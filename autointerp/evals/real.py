@@ -21,20 +21,20 @@ from autointerp.evals.runner import ensure_caches, finish, open_journal, open_ll
 from autointerp.evals.stats import bootstrap_mean
 from autointerp.llm import LLM
 from autointerp.present.confidence import confidence_groups
-from autointerp.records import ExplainMethod, NeuronId, SimulatorName
+from autointerp.records import ExplainMethod, UnitId, SimulatorName
 from autointerp.scoring.simulation import defined, simulation_score
 from autointerp.workbench import Workbench
 
 
-def sample_neurons(n: int, layers: list[int], d_mlp: int, seed: int) -> list[NeuronId]:
+def sample_neurons(n: int, layers: list[int], d_mlp: int, seed: int) -> list[UnitId]:
     """n distinct neurons; layers taken in a seeded order, round-robin, so the sample spreads over them."""
     if n < 1:
         raise InputError(f"n must be >= 1, got {n}")
     rng = np.random.default_rng([seed, 7])
     order = [int(x) for x in rng.permutation(layers)]
-    picked: list[NeuronId] = []
+    picked: list[UnitId] = []
     while len(picked) < n:
-        nid = NeuronId(layer=order[len(picked) % len(order)], index=int(rng.integers(d_mlp)))
+        nid = UnitId(layer=order[len(picked) % len(order)], index=int(rng.integers(d_mlp)))
         if nid not in picked:
             picked.append(nid)
     return picked

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 from autointerp.store.keys import rank
 
 
@@ -14,5 +14,5 @@ def best_per_neuron(records: Iterable[Explanation]) -> dict[int, tuple[Explanati
     """Per neuron index (the records of one layer): its best explanation and how many it has."""
     by: dict[int, list[Explanation]] = {}
     for r in records:
-        by.setdefault(NeuronId.parse(r.neuron).index, []).append(r)
+        by.setdefault(UnitId.parse(r.neuron).index, []).append(r)
     return {i: (max(rs, key=rank), len(rs)) for i, rs in by.items()}

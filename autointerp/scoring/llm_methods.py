@@ -30,7 +30,7 @@ from autointerp.records import (
     CounterfactualDetails,
     DetectionDetails,
     FuzzingDetails,
-    NeuronId,
+    UnitId,
     Score,
     ScoreOptions,
 )
@@ -109,7 +109,7 @@ def metrics(truth: list[bool], predicted: list[bool | None]) -> dict[str, float]
             "negatives": neg, "failed": len(truth) - len(valid)}
 
 
-def _score(neuron: NeuronId, target_name: str, explanation: str, method: str, value: float | None,
+def _score(neuron: UnitId, target_name: str, explanation: str, method: str, value: float | None,
            n_examples: int, split, llm: LLM, details: BaseModel, usage: Usage, notes: list[str] = (),
            examples: list[ClassifiedExample] | None = None) -> Score:
     return Score(neuron=str(neuron), model=target_name, explanation=explanation, method=method, simulator=None,
@@ -150,15 +150,15 @@ class ClassifierScorer:
     def check(self, options: ScoreOptions) -> None:
         self.config(options).check()
 
-    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+    def score(self, wb: Workbench, neuron: UnitId | str, explanation: str, options: ScoreOptions,
               llm: LLM | None) -> Score:
         return self.classify(wb, neuron, explanation, _given(llm, self.name), self.config(options))
 
-    def shown(self, neuron: NeuronId, s: Sample, seed: int) -> tuple[list[str], dict[str, float]]:
+    def shown(self, neuron: UnitId, s: Sample, seed: int) -> tuple[list[str], dict[str, float]]:
         """The text each example is shown as, and figures the showing adds to the details."""
         return ["".join(e.tokens) for e in s.positives + s.negatives], {}
 
-    def classify(self, wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
+    def classify(self, wb: Workbench, neuron: UnitId | str, explanation: str, llm: LLM,
                  cfg: SampleConfig = SampleConfig()) -> Score:
         if not explanation.strip():
             raise InputError("the explanation is empty")
@@ -212,7 +212,7 @@ class FuzzingScorer(ClassifierScorer):
     prompt = "fuzz"
     details = FuzzingDetails
 
-    def shown(self, neuron: NeuronId, s: Sample, seed: int) -> tuple[list[str], dict[str, float]]:
+    def shown(self, neuron: UnitId, s: Sample, seed: int) -> tuple[list[str], dict[str, float]]:
         # delphi fuzz.py: as many false highlights as the positives fire on tokens, on average (ceil).
         n_incorrect = math.ceil(np.mean([sum(a > s.threshold for a in e.activations) for e in s.positives]))
         rng = np.random.default_rng([seed, neuron.layer, neuron.index, 17])
@@ -220,13 +220,13 @@ class FuzzingScorer(ClassifierScorer):
         return texts, {"n_incorrect": n_incorrect}
 
 
-def detection_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
+def detection_score(wb: Workbench, neuron: UnitId | str, explanation: str, llm: LLM,
                     cfg: SampleConfig = SampleConfig()) -> Score:
     """delphi's detection: does the example match the explanation?"""
     return DetectionScorer().classify(wb, neuron, explanation, llm, cfg)
 
 
-def fuzzing_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM,
+def fuzzing_score(wb: Workbench, neuron: UnitId | str, explanation: str, llm: LLM,
                   cfg: SampleConfig = SampleConfig()) -> Score:
     """delphi's fuzzing: are the highlighted tokens the ones the explanation describes?"""
     return FuzzingScorer().classify(wb, neuron, explanation, llm, cfg)
@@ -245,7 +245,7 @@ def parse_texts(reply: str) -> list[str]:
     return [ln for ln in lines if len(ln.split()) >= 2]
 
 
-def counterfactual_score(wb: Workbench, neuron: NeuronId | str, explanation: str, llm: LLM, n: int = 5) -> Score:
+def counterfactual_score(wb: Workbench, neuron: UnitId | str, explanation: str, llm: LLM, n: int = 5) -> Score:
     """The LLM writes n texts that should activate the neuron and n that should not; the real model
     decides. A text "activates" when its max activation reaches half the neuron's cached max."""
     if not explanation.strip():
@@ -288,7 +288,7 @@ class CounterfactualScorer:
     def check(self, options: ScoreOptions) -> None:
         """Nothing to check before the model loads."""
 
-    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+    def score(self, wb: Workbench, neuron: UnitId | str, explanation: str, options: ScoreOptions,
               llm: LLM | None) -> Score:
         n = self.default_n if options.n is None else options.n
         return counterfactual_score(wb, neuron, explanation, _given(llm, self.name), n)

@@ -13,7 +13,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from autointerp.errors import InputError
 from autointerp.llm import LLM
 from autointerp.plugins import Registry
-from autointerp.records import NeuronId, Score, ScoreOptions
+from autointerp.records import UnitId, Score, ScoreOptions
 from autointerp.scoring.llm_methods import CounterfactualScorer, DetectionScorer, FuzzingScorer
 from autointerp.scoring.simulation import SimulationScorer
 from autointerp.workbench import Workbench
@@ -36,7 +36,7 @@ class Scorer(Protocol):
         """Raise InputError for options that cannot work, before the model loads."""
         ...
 
-    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+    def score(self, wb: Workbench, neuron: UnitId | str, explanation: str, options: ScoreOptions,
               llm: LLM | None) -> Score:
         ...
 
@@ -64,7 +64,7 @@ def scorers() -> list[str]:
     return _REGISTRY.keys()
 
 
-def run_scorer(scorer: Scorer, wb: Workbench, neuron: NeuronId | str, explanation: str,
+def run_scorer(scorer: Scorer, wb: Workbench, neuron: UnitId | str, explanation: str,
                options: ScoreOptions | None = None, llm: LLM | None = None) -> Score:
     """Run any scorer as `autointerp score` does: its options checked, an LLM given where it asks one."""
     options = options or ScoreOptions()

@@ -26,7 +26,7 @@ from autointerp.errors import InputError
 from autointerp.llm.backends import LLM, Usage
 from autointerp.records import (
     ActivationRecord,
-    NeuronId,
+    UnitId,
     Score,
     ScoredWindow,
     ScoreOptions,
@@ -112,7 +112,7 @@ def defined(scores: Sequence[float | None]) -> list[float]:
     return [s for s in scores if is_defined(s)]
 
 
-def simulation_score(wb: Workbench, neuron: NeuronId | str, explanation: str, simulator: SimulatorName = "embedding",
+def simulation_score(wb: Workbench, neuron: UnitId | str, explanation: str, simulator: SimulatorName = "embedding",
                      triggers: Sequence[str] = (), top: int = 5, random: int = 5,
                      split: SplitKind = "top-and-random", llm=None, rule: ScoreRule = DEFAULT_RULE,
                      keep_windows: bool = True) -> Score:
@@ -150,7 +150,7 @@ class SimulationScorer:
     def check(self, options: ScoreOptions) -> None:
         """The windows are checked by `simulation_score`, before anything runs."""
 
-    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+    def score(self, wb: Workbench, neuron: UnitId | str, explanation: str, options: ScoreOptions,
               llm: LLM | None) -> Score:
         return simulation_score(wb, neuron, explanation, options.simulator, options.triggers, options.top,
                                 options.random, options.split, llm=llm, rule=options.rule)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from autointerp.config import Settings, get_settings
 from autointerp.errors import InputError
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 from autointerp.store import keys
 from autointerp.store.backend import LocalBackend, ServerBackend
 from autointerp.store.embedding import embed_texts
@@ -99,26 +99,26 @@ class Store:
 
     # reading
 
-    def has(self, model: str, neuron: str | NeuronId, explainer: str, prompt_version: str) -> bool:
+    def has(self, model: str, neuron: str | UnitId, explainer: str, prompt_version: str) -> bool:
         rid = keys.record_id(model, neuron, explainer, prompt_version)
         if (ledger := self._ledger()) is not None:
             return ledger.has(rid)
         with self._backend.op() as (current, _):
             return bool(current.get(ids=[rid], include=[])["ids"])
 
-    def get(self, model: str, neuron: str | NeuronId) -> list[Explanation]:
+    def get(self, model: str, neuron: str | UnitId) -> list[Explanation]:
         """The current explanation of every explainer / prompt version for the neuron, oldest first."""
         return sorted(self._fetch("current", *_neuron_filter(model, neuron)), key=keys.order_key)
 
-    def history(self, model: str, neuron: str | NeuronId) -> list[Explanation]:
+    def history(self, model: str, neuron: str | UnitId) -> list[Explanation]:
         """Every version ever stored for the neuron (replaced ones included), oldest first."""
         return self._versions(*_neuron_filter(model, neuron))
 
-    def latest(self, model: str, neuron: str | NeuronId) -> Explanation | None:
+    def latest(self, model: str, neuron: str | UnitId) -> Explanation | None:
         current = self.get(model, neuron)
         return current[-1] if current else None
 
-    def best(self, model: str, neuron: str | NeuronId) -> Explanation | None:
+    def best(self, model: str, neuron: str | UnitId) -> Explanation | None:
         """The current explanation with the highest headline score (unscored ones last; ties: newest):
         `keys.rank`, the rule the web app and the batch report use too."""
         return max(self.get(model, neuron), key=keys.rank, default=None)
@@ -130,7 +130,7 @@ class Store:
         found = self._fetch("current", _where(model, layer, None))
         if confident is not None:
             found = [e for e in found if e.confident is confident]
-        return sorted(found, key=lambda e: (NeuronId.parse(e.neuron).layer, NeuronId.parse(e.neuron).index,
+        return sorted(found, key=lambda e: (UnitId.parse(e.neuron).layer, UnitId.parse(e.neuron).index,
                                             e.model, e.explainer, e.prompt_version))
 
     def all_versions(self) -> list[Explanation]:
@@ -187,7 +187,7 @@ class Store:
         return sorted(found.values(), key=keys.order_key)
 
 
-def _neuron_filter(model: str, neuron: str | NeuronId) -> tuple[dict, str]:
+def _neuron_filter(model: str, neuron: str | UnitId) -> tuple[dict, str]:
     """Chroma filters on the neuron alone and the model is checked here: at 100k records an `$and`
     with the (unselective) model took ~75 ms, the neuron alone ~10 ms."""
     return {"neuron": keys.neuron_key(neuron)}, model

@@ -6,7 +6,7 @@ import hashlib
 import math
 from datetime import timezone
 
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 
 # Headline scores are correlations, accuracies or F1 (all >= -1): -2 marks "not scored" in the flat
 # metadata, where Chroma has no null; `has_score` says the same thing explicitly.
@@ -19,12 +19,12 @@ def is_confident(meta: dict) -> bool:
     return meta.get("confident") is True
 
 
-def neuron_key(neuron: str | NeuronId) -> str:
+def neuron_key(neuron: str | UnitId) -> str:
     """Canonical `L6.N74` for any accepted neuron spelling."""
-    return str(neuron if isinstance(neuron, NeuronId) else NeuronId.parse(neuron))
+    return str(neuron if isinstance(neuron, UnitId) else UnitId.parse(neuron))
 
 
-def record_id(model: str, neuron: str | NeuronId, explainer: str, prompt_version: str) -> str:
+def record_id(model: str, neuron: str | UnitId, explainer: str, prompt_version: str) -> str:
     """Stable id: the same model, neuron, explainer and prompt version always land on one record."""
     key = "\x1f".join((model, neuron_key(neuron), explainer, prompt_version))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
@@ -70,7 +70,7 @@ def rank(expl: Explanation) -> tuple[bool, float, float]:
 
 def metadata(expl: Explanation) -> dict[str, str | int | float | bool]:
     """Flat filterable fields plus the full record JSON (`record`), which round-trips losslessly."""
-    nid = NeuronId.parse(expl.neuron)
+    nid = UnitId.parse(expl.neuron)
     score = headline(expl)
     return {
         "model": expl.model,
@@ -97,5 +97,5 @@ def from_metadata(meta: dict) -> Explanation:
 
 def order_key(expl: Explanation) -> tuple:
     """Oldest first; ties broken by identity so the order is deterministic."""
-    nid = NeuronId.parse(expl.neuron)
+    nid = UnitId.parse(expl.neuron)
     return (timestamp(expl), expl.model, nid.layer, nid.index, expl.explainer, expl.prompt_version, content_hash(expl))

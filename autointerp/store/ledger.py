@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from autointerp.errors import StoreError
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 
 NAME = "autointerp-records.sqlite3"
 FORMAT = 1
@@ -43,7 +43,7 @@ Row = tuple[str, Explanation]  # (id, record)
 
 
 def _row(history: bool, rid: str, expl: Explanation) -> tuple:
-    return (int(history), rid, expl.model, expl.neuron, NeuronId.parse(expl.neuron).layer, expl.model_dump_json())
+    return (int(history), rid, expl.model, expl.neuron, UnitId.parse(expl.neuron).layer, expl.model_dump_json())
 
 
 class Ledger:

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 from autointerp.config import Settings, get_settings
 from autointerp.errors import AutointerpError, InputError
 from autointerp.fileio import atomic_write_bytes
-from autointerp.records import Explanation, ExportFormat, NeuronId
+from autointerp.records import Explanation, ExportFormat, UnitId
 from autointerp.store import keys
 from autointerp.store.shapes import model_shape
 
@@ -113,7 +113,7 @@ def to_neuronpedia(expl: Explanation, author_id: str = NP_AUTHOR_ID) -> dict:
     """One row of Neuronpedia's Explanation table (every line has the same keys: their importer takes
     the columns from the first line) plus our record under `autointerp`. `typeName` is null: no
     Neuronpedia explanation type describes our methods, and a name without a row fails the insert."""
-    nid = NeuronId.parse(expl.neuron)
+    nid = UnitId.parse(expl.neuron)
     head = expl.scores[0].value if expl.scores and expl.scores[0].method == "simulation" else None
     created = expl.created_at if expl.created_at.tzinfo else expl.created_at.replace(tzinfo=timezone.utc)
     return {
@@ -131,7 +131,7 @@ def to_neuronpedia(expl: Explanation, author_id: str = NP_AUTHOR_ID) -> dict:
     }
 
 
-def _np_neuron(obj: dict) -> NeuronId:
+def _np_neuron(obj: dict) -> UnitId:
     """The neuron a Neuronpedia line names: a bare layer number (or `<n>-mlp`) and an integer index."""
     layer = obj.get("layer")
     m = _NP_LAYER.match(str(layer)) if isinstance(layer, (str, int)) and not isinstance(layer, bool) else None
@@ -141,7 +141,7 @@ def _np_neuron(obj: dict) -> NeuronId:
     index = obj.get("index")
     if isinstance(index, bool) or not re.fullmatch(r"\s*\d+\s*", str(index)):
         raise ValueError(f"index {index!r} is not a neuron index")
-    return NeuronId(layer=int(m.group(1)), index=int(str(index)))
+    return UnitId(layer=int(m.group(1)), index=int(str(index)))
 
 
 def from_neuronpedia(obj: dict) -> Explanation:
@@ -149,7 +149,7 @@ def from_neuronpedia(obj: dict) -> Explanation:
     if "autointerp" in obj:
         expl = Explanation.model_validate(obj["autointerp"])
         if "layer" in obj or "index" in obj:
-            named, own = _np_neuron(obj), NeuronId.parse(expl.neuron)
+            named, own = _np_neuron(obj), UnitId.parse(expl.neuron)
             if named != own:
                 raise ValueError(f"layer/index name {named} but the record under 'autointerp' is {own}")
         return expl
@@ -170,7 +170,7 @@ def parse_record(obj: object) -> Explanation:
     expl = from_neuronpedia(obj) if "autointerp" in obj or "modelId" in obj else Explanation.model_validate(obj)
     if len(expl.text) > MAX_TEXT:
         raise ValueError(f"the explanation is {len(expl.text)} characters long, over the limit of {MAX_TEXT}")
-    expl = keys.canonical(expl)  # a malformed neuron id fails here, on its own line
+    expl = keys.canonical(expl)  # a malformed unit id fails here, on its own line
     return expl.model_copy(update={"transcript": None}) if expl.transcript is not None else expl
 
 
@@ -220,7 +220,7 @@ class _Shapes:
         if isinstance(shape, str):
             raise ValueError(shape)
         n_layers, d_mlp = shape
-        nid = NeuronId.parse(expl.neuron)
+        nid = UnitId.parse(expl.neuron)
         if nid.layer >= n_layers:
             raise ValueError(f"neuron {nid} is out of range for {expl.model}: layers are 0..{n_layers - 1}")
         if nid.index >= d_mlp:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from autointerp.errors import InputError
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 
 LayerFn = Callable[[int, torch.Tensor], None]
 
@@ -144,7 +144,7 @@ class Target:
                 f"layer {layer} is out of range for {self.name}: layers are 0..{self.n_layers - 1}"
             )
 
-    def check(self, neuron: NeuronId) -> None:
+    def check(self, neuron: UnitId) -> None:
         """Raise one clear error when the neuron does not exist in this model."""
         self.check_layer(neuron.layer)
         if not 0 <= neuron.index < self.d_mlp:
@@ -304,7 +304,7 @@ class Target:
         at the measured logits; averaged over the rows. LayerNorm's mean subtraction is linear and
         kept; Gemma's norms multiply by 1 + weight. `measured`: a run of `tokens` that already read
         `dla_reads(layer)` (and the logits), so the contexts are not run a second time."""
-        self.check(NeuronId.model_construct(layer=layer, index=index))
+        self.check(UnitId.model_construct(layer=layer, index=index))
         ln, post, cap = getattr(self.bridge, "ln_final", None), self._post_mlp_norm(layer), self._softcap()
         points = self._dla_points(layer)
         out = measured if measured is not None else self.run(tokens, read=list(points.values()), logits=cap is not None)

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from autointerp.errors import InputError
 from autointerp.present import templates
-from autointerp.records import ActivationRecord, ContextMode, NeuronId
+from autointerp.records import ActivationRecord, ContextMode, UnitId
 from autointerp.tools.probe import make_record, run_ids
 from autointerp.tools.words import span_of, word_spans
 from autointerp.workbench import Workbench
@@ -40,7 +40,7 @@ class ContextResult(BaseModel):
         return templates.render("nb_context.html", res=self)
 
 
-def context(wb: Workbench, neuron: NeuronId | str, example: int = 0, mode: Mode = "delete",
+def context(wb: Workbench, neuron: UnitId | str, example: int = 0, mode: Mode = "delete",
             include_max: bool = False, filler: str = " the") -> ContextResult:
     """Edit each context word of top example `example` and re-measure the activation at its max token.
     A causal model's activation there reads nothing after it: words after the max word are listed
@@ -85,7 +85,7 @@ def render_context_html(res: ContextResult) -> str:
     return templates.render("context.html", title=f"{res.neuron} context", res=res)
 
 
-def without_word(wb: Workbench, neuron: NeuronId | str, rec: ActivationRecord, word: int) -> ActivationRecord:
+def without_word(wb: Workbench, neuron: UnitId | str, rec: ActivationRecord, word: int) -> ActivationRecord:
     """Window `rec` with its `word`-th word deleted, and the neuron's activation on every token: a
     counterexample when the deletion silences the peak (the peak word alone does not fire it)."""
     neuron, target = wb.neuron(neuron), wb.target

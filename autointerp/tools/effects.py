@@ -17,7 +17,7 @@ import torch
 from pydantic import BaseModel
 
 from autointerp.errors import InputError
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.targets import Target
 from autointerp.tools.probe import run_ids
 from autointerp.tools.synonyms import synonyms
@@ -57,7 +57,7 @@ class EffectsResult(BaseModel):
     patching: Patching | None
 
 
-def _logprobs(target: Target, ids: torch.Tensor, neuron: NeuronId, value=None) -> torch.Tensor:
+def _logprobs(target: Target, ids: torch.Tensor, neuron: UnitId, value=None) -> torch.Tensor:
     """Log-probs [B, T, V]; with `value`, the neuron's activation is overwritten first."""
     patch = None
     if value is not None:
@@ -80,7 +80,7 @@ def _effects(target: Target, top) -> list[TokenEffect]:
             if round(float(v), 5) > 0]
 
 
-def effects(wb: Workbench, neuron: NeuronId | str, k: int = 20, contexts: int = 10,
+def effects(wb: Workbench, neuron: UnitId | str, k: int = 20, contexts: int = 10,
             windows: set[int] | None = None) -> EffectsResult:
     """Output side: DLA, mean ablation on top contexts (only `windows` when given), and patching."""
     if k < 1 or contexts < 1:
@@ -122,7 +122,7 @@ def effects(wb: Workbench, neuron: NeuronId | str, k: int = 20, contexts: int = 
     )
 
 
-def _patch(wb: Workbench, neuron: NeuronId, rec, clean: torch.Tensor) -> Patching | None:
+def _patch(wb: Workbench, neuron: UnitId, rec, clean: torch.Tensor) -> Patching | None:
     """Clean top context vs the same window with its max token replaced; patch the neuron back in.
     `clean`: the log-probs at the max token from the clean run already made. The edited windows
     end at the max token: a causal model's prediction there reads nothing after it."""

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from autointerp.errors import InputError
 from autointerp.present import templates
-from autointerp.records import ActivationRecord, NeuronId
+from autointerp.records import ActivationRecord, UnitId
 from autointerp.targets import Target, hook_name
 from autointerp.workbench import Workbench
 
@@ -65,7 +65,7 @@ def make_record(target: Target, ids: list[int], acts: list[float], window: int =
                             has_bos=bool(start))
 
 
-def probe(wb: Workbench, neuron: NeuronId | str, texts: list[str]) -> ProbeResult:
+def probe(wb: Workbench, neuron: UnitId | str, texts: list[str]) -> ProbeResult:
     """The neuron's activation on every token of each text."""
     neuron, target = wb.neuron(neuron), wb.target
     seqs = encode_texts(target, texts)

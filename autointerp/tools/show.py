@@ -10,12 +10,12 @@ from rich.text import Text
 
 from autointerp.present import templates
 from autointerp.present.tokens import sparkline
-from autointerp.records import ActivationRecord, NeuronExamples, NeuronId
+from autointerp.records import ActivationRecord, NeuronExamples, UnitId
 from autointerp.tools.words import span_of, word_spans
 from autointerp.workbench import Workbench
 
 
-def neuron_examples(wb: Workbench, neuron: NeuronId | str) -> NeuronExamples:
+def neuron_examples(wb: Workbench, neuron: UnitId | str) -> NeuronExamples:
     """Everything the cache holds for one neuron; builds the layer cache first when it is missing."""
     neuron = wb.neuron(neuron)
     return wb.layer(neuron.layer).neuron(neuron)

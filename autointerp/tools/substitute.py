@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from autointerp.errors import InputError
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.tools.probe import run_ids
 from autointerp.tools.synonyms import synonyms
 from autointerp.tools.words import alpha_run
@@ -39,7 +39,7 @@ class SubstituteResult(BaseModel):
     n_substitutions: int
 
 
-def substitute(wb: Workbench, neuron: NeuronId | str, examples: int = 20, k: int = 5,
+def substitute(wb: Workbench, neuron: UnitId | str, examples: int = 20, k: int = 5,
                windows: set[int] | None = None, peers: Sequence[str] = ()) -> SubstituteResult:
     """For each top example: the activation on its max word, and on each of k synonyms in its place;
     with `peers` (other words the neuron peaks on), each of them in its place too, reported apart:

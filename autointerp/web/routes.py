@@ -17,7 +17,7 @@ from autointerp.llm import check_llm
 from autointerp.present.best import best_per_neuron
 from autointerp.present.figures import max_plot_svg
 from autointerp.ranges import check_within, parse_indices
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 from autointerp.tools.probe import probe
 from autointerp.web import views
 from autointerp.web.pages import render
@@ -90,7 +90,7 @@ def layer_page(request: Request, layer: str, model: str | None = None):
                   model_q="" if model == state.model else f"?model={model}")
 
 
-def _explanation_views(state: WebState, model: str, nid: NeuronId) -> tuple[list[dict], list[Explanation]]:
+def _explanation_views(state: WebState, model: str, nid: UnitId) -> tuple[list[dict], list[Explanation]]:
     current = state.store.get(model, nid)
     history = state.store.history(model, nid)
     shown = {(e.model_dump_json()) for e in current}

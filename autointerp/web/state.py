@@ -14,7 +14,7 @@ from autointerp.config import Settings
 from autointerp.errors import AutointerpError, CacheError, InputError
 from autointerp.fileio import atomic_write_text
 from autointerp.llm import LLM, make_llm
-from autointerp.records import Explanation, NeuronId
+from autointerp.records import Explanation, UnitId
 from autointerp.tools.effects import effects as neuron_effects
 from autointerp.tools.triage import triage as layer_triage
 from autointerp.web import views
@@ -52,11 +52,11 @@ class WebState:
 
     # ---- neurons and layers ----
 
-    def neuron(self, spec: str, model: str | None = None) -> tuple[str, NeuronId]:
+    def neuron(self, spec: str, model: str | None = None) -> tuple[str, UnitId]:
         """(model, neuron) from the URL; NotFound, with the reason, for a malformed or absent one."""
         model = model or self.model
         try:
-            nid = NeuronId.parse(spec)
+            nid = UnitId.parse(spec)
         except InputError as e:
             raise NotFound(str(e)) from None
         if model == self.model:
@@ -82,7 +82,7 @@ class WebState:
             self.check_other(model, layer)
         return model, layer
 
-    def check_other(self, model: str, layer: int, nid: NeuronId | None = None) -> None:
+    def check_other(self, model: str, layer: int, nid: UnitId | None = None) -> None:
         """A model this server does not run: known from its config, else from stored records."""
         from autointerp.store import model_shape
 
@@ -151,7 +151,7 @@ class WebState:
 
     # ---- experiments ----
 
-    def effects(self, nid: NeuronId) -> dict:
+    def effects(self, nid: UnitId) -> dict:
         key = str(nid)
         if key not in self._effects:
             self.need_cache(nid.layer)

@@ -20,7 +20,7 @@ from autointerp.agent import transcript as tr
 from autointerp.cache.store import read_manifest
 from autointerp.config import Settings
 from autointerp.present.scores import value_text
-from autointerp.records import CacheManifest, Explanation, NeuronId
+from autointerp.records import CacheManifest, Explanation, UnitId
 
 # ---- transcripts ----
 
@@ -115,7 +115,7 @@ def overview(settings: Settings, records: list[Explanation], served: str) -> lis
     explained: dict[tuple[str, int], set[str]] = {}
     confident: dict[tuple[str, int], set[str]] = {}
     for r in records:
-        nid = NeuronId.parse(r.neuron)
+        nid = UnitId.parse(r.neuron)
         key = (r.model, nid.layer)
         models.setdefault(r.model, ModelInfo(r.model, r.model == served)).layer(nid.layer).records += 1
         explained.setdefault(key, set()).add(r.neuron)

@@ -12,7 +12,7 @@ from autointerp import events as ev
 from autointerp.agent.transcript import Transcript, load, render_event
 from autointerp.errors import InputError
 from autointerp.progress import ExplainStatus
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.web.views import event_view
 
 RUN = [
@@ -38,7 +38,7 @@ RUN = [
 
 def test_a_transcript_round_trips_through_json_into_typed_events(fresh_settings):
     seen: list[ev.Event] = []
-    t = Transcript(fresh_settings, "smollm2-135m", NeuronId.parse("L3.N74"), "agent", seen.append)
+    t = Transcript(fresh_settings, "smollm2-135m", UnitId.parse("L3.N74"), "agent", seen.append)
     for e in RUN:
         t.add(e)
     path = t.save()

@@ -16,7 +16,7 @@ import pytest
 
 from autointerp.cache import store
 from autointerp.cache.build import build_cache
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.workbench import Workbench
 from tests.conftest import env_for
 from tests.test_cli import run
@@ -62,7 +62,7 @@ def test_a_rebuild_never_replaces_the_cache_in_use(fresh_settings, tiny):
     build_cache([1], model="tiny-random", tokens=3000, settings=fresh_settings, progress=False)
     reader = Workbench.open("tiny-random", settings=fresh_settings, progress=False)
     in_use = reader.layer(1, build=False)
-    nid = NeuronId(layer=1, index=5)
+    nid = UnitId(layer=1, index=5)
     seen = in_use.neuron(nid).model_dump_json()
     d = in_use.plan.directory(1)
     old = store.read_manifest(d)

@@ -10,7 +10,7 @@ import pytest
 from autointerp.errors import InputError
 from autointerp.llm import LLM
 from autointerp.present.scores import figures_text, headline
-from autointerp.records import Figures, NeuronId, Score, ScoreOptions
+from autointerp.records import Figures, UnitId, Score, ScoreOptions
 from autointerp.scoring.registry import get_scorer, register_scorer, run_scorer, scorers, unregister_scorer
 from autointerp.scoring.split import held_out
 from autointerp.workbench import Workbench
@@ -28,7 +28,7 @@ class PeakWordScorer:
         if options.top < 1:
             raise InputError("peak-word scoring needs --top >= 1")
 
-    def score(self, wb: Workbench, neuron: NeuronId | str, explanation: str, options: ScoreOptions,
+    def score(self, wb: Workbench, neuron: UnitId | str, explanation: str, options: ScoreOptions,
               llm: LLM | None) -> Score:
         nid = wb.neuron(neuron)
         _, records, split = held_out(wb.layer(nid.layer), nid.index, options.top, 0, "top-and-random",

@@ -8,7 +8,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from autointerp.embeddings import MODEL_ID
 from autointerp.errors import AutointerpError, StoreError
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.store import SearchHit, open_store
 from autointerp.store.backend import CURRENT
 from autointerp.store.keys import record_id
@@ -37,7 +37,7 @@ def test_add_upsert_has_get_history_latest_best(store):
 
     assert store.count() == 4
     assert store.get("gpt2-small", "L6.N74") == store.history("gpt2-small", "L6.N74") == [gpt2]
-    assert store.get(MODEL, NeuronId(layer=6, index=74)) == [other, rerun, unscored]
+    assert store.get(MODEL, UnitId(layer=6, index=74)) == [other, rerun, unscored]
     assert store.history(MODEL, "L6.N74") == [first, other, rerun, unscored]  # the replaced one kept, oldest first
     assert store.latest(MODEL, "L6.N74") == unscored
     assert store.best(MODEL, "L6.N74") == other
@@ -61,7 +61,7 @@ def test_round_trip_is_lossless_and_order_independent(store):
 def test_canonical_neuron_and_bad_id(store):
     store.add(make(neuron="6/74"))
     assert [e.neuron for e in store.list()] == ["L6.N74"]
-    with pytest.raises(AutointerpError, match="malformed neuron id"):
+    with pytest.raises(AutointerpError, match="malformed unit id"):
         store.add(make(neuron="L6-74"))
 
 
@@ -106,7 +106,7 @@ def test_filtered_search_falls_back_when_few_match(store):
 def test_list_sorted_and_filtered(store):
     store.add_many(varied())
     listed = store.list()
-    keys = [(NeuronId.parse(e.neuron).layer, NeuronId.parse(e.neuron).index) for e in listed]
+    keys = [(UnitId.parse(e.neuron).layer, UnitId.parse(e.neuron).index) for e in listed]
     assert keys == sorted(keys) and len(listed) == len(varied()) == store.count()
     assert [e.neuron for e in store.list(layer=20)] == ["L20.N44", "L20.N45"]
     assert store.list(model="gpt2-small") == []

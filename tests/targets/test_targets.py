@@ -4,27 +4,27 @@ import pytest
 import torch
 
 from autointerp.errors import InputError, TargetError
-from autointerp.records import NeuronId
+from autointerp.records import UnitId
 from autointerp.targets import FINAL_SCALE, hook_name, load_target, mlp_in_name
 from autointerp.targets.embedded import converted_dir
 
 
 def test_tiny_ranges(tiny):
     assert (tiny.n_layers, tiny.d_mlp) == (2, 128)
-    tiny.check(NeuronId.parse("L1.N127"))
+    tiny.check(UnitId.parse("L1.N127"))
     with pytest.raises(InputError, match=r"layers are 0\.\.1"):
-        tiny.check(NeuronId.parse("L2.N0"))
+        tiny.check(UnitId.parse("L2.N0"))
     with pytest.raises(InputError, match=r"neurons are 0\.\.127"):
-        tiny.check(NeuronId.parse("L0.N128"))
+        tiny.check(UnitId.parse("L0.N128"))
 
 
 @pytest.mark.integration
 def test_embedded_ranges_named_in_errors(smol):
     assert (smol.n_layers, smol.d_mlp) == (30, 1536)
     with pytest.raises(InputError, match=r"layer 99 is out of range for smollm2-135m: layers are 0\.\.29"):
-        smol.check(NeuronId.parse("L99.N1"))
+        smol.check(UnitId.parse("L99.N1"))
     with pytest.raises(InputError, match=r"neurons are 0\.\.1535"):
-        smol.check(NeuronId.parse("L6.N99999"))
+        smol.check(UnitId.parse("L6.N99999"))
 
 
 @pytest.mark.integration

@@ -108,7 +108,7 @@ def test_stored_and_corpus_html_is_escaped(http):
 
 
 @pytest.mark.parametrize("url, reason", [
-    ("/neurons/nonsense", "malformed neuron id 'nonsense'"),
+    ("/neurons/nonsense", "malformed unit id 'nonsense'"),
     ("/neurons/L99.N0", "layer 99 is out of range"),
     ("/neurons/L3.N99999", "neuron L3.N99999 is out of range"),
     ("/layers/99", "layer 99 is out of range"),
@@ -244,14 +244,14 @@ def test_one_run_per_neuron(http, server):
 def test_transcripts_are_found_under_the_data_dir_only(server, tmp_path):
     from autointerp.agent.transcript import for_record as find_transcript
     from autointerp.agent.transcript import transcript_dir
-    from autointerp.records import NeuronId
+    from autointerp.records import UnitId
     from tests.web.conftest import explanation
 
     outside = tmp_path / "secret.jsonl"
     outside.write_text('{"type": "start", "data": {"neuron": "stolen"}}\n')
     rec = explanation("L3.N4", "x", transcript=str(outside))
     assert find_transcript(server.settings, rec) is None  # the record's own path is never opened
-    d = transcript_dir(server.settings, MODEL, NeuronId.parse("L3.N4"))
+    d = transcript_dir(server.settings, MODEL, UnitId.parse("L3.N4"))
     d.mkdir(parents=True)
     (d / "20250101T000000000000Z-agent.jsonl").write_text('{"type": "start", "step": 0, "data": {}}\n')
     (d / "20270101T000000000000Z-agent.jsonl").write_text('{"type": "start", "step": 0, "data": {}}\n')
