@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     hub_timeout: float = 3.0
     chroma_url: str | None = Field(default=None, description="a Chroma server (http://host:port); default: a "
                                    "PersistentClient under the data dir")
+    store_retry_seconds: float = Field(default=60.0, ge=0, description="how long a write to a Chroma server "
+                                       "that does not answer is tried again (backing off) before it fails")
     llm_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for one LLM reply")
     llm_attempts: int = Field(default=5, ge=1, le=20, description="tries per LLM call (transient errors only)")
     llm: str = Field(default="local", description="explainer/simulator LLM: local, openai:<m>, "

@@ -73,8 +73,8 @@ def embed_cached(texts: list[str]) -> np.ndarray:
     with _CACHE_LOCK:
         known = {t: _CACHE[t] for t in unique if t in _CACHE}
     missing = [t for t in unique if t not in known]
-    if missing:
-        known.update(zip(missing, embed(missing)))
+    if missing:  # rows copied: a row kept as a view holds its whole batch's array for as long as it stays
+        known.update(zip(missing, (row.copy() for row in embed(missing))))
     with _CACHE_LOCK:
         for t in unique:
             _CACHE[t] = known[t]

@@ -36,7 +36,16 @@ class DataLayout:
         return self.root / "cache" / slug(model) / slug(corpus_slug) / name
 
     def cache_layer_dir(self, model: str, corpus_slug: str, window: int, layer: int, cache_seed: int = 0) -> Path:
-        return self.cache_window_dir(model, corpus_slug, window, cache_seed) / f"layer{layer:02d}"
+        """A layer's neurons' cache."""
+        return self.cache_units_dir(model, corpus_slug, window, f"layer{layer:02d}", cache_seed)
+
+    def cache_units_dir(self, model: str, corpus_slug: str, window: int, name: str, cache_seed: int = 0) -> Path:
+        """A unit source's cache: `layer06` for layer 6's neurons, `layer06-res4k` for a dictionary."""
+        return self.cache_window_dir(model, corpus_slug, window, cache_seed) / slug(name)
+
+    def dictionaries_dir(self, model: str) -> Path:
+        """The dictionaries registered for a model (`autointerp sae add`), one folder each."""
+        return self.root / "dictionaries" / slug(model)
 
     def cache_manifests(self) -> list[Path]:
         """Every layer cache's manifest file under the data dir (of every seed)."""

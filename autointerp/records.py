@@ -72,6 +72,12 @@ class UnitId(BaseModel):
         """The unit source within the model: `L6` for layer 6's neurons, `6-res4k` for a dictionary."""
         return f"L{self.layer}" if self.dictionary is None else f"{self.layer}-{self.dictionary}"
 
+    @property
+    def neuronpedia_layer(self) -> str:
+        """Neuronpedia's `layer` column: the bare layer number for a neuron (`6`), the source id for
+        a dictionary's latent (`6-res4k`)."""
+        return str(self.layer) if self.dictionary is None else self.source_id
+
     def sibling(self, index: int) -> UnitId:
         """Another unit of the same source."""
         return UnitId.model_construct(layer=self.layer, index=index, dictionary=self.dictionary)
@@ -84,6 +90,37 @@ class UnitId(BaseModel):
 
 NeuronId = UnitId
 """The name this id had while units were only neurons; kept so user code that imports it runs on."""
+
+DictionaryLayout = Literal["sparsify", "saelens"]
+DictionarySite = Literal["resid", "mlp-out", "transcoder"]
+"""Where a dictionary reads and writes: the residual stream after a layer; the MLP's output; or the
+MLP's input, predicting its output (a transcoder)."""
+DictionaryActivation = Literal["relu", "topk", "jumprelu"]
+DictionaryNorm = Literal["none", "constant_norm_rescale", "layer_norm"]
+
+
+class DictionaryInfo(BaseModel):
+    """A registered dictionary (`autointerp sae add`, `sae list`): what it is and, where known, how
+    well it reconstructs (held-out FVU, mean L0, dead-latent fraction)."""
+
+    name: str
+    model: str
+    layout: DictionaryLayout
+    site: DictionarySite
+    layer: int = Field(ge=0)
+    hook: str = Field(description="the hook point as the dictionary's own files name it")
+    n_latents: int = Field(gt=0)
+    d_in: int = Field(gt=0)
+    activation: DictionaryActivation
+    k: int | None = None
+    threshold: float | None = Field(default=None, description="mean JumpReLU threshold")
+    fvu: float | None = None
+    l0: float | None = None
+    dead_fraction: float | None = None
+
+    @property
+    def source_id(self) -> str:
+        return f"{self.layer}-{self.name}"
 
 
 class ActivationRecord(BaseModel):
@@ -152,7 +189,8 @@ CacheStatus = Literal["partial", "complete"]
 
 
 class CacheManifest(BaseModel):
-    """What a layer cache holds and how to check it; written atomically after its data."""
+    """What a unit cache (a layer's neurons, a dictionary's latents) holds and how to check it;
+    written atomically after its data."""
 
     format: int
     model: str
@@ -160,7 +198,9 @@ class CacheManifest(BaseModel):
     corpus_hash: str
     window: int
     layer: int
-    d_mlp: int
+    d_mlp: int = Field(description="how many units the cache holds: the layer's d_mlp for its neurons (the "
+                                   "name predates other units; kept so existing caches stay valid)")
+    dictionary: str | None = Field(default=None, description="the dictionary whose latents it holds; None: neurons")
     n_windows_target: int
     windows_done: int
     status: CacheStatus

@@ -1,4 +1,4 @@
-"""The workbench: everything a neuron experiment works on, created once at the edge (CLI command,
+"""The workbench: everything a unit experiment works on, created once at the edge (CLI command,
 library entry point, batch worker, web server) and passed down. Functions below it never
 re-resolve a model name or reopen a cache per call."""
 
@@ -11,11 +11,11 @@ from rich.console import Console
 from autointerp.cache.view import LayerCache, open_layer
 from autointerp.config import Settings, get_settings
 from autointerp.records import UnitId
-from autointerp.targets import Target, load_target
+from autointerp.targets import Target, UnitSource, load_target
 
 
 class Workbench:
-    """One target model, one corpus, the settings, and the layer caches opened so far (each opened
+    """One target model, one corpus, the settings, and the unit caches opened so far (each opened
     and verified once, then kept)."""
 
     def __init__(self, target: Target, settings: Settings, corpus: str | None = None,
@@ -25,7 +25,7 @@ class Workbench:
         self.corpus = corpus
         self.console = console
         self.progress = progress
-        self._layers: dict[int, LayerCache] = {}
+        self._caches: dict[str, LayerCache] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -42,26 +42,37 @@ class Workbench:
     def __repr__(self) -> str:
         return f"Workbench({self.target.name!r}, corpus={self.corpus or self.settings.corpus!r})"
 
-    def neuron(self, neuron: UnitId | str) -> UnitId:
+    def unit(self, unit: UnitId | str) -> UnitId:
         """The parsed id, checked against the target (one clear InputError when it does not exist)."""
-        nid = UnitId.parse(neuron) if isinstance(neuron, str) else neuron
-        self.target.check(nid)
-        return nid
+        uid = UnitId.parse(unit) if isinstance(unit, str) else unit
+        self.target.check(uid)
+        return uid
 
-    def layer(self, layer: int, build: bool = True) -> LayerCache:
-        """The layer's complete cache: built (with progress) when missing and `build`, else a CacheError."""
+    def source(self, unit: UnitId | str) -> UnitSource:
+        """The unit's source: its layer's neurons, or its dictionary."""
+        return self.target.units(self.unit(unit))
+
+    def cache(self, unit: UnitId | UnitSource, build: bool = True) -> LayerCache:
+        """The complete cache of a unit's source: built (with progress) when missing and `build`,
+        else a CacheError."""
+        src = unit if isinstance(unit, UnitSource) else self.target.units(unit)
         with self._lock:
-            found = self._layers.get(layer)
+            found = self._caches.get(src.id)
             if found is None:
-                found = open_layer(self.target, layer, self.corpus, self.settings, build=build,
+                found = open_layer(self.target, src, self.corpus, self.settings, build=build,
                                    console=self.console, progress=self.progress)
-                self._layers[layer] = found
+                self._caches[src.id] = found
             return found
 
+    def layer(self, layer: int, build: bool = True) -> LayerCache:
+        """The cache of a layer's neurons."""
+        return self.cache(self.target.neurons(layer), build)
+
     def forget(self, layer: int | None = None) -> None:
-        """Drop opened caches (after a cache was extended or rebuilt elsewhere)."""
+        """Drop opened caches (after a cache was extended or rebuilt elsewhere): all, or a layer's."""
         with self._lock:
             if layer is None:
-                self._layers.clear()
+                self._caches.clear()
             else:
-                self._layers.pop(layer, None)
+                for key in [k for k, c in self._caches.items() if c.source.layer == layer]:
+                    self._caches.pop(key)

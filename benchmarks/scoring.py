@@ -37,7 +37,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     wb = Workbench.open(args.model)
-    wb.layer(wb.neuron(args.neuron).layer)
+    wb.layer(wb.unit(args.neuron).layer)
     embed(["warm up"])
     setup = time.perf_counter() - t0
     out = {}

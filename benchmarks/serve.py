@@ -55,8 +55,10 @@ def prepare_home(home: Path, layer: int, tokens: int):
 
     found = [m for p in sorted((src / "cache").glob(f"smollm2-135m/embedded/w64/layer{layer:02d}/manifest.json"))
              if (m := read_manifest(p.parent)) is not None and m.status == "complete"]
-    if found and not (home / "cache").exists():
-        (home / "cache").symlink_to(src / "cache")
+    linked = (home / "cache").is_symlink()  # a kept data dir linked before: never build into the shared cache
+    if found and (linked or not (home / "cache").exists()):
+        if not linked:
+            (home / "cache").symlink_to(src / "cache")
         # the corpus planned as far as the cache reaches (its windows hold 63 tokens after BOS)
         settings = Settings(home=home, tokens=found[0].n_windows_target * (found[0].window - 1))
         try:
@@ -66,6 +68,9 @@ def prepare_home(home: Path, layer: int, tokens: int):
             return settings, "linked"
         except Exception:
             (home / "cache").unlink()
+    if (home / "cache").is_symlink():
+        raise SystemExit(f"{home / 'cache'} links to {src / 'cache'}, whose layer {layer} is incomplete: "
+                         f"use a fresh data dir")
     settings = Settings(home=home, tokens=tokens)
     build_cache([layer], settings=settings, progress=False)
     return settings, f"built from {tokens:,} tokens"

@@ -9,6 +9,9 @@ import pytest
 
 from autointerp.config import Settings
 
+# The random-weight family models (tests/targets/fixtures.py), shared by the targets' and dictionaries' tests.
+pytest_plugins = ["tests.targets.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def home(tmp_path_factory) -> Path:

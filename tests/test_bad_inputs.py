@@ -233,7 +233,6 @@ def _cases() -> list[Case]:
         ("export-missing-file", ("export",), "Missing argument 'file'"),
         ("eval-alone", ("eval",), "autointerp eval [OPTIONS] COMMAND"),
         ("store-alone", ("store",), "autointerp store [OPTIONS] COMMAND"),
-        ("cache-missing-layers", ("cache",), "Missing option '--layers'"),
         ("batch-missing-layers", ("batch", "--heuristic"), "Missing option '--layers'"),
         ("report-missing-layer", ("report",), "Missing option '--layer'"),
         ("triage-missing-layer", ("triage",), "Missing option '--layer'"),
@@ -244,6 +243,7 @@ def _cases() -> list[Case]:
     # -- values typer accepts that are out of range: one error line, before anything loads
     for id_, args, expect in [
         ("show-n-negative", ("show", "L0.N1", *T, "-n", "-1"), "-n must be >= 0, got -1"),
+        ("cache-missing-layers", ("cache",), "give --layers (neurons) or --dictionary"),
         ("cache-tokens-0", ("cache", "--layers", "0", *T, "--tokens", "0"), "--tokens must be a positive number of tokens, got 0"),
         ("cache-tokens-negative", ("cache", "--layers", "0", *T, "--tokens", "-5"), "--tokens must be a positive number of tokens, got -5"),
         ("synonyms-k-0", ("synonyms", "smooth", *T, "-k", "0"), "-k must be >= 1, got 0"),

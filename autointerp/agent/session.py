@@ -20,17 +20,16 @@ from autointerp.records import (
     Evidence,
     ExplanationKind,
     HeldOutSplit,
-    UnitId,
     Score,
     SimulatorName,
     TopToken,
+    UnitId,
 )
 from autointerp.scoring.simulation import DEFAULT_RULE, rounded, score_records
 from autointerp.scoring.split import held_out
 from autointerp.targets import Target
 from autointerp.tools.effects import EffectsResult
 from autointerp.workbench import Workbench
-
 
 MAX_EXPLANATION = 400
 # Validation: this many of the neuron's top windows, taken out of the explainer's share, and as many
@@ -142,9 +141,9 @@ class Session:
 def open_session(wb: Workbench, neuron: UnitId | str, simulator: SimulatorName = "embedding",
                  sim_llm: LLM | None = None, n_test: tuple[int, int] = (5, 5)) -> Session:
     """The neuron's session on the workbench's target and corpus (its layer cache built if missing)."""
-    neuron = wb.neuron(neuron)
+    neuron = wb.unit(neuron)
     settings = wb.settings
-    layer = wb.layer(neuron.layer)
+    layer = wb.cache(neuron)
     shown, test, split = held_out(layer, neuron.index, *n_test, seed=settings.seed)
     # Validation: a seeded draw of top windows taken out of the explainer's share (so never shown to
     # it), and random windows not in the test set. The test set is exactly held_out's.

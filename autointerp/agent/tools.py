@@ -98,7 +98,7 @@ def record_silent(session: Session) -> None:
     found = _silent_places(session, {w.lower() for w, _ in top_words(session.findings)}, floor)
     if not found:
         return
-    runs = probe_mod.run_ids(session.target, [ids for _, ids in found], session.neuron.layer)
+    runs = probe_mod.run_ids(session.target, [ids for _, ids in found], session.target.units(session.neuron))
     for (silent, ids), acts in zip(found, runs):
         col = acts[:, session.neuron.index].tolist()
         if col[-1] >= floor:

@@ -5,24 +5,35 @@ stops and reports; an executor only runs `label` on the neurons it is handed and
 
 An executor is started once per batch (`start`), takes a neuron whenever `free()` says a worker is
 idle (`submit`), returns finished outcomes from `collect` (waiting at most `timeout` seconds for
-the first) and is closed after the running neurons finished (`close`)."""
+the first) and is closed after the running neurons finished (`close`).
+
+Ray workers are replaced when their process dies (Ray's `max_restarts`), and the unit a dead worker
+held is tried again on another worker, up to `ATTEMPTS` times in all; a unit that kills its worker
+every time (out of memory, a crash) is then a failure like any other, with that reason, in the
+driver's failure ledger."""
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from autointerp.agent import AgentConfig, explain, get_explainer
 from autointerp.batch.failures import Failures
 from autointerp.batch.options import BatchOptions
 from autointerp.config import Settings
-from autointerp.errors import AutointerpError, InputError
+from autointerp.errors import AutointerpError, InputError, StoreError
 from autointerp.llm import LLM, Usage, check_llm, make_llm
 from autointerp.records import UnitId
 from autointerp.workbench import Workbench
+
+ATTEMPTS = 3  # tries of a unit whose Ray worker died under it
+RESTARTS = 8  # times Ray replaces one worker's dead process before that worker is gone for good
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class Outcome:
     cost_usd: float | None = 0.0
     error: str | None = None
     llm_seconds: float = 0.0  # waiting on the LLM, of the neuron's wall time
+    fatal: bool = False  # the store failed, not the unit: the batch stops, and the unit is not a failure
 
 
 @dataclass(frozen=True)
@@ -47,22 +59,51 @@ class Job:
     prompt_version: str
 
 
-def label(wb: Workbench, llm: LLM | None, neuron: UnitId | str, job: Job, store, failures: Failures) -> Outcome:
+def label(wb: Workbench, llm: LLM | None, neuron: UnitId | str, job: Job, store, failures: Failures | None,
+          again: bool = False) -> Outcome:
     """Explain one neuron and store the record (clearing an old failure), or record the failure with
-    its reason. Never raises an Exception: a failed neuron is an outcome, retried with retry_failed."""
+    its reason. Never raises an Exception: a failed neuron is an outcome, retried with retry_failed; a
+    store that fails is a fatal outcome (the batch stops; the neuron is not a failure).
+    `failures`: None when the caller keeps the ledger. `again`: a try after a worker died under it,
+    which may have stored the record already (then it is not explained twice)."""
     name = str(neuron)
     spent = Usage()  # this neuron's calls alone, though the chat model is shared: a failed run's too
     try:
+        if again and not job.opts.redo and store.has(wb.model, name, job.explainer, job.prompt_version):
+            return Outcome(name, True)
         rec = explain(wb, neuron, llm, job.opts.method, AgentConfig(max_steps=job.opts.max_steps),
                       job.opts.simulator, store=store, usage=spent)
         store.add(rec)
-        failures.clear(name)
+        if failures is not None:
+            failures.clear(name)
         return Outcome(name, True, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd, llm_seconds=spent.seconds)
+    except StoreError as e:
+        return Outcome(name, False, spent.prompt_tokens, spent.completion_tokens, spent.cost_usd, error=str(e),
+                       llm_seconds=spent.seconds, fatal=True)
     except Exception as e:  # noqa: BLE001 - recorded with its reason, retried with retry_failed
         reason = f"{type(e).__name__}: {e}"
-        failures.record(name, reason)
+        if failures is not None:
+            failures.record(name, reason)
         return Outcome(name, False, spent.prompt_tokens, spent.completion_tokens, spent.cost_usd, error=reason,
                        llm_seconds=spent.seconds)
+    finally:
+        _give_back_memory()
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to call
+        return None
+
+
+def _give_back_memory() -> None:
+    """Return the heap's freed pages to the OS. glibc keeps them, per thread arena: MiniLM's batches of
+    ever-different shapes left a 500-unit batch's RSS 1.4 GB above where it started, most of it freed
+    memory (`benchmarks/batch_soak.py`); one trim a unit (~30 ms) keeps it flat."""
+    if (trim := _malloc_trim()) is not None:
+        trim(0)
 
 
 class Executor(Protocol):
@@ -141,7 +182,7 @@ class ThreadExecutor:
 
 
 class _Actor:
-    """One Ray worker: its own Workbench, store, failure ledger and LLM, opened once."""
+    """One Ray worker: its own Workbench, store and LLM, opened once (the driver keeps the failure ledger)."""
 
     def __init__(self, settings: dict, model: str, corpus: str | None, job: Job) -> None:
         from autointerp.store import open_store  # Chroma: loaded where a store is opened
@@ -154,25 +195,46 @@ class _Actor:
         self.wb = Workbench.open(model, corpus, Settings(**settings), progress=False)
         self.llm = _llm(job, self.wb.settings)
         self.store = open_store(self.wb.settings)
-        self.failures = Failures(self.wb.settings, self.wb.model, job.explainer, job.prompt_version)
 
-    def label(self, neuron: str) -> Outcome:
-        return label(self.wb, self.llm, neuron, self.job, self.store, self.failures)
+    def ready(self) -> bool:
+        """Answers once this worker (a restarted one too) has opened everything."""
+        return True
+
+    def label(self, neuron: str, again: bool = False) -> Outcome:
+        return label(self.wb, self.llm, neuron, self.job, self.store, None, again)
+
+
+def _died(e: Exception) -> str:
+    """Why a worker died, in one line: Ray's error type and the exit detail it gives (a worker whose process
+    just ended gives none: only that its connection closed)."""
+    text = " ".join(str(e).split())
+    detail = text.partition("Worker exit detail:")[2].strip()
+    if not detail and type(e).__name__ == "ActorUnavailableError":
+        detail = "its process ended or its node went away (killed, out of memory, crashed or unreachable)"
+    return f"{type(e).__name__}: {(detail or text)[:300]}"
 
 
 class RayExecutor:
     """One Ray actor per worker; each loads the target and LLM once and writes to the store itself
     (a Chroma server when the cluster spans machines). `address`: a running cluster (`ray start
     --head` prints it), or None / "local" for a Ray started (and shut down) here.
-    `workers=None`: opts.workers."""
+    `workers=None`: opts.workers. `notify` hears, in one line each, of a worker that died and the unit
+    tried again; `attempts`: tries of a unit whose worker died under it."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None,
+                 notify: Callable[[str], None] | None = None, attempts: int = ATTEMPTS) -> None:
         self.address = None if address in (None, "", "local") else address
         self.workers = workers
+        self.notify = notify or (lambda message: None)
+        self.attempts = attempts
         self._idle: list = []
         self._pending: dict = {}  # object ref -> (actor, neuron)
+        self._restarting: dict = {}  # ready() ref -> a worker whose process died, idle again once Ray restarted it
+        self._again: list[str] = []  # units whose worker died under them: handed out before any new one
+        self._tries: dict[str, int] = {}
+        self._gone = ""  # why the last worker gone for good went
         self._started_here = False
 
     def start(self, wb: Workbench, store, job: Job) -> None:
@@ -188,40 +250,86 @@ class RayExecutor:
             ray.init(address=self.address, num_cpus=None if self.address else self.workers, include_dashboard=False,
                      log_to_driver=False, runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}})
             self._started_here = True
-        actor = ray.remote(num_cpus=1)(_Actor)
+        # Ray restarts a worker whose process died; the unit it held is tried again here (max_task_retries=0),
+        # where the driver counts the tries and keeps the failure ledger
+        actor = ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=0)(_Actor)
+        self._failures = Failures(wb.settings, wb.model, job.explainer, job.prompt_version)
         settings = wb.settings.model_dump(mode="json")
         self._idle = [actor.remote(settings, wb.model, wb.corpus, job) for _ in range(self.workers)]
 
     def free(self) -> int:
-        return len(self._idle)
+        return max(0, len(self._idle) - len(self._again))
 
     def running(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._again)
 
     def submit(self, neuron: UnitId) -> None:
+        self._send(str(neuron))
+
+    def _send(self, neuron: str) -> None:
         actor = self._idle.pop()
-        self._pending[actor.label.remote(str(neuron))] = (actor, str(neuron))
+        self._pending[actor.label.remote(neuron, neuron in self._tries)] = (actor, neuron)
 
     def collect(self, timeout: float) -> list[Outcome]:
-        if not self._pending:
+        if not (self._idle or self._pending or self._restarting):  # and the driver has units left
+            raise AutointerpError(f"every Ray worker died; the last: {self._gone}")
+        self._send_again()
+        waiting = [*self._pending, *self._restarting]
+        if not waiting:
             return []
         ray = self._ray
-        ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=timeout)
+        ready, _ = ray.wait(waiting, num_returns=1, timeout=timeout)
         if ready:  # and whatever else is finished by now
-            ready, _ = ray.wait(list(self._pending), num_returns=len(self._pending), timeout=0)
+            ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
         out = []
         for ref in ready:
-            actor, neuron = self._pending.pop(ref)
-            try:
-                out.append(ray.get(ref))
-                self._idle.append(actor)
-            except ray.exceptions.RayError as e:  # the worker died (killed, out of memory, failed to start)
-                # counted as failed but kept out of the failure ledger: the neuron itself may be fine
-                reason = f"{type(e).__name__}: {e}"
-                out.append(Outcome(neuron, False, error=reason))
-                if not self._idle and not self._pending:
-                    raise AutointerpError(f"every Ray worker died; the last: {reason}") from None
+            if ref in self._restarting:
+                self._restarted(ref)
+            elif (outcome := self._finished(ref)) is not None:
+                out.append(outcome)
+        self._send_again()
         return out
+
+    def _finished(self, ref) -> Outcome | None:
+        actor, neuron = self._pending.pop(ref)
+        try:
+            outcome = self._ray.get(ref)
+        except self._ray.exceptions.RayError as e:  # the worker died under it (killed, out of memory, node lost)
+            return self._died_under(actor, neuron, _died(e))
+        self._idle.append(actor)
+        if not outcome.fatal:  # the ledger --retry-failed reads is the driver's, whichever node ran the unit
+            if outcome.ok:
+                self._failures.clear(neuron)
+            else:
+                self._failures.record(neuron, outcome.error or "")
+        return outcome
+
+    def _died_under(self, actor, neuron: str, reason: str) -> Outcome | None:
+        """The worker comes back once Ray has restarted it; the unit is tried again, or after its last try
+        is a failure with the reason."""
+        self._restarting[actor.ready.options(max_task_retries=-1).remote()] = actor
+        tries = self._tries[neuron] = self._tries.get(neuron, 0) + 1
+        if tries < self.attempts:
+            self._again.append(neuron)
+            self.notify(f"{neuron}: its Ray worker died ({reason}); trying it again ({tries + 1} of {self.attempts})")
+            return None
+        reason = f"its Ray worker died each of the {tries} times it was tried; the last time: {reason}"
+        self._failures.record(neuron, reason)
+        return Outcome(neuron, False, error=reason)
+
+    def _restarted(self, ref) -> None:
+        actor = self._restarting.pop(ref)
+        try:
+            self._ray.get(ref)
+        except self._ray.exceptions.RayError as e:  # restarted too often, or it cannot start at all
+            self._gone = _died(e)
+            self.notify(f"a Ray worker is gone for good ({self._gone})")
+            return
+        self._idle.append(actor)
+
+    def _send_again(self) -> None:
+        while self._again and self._idle:
+            self._send(self._again.pop(0))
 
     def close(self) -> None:
         if not hasattr(self, "_ray"):
@@ -230,7 +338,7 @@ class RayExecutor:
             if self._pending:
                 self._ray.wait(list(self._pending), num_returns=len(self._pending))
         finally:
-            self._idle, self._pending = [], {}
+            self._idle, self._pending, self._restarting, self._again = [], {}, {}, []
             if self._started_here:
                 self._ray.shutdown()
                 self._started_here = False

@@ -53,7 +53,7 @@ def write_report(wb: Workbench, layer: int, out: Path, store=None) -> list[Repor
         raise InputError(f"nothing stored for layer {layer} of {model}: run `autointerp batch --layers {layer}` first")
     check_writable(out, directory=True)  # before the cache and the triage run
     cache = wb.layer(layer)
-    maxes = {n: cache.max_activation(n) for n in range(cache.target.d_mlp)}
+    maxes = {n: cache.max_activation(n) for n in range(cache.source.n_units)}
     layer_max = max(maxes.values()) or 1.0
     rel = {r.index: r.relatedness for r in triage(wb, layer, sorted(best)).rows}
     rows = [ReportRow(index=i, normalised_activation=round(maxes[i] / layer_max, 5), max_activation=round(maxes[i], 5),

@@ -1,6 +1,8 @@
 """Overnight labelling. The store is the ledger of what is done (one upsert per neuron, keyed by
 model, neuron, explainer and prompt version), so a batch killed at any moment and run again
-continues without losing or duplicating anything. Failures are kept beside it with their reason.
+continues without losing or duplicating anything. Failures are kept beside it with their reason. A
+store that fails (a Chroma server gone past its retries) is no unit's failure: the batch stops with
+one StoreError, and the same command continues once the store answers.
 
 One driver, `run_batch`, plans, skips what is stored (and what failed before), hands neurons to an
 executor (`ThreadExecutor`, or `RayExecutor` to scale out), stops at the budget or when `stop` is
@@ -28,7 +30,7 @@ from autointerp.batch.executors import Executor, Job, Outcome, ThreadExecutor
 from autointerp.batch.failures import Failures
 from autointerp.batch.options import BatchOptions
 from autointerp.config import Settings
-from autointerp.errors import AutointerpError, InputError
+from autointerp.errors import AutointerpError, InputError, StoreError
 from autointerp.llm import llm_name
 from autointerp.ranges import check_within, parse_indices
 from autointerp.records import UnitId
@@ -70,9 +72,10 @@ def check(opts: BatchOptions, wb: Workbench) -> list[int]:
     taken in every layer."""
     for layer in opts.layers:
         wb.target.check_layer(layer)
+    n_units = min(wb.target.neurons(layer).n_units for layer in opts.layers)
     if opts.neurons is None:
-        return list(range(wb.target.d_mlp))
-    return check_within(parse_indices(opts.neurons, "neurons"), wb.target.d_mlp, "neuron")
+        return list(range(n_units))
+    return check_within(parse_indices(opts.neurons, "neurons"), n_units, "neuron")
 
 
 def plan(opts: BatchOptions, wb: Workbench) -> list[UnitId]:
@@ -188,7 +191,7 @@ def run_batch(opts: BatchOptions, settings: Settings | None = None, store=None,
 def _run(opts: BatchOptions, wb: Workbench, store, executor: Executor, stop: threading.Event, explainer: str,
          version: str, on_progress: Callable[[dict], None] | None) -> BatchSummary:
     settings = wb.settings
-    totals, stopped = _Totals(), "complete"
+    totals, stopped, fatal = _Totals(), "complete", ""
     try:
         executor.start(wb, store, Job(opts, explainer, version))
         neurons = plan(opts, wb)
@@ -209,12 +212,19 @@ def _run(opts: BatchOptions, wb: Workbench, store, executor: Executor, stop: thr
                 stopped = "interrupted"
                 queue.clear()
             for outcome in executor.collect(timeout=0.2):
+                if outcome.fatal:  # the store failed, not the unit: nothing starts after it, the batch ends with it
+                    fatal = fatal or outcome.error or "the store failed"
+                    queue.clear()
+                    continue
                 totals.add(outcome)
                 if on_progress:
                     on_progress({"neuron": outcome.neuron, "done": totals.done, "failed": totals.failed,
                                  "total": total, "tokens": totals.tokens, "cost_usd": totals.cost})
     finally:
         executor.close()
+    if fatal:  # every record stored so far is whole, and a rerun skips them
+        raise StoreError(f"the batch stopped: {fatal}; {totals.done} stored by this run, nothing lost: rerun the same "
+                         f"command once the store answers again")
     if stopped == "complete" and over(opts, totals.tokens, totals.cost) and totals.done + totals.failed < total:
         stopped = "budget"
     return BatchSummary(model=wb.model, explainer=explainer, prompt_version=version, planned=len(neurons),

@@ -1,4 +1,5 @@
-"""Build layer caches: stream corpus windows through the target once, only as deep as needed."""
+"""Build unit caches (a layer's neurons; a dictionary's latents): stream corpus windows through the
+target once, only as deep as needed."""
 
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ from autointerp.config import Settings, get_settings
 from autointerp.corpus import CorpusSource, Windows, load_windows, resolve_corpus
 from autointerp.errors import AutointerpError, InputError
 from autointerp.records import CacheManifest
-from autointerp.targets import Target, load_target
+from autointerp.targets import Target, UnitSource, load_target
+
+Sources = UnitSource | int
+"""A unit source, or a layer number for that layer's MLP neurons."""
 
 
 class CacheInterrupted(AutointerpError):
@@ -45,27 +49,32 @@ class CachePlan:
     n_windows: int
     settings: Settings
 
-    def expected(self, layer: int) -> CacheManifest:
-        s = self.settings
+    def units(self, units: Sources) -> UnitSource:
+        return self.target.neurons(units) if isinstance(units, int) else units
+
+    def expected(self, units: Sources) -> CacheManifest:
+        s, src = self.settings, self.units(units)
         return CacheManifest(
             format=store.FORMAT, model=self.target.name, corpus=self.source.spec,
-            corpus_hash=self.windows.corpus_hash, window=s.window, layer=layer, d_mlp=self.target.d_mlp,
-            n_windows_target=self.n_windows, windows_done=0, status="partial", seed=s.cache_seed, top_k=s.top_k,
-            n_random=s.n_random, quantile_sample=s.quantile_bins * s.per_bin, checkpoint="", files={},
+            corpus_hash=self.windows.corpus_hash, window=s.window, layer=src.layer, d_mlp=src.n_units,
+            dictionary=src.dictionary, n_windows_target=self.n_windows, windows_done=0, status="partial",
+            seed=s.cache_seed, top_k=s.top_k, n_random=s.n_random, quantile_sample=s.quantile_bins * s.per_bin,
+            checkpoint="", files={},
         )
 
-    def directory(self, layer: int) -> Path:
+    def directory(self, units: Sources) -> Path:
         s = self.settings
-        return s.layout.cache_layer_dir(self.target.name, self.source.slug, s.window, layer, s.cache_seed)
+        return s.layout.cache_units_dir(self.target.name, self.source.slug, s.window, self.units(units).cache_name,
+                                        s.cache_seed)
 
-    def new_state(self, layer: int) -> LayerState:
-        s = self.settings
-        return LayerState(self.target.d_mlp, s.window, s.top_k, s.n_random, s.quantile_bins * s.per_bin,
-                          s.hist_bins, layer, self.windows.has_bos)
+    def new_state(self, units: Sources) -> LayerState:
+        s, src = self.settings, self.units(units)
+        return LayerState(src.n_units, s.window, s.top_k, s.n_random, s.quantile_bins * s.per_bin,
+                          s.hist_bins, src.layer, self.windows.has_bos)
 
 
-_IDENTITY = ("format", "model", "corpus", "corpus_hash", "window", "layer", "d_mlp", "seed", "top_k",
-             "n_random", "quantile_sample")
+_IDENTITY = ("format", "model", "corpus", "corpus_hash", "window", "layer", "dictionary", "d_mlp", "seed",
+             "top_k", "n_random", "quantile_sample")
 
 
 def mismatch(found: CacheManifest, expected: CacheManifest) -> str | None:
@@ -125,83 +134,92 @@ class _StopRequest:
                 signal.signal(sig, handler)
 
 
-def _usable(p: CachePlan, layer: int, partial: bool) -> tuple[CacheManifest | None, str | None]:
+def label(src: UnitSource) -> str:
+    """How progress lines name a source: `layer 6` for neurons, `6-res4k` for a dictionary."""
+    return f"layer {src.layer}" if src.dictionary is None else src.id
+
+
+def _usable(p: CachePlan, src: UnitSource, partial: bool) -> tuple[CacheManifest | None, str | None]:
     """(the manifest when it fits this plan and its files are intact, else why not; None, None when absent)."""
-    directory = p.directory(layer)
+    directory = p.directory(src)
     found = store.read_manifest(directory, partial)
     if found is None:
         name = store.PARTIAL if partial else store.MANIFEST
         return None, f"unreadable {name}" if (directory / name).exists() else None
-    if (reason := mismatch(found, p.expected(layer))) or (reason := store.verify(directory, found)):
+    if (reason := mismatch(found, p.expected(src))) or (reason := store.verify(directory, found)):
         return None, reason
     if found.windows_done > p.n_windows:
         return None, f"it holds {found.windows_done} windows, more than the {p.n_windows} asked for"
     return found, None
 
 
-def _resume_state(p: CachePlan, layer: int, console: Console) -> LayerState | None:
+def _resume_state(p: CachePlan, src: UnitSource, console: Console) -> LayerState | None:
     """The saved state to continue from, None when the layer is already complete for this plan.
     A build never touches the complete cache readers use: it resumes from its own partial
     checkpoint, extends a copy of the complete one, or starts anew beside it."""
-    complete, why_not = _usable(p, layer, partial=False)
+    complete, why_not = _usable(p, src, partial=False)
     if complete is not None and complete.windows_done == p.n_windows and complete.status == "complete":
         return None
-    partial, _ = _usable(p, layer, partial=True)
+    partial, _ = _usable(p, src, partial=True)
     start = max((m for m in (partial, complete) if m is not None), key=lambda m: m.windows_done, default=None)
-    state = p.new_state(layer)
+    state = p.new_state(src)
     if start is not None and start.windows_done > 0:
-        state.load_arrays(store.load_arrays(p.directory(layer), start, mmap=False))
-        console.print(f"[dim]layer {layer}: resuming at window {start.windows_done}/{p.n_windows}[/]")
+        state.load_arrays(store.load_arrays(p.directory(src), start, mmap=False))
+        console.print(f"[dim]{label(src)}: resuming at window {start.windows_done}/{p.n_windows}[/]")
     elif why_not:
-        console.print(f"[yellow]layer {layer}: cache rebuilt ({why_not}); the one in place stays readable "
+        console.print(f"[yellow]{label(src)}: cache rebuilt ({why_not}); the one in place stays readable "
                       "until the new one is complete[/]")
     return state
 
 
 @contextmanager
-def _build_locks(p: CachePlan, layers: Sequence[int], console: Console):
-    """One OS file lock per layer directory, taken in layer order: two processes (or threads) never
-    build the same layer at once; the second waits, then finds the layer done."""
+def _build_locks(p: CachePlan, sources: Sequence[UnitSource], console: Console):
+    """One OS file lock per cache directory, taken in directory order: two processes (or threads)
+    never build the same cache at once; the second waits, then finds it done."""
     with ExitStack() as stack:
-        for layer in sorted(set(layers)):
-            directory = p.directory(layer)
+        for src in sources:
+            directory = p.directory(src)
             directory.mkdir(parents=True, exist_ok=True)
             lock = FileLock(str(directory / store.LOCK))
             try:
                 lock.acquire(timeout=0)
             except Timeout:
-                console.print(f"[dim]layer {layer}: waiting for another build of this cache to finish[/]")
+                console.print(f"[dim]{label(src)}: waiting for another build of this cache to finish[/]")
                 lock.acquire()
             stack.callback(lock.release)
         yield
 
 
-def _checkpoint(p: CachePlan, states: dict[int, LayerState]) -> None:
-    for layer, state in states.items():
-        m = p.expected(layer).model_copy(update={
+def _checkpoint(p: CachePlan, states: dict[UnitSource, LayerState]) -> None:
+    for src, state in states.items():
+        m = p.expected(src).model_copy(update={
             "windows_done": state.windows_done,
             "status": "complete" if state.windows_done >= p.n_windows else "partial",
         })
-        store.write_checkpoint(p.directory(layer), m, state.to_arrays())
+        store.write_checkpoint(p.directory(src), m, state.to_arrays())
 
 
-def run_plan(p: CachePlan, layers: Sequence[int], console: Console | None = None, progress: bool = True) -> None:
-    """Stream the planned windows through the layers that still need them; resumable."""
+def run_plan(p: CachePlan, units: Sequence[Sources], console: Console | None = None, progress: bool = True) -> None:
+    """Stream the planned windows through the unit sources (or layers' neurons) that still need
+    them; resumable."""
     console = console or Console(stderr=True)
-    with _build_locks(p, layers, console):
-        states = {layer: s for layer in sorted(set(layers)) if (s := _resume_state(p, layer, console)) is not None}
+    sources = sorted({p.units(u).id: p.units(u) for u in units}.values(), key=lambda s: (s.layer, s.id))
+    with _build_locks(p, sources, console):
+        states = {src: s for src in sources if (s := _resume_state(p, src, console)) is not None}
         if states:
             _stream(p, states, console, progress)
 
 
-def _stream(p: CachePlan, states: dict[int, LayerState], console: Console, progress: bool) -> None:
+def _stream(p: CachePlan, states: dict[UnitSource, LayerState], console: Console, progress: bool) -> None:
     bs = p.settings.batch_size
     start = min(s.windows_done for s in states.values())
     u_window = torch.from_numpy(np.random.default_rng(p.settings.cache_seed).random(p.windows.n))
     u_random = torch.from_numpy(np.random.default_rng(p.settings.cache_seed + 1).random(p.windows.n))
     tok_per_window = p.settings.window - int(p.windows.has_bos)
     last_ckpt, ckpt_cost = time.monotonic(), 0.0
-    cols = [TextColumn("layers " + ",".join(map(str, states))), BarColumn(), MofNCompleteColumn(),
+    names = ["layers " + ",".join(str(s.layer) for s in states if s.dictionary is None)] * any(
+        s.dictionary is None for s in states) + [s.id for s in states if s.dictionary is not None]
+    cols = [TextColumn(" ".join(names)), BarColumn(), MofNCompleteColumn(),
             TextColumn("tokens"), _Rate(), TimeRemainingColumn()]
     stop = _StopRequest()
     with stop.installed(), Progress(*cols, console=console, disable=not progress, transient=False) as bar:
@@ -214,13 +232,13 @@ def _stream(p: CachePlan, states: dict[int, LayerState], console: Console, progr
                     f"interrupted at window {i}/{p.n_windows}; progress saved, run the same command to resume")
             j = min(i + bs, p.n_windows)
             win = torch.arange(i, j)
-            active = [layer for layer, s in states.items() if s.windows_done < j]
+            active = [src for src, s in states.items() if s.windows_done < j]
 
-            def on_layer(layer: int, act: torch.Tensor) -> None:
-                skip = max(0, states[layer].windows_done - i)
-                states[layer].update(act[skip:], win[skip:], u_window[i + skip:j], u_random[i + skip:j])
+            def on_units(src: UnitSource, act: torch.Tensor) -> None:
+                skip = max(0, states[src].windows_done - i)
+                states[src].update(act[skip:], win[skip:], u_window[i + skip:j], u_random[i + skip:j])
 
-            p.target.run_layers(torch.from_numpy(p.windows.tokens[i:j]).long(), active, on_layer)
+            p.target.run_units(torch.from_numpy(p.windows.tokens[i:j]).long(), active, on_units)
             bar.update(task, advance=(j - i) * tok_per_window)
             i = j
             if i < p.n_windows and time.monotonic() - last_ckpt > max(p.settings.checkpoint_seconds, 20 * ckpt_cost):
@@ -231,7 +249,7 @@ def _stream(p: CachePlan, states: dict[int, LayerState], console: Console, progr
 
 
 def build_cache(
-    layers: Sequence[int],
+    layers: Sequence[Sources],
     model: str | None = None,
     corpus: str | None = None,
     tokens: int | None = None,
@@ -239,13 +257,15 @@ def build_cache(
     console: Console | None = None,
     progress: bool = True,
 ) -> CachePlan:
-    """Build (or resume, or reuse) the caches of `layers`; checks every input before writing anything."""
+    """Build (or resume, or reuse) the caches of `layers` (a number: that layer's neurons; or unit
+    sources); checks every input before writing anything."""
     settings = settings or get_settings()
     if not layers:
         raise InputError("no layers given")
     target = load_target(model, settings)
     for layer in layers:
-        target.check_layer(layer)
+        if isinstance(layer, int):
+            target.check_layer(layer)
     p = plan(target, corpus, tokens, settings)
     run_plan(p, layers, console, progress)
     return p

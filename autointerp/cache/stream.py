@@ -103,7 +103,9 @@ class Histogram:
         doublings = torch.where(self.range > 0, torch.log2(new / self.range.clamp_min(1e-30)).round(), 0)
         for d in doublings[need & (self.range > 0)].unique().tolist():
             cols = (need & (self.range > 0) & (doublings == d)).nonzero().squeeze(1)
-            f = 2 ** int(d)
+            # Past bins doublings every old bin lands in one of the two middle ones, as it does at
+            # 2 * bins: capping keeps the map exact for a unit first seen at 0 (a latent not yet fired).
+            f = 2 ** min(int(d), self.bins.bit_length() + 1)
             half = self.bins // 2
             target = torch.div(torch.arange(self.bins) - half, f, rounding_mode="floor") + half
             moved = torch.zeros((cols.numel(), self.bins), dtype=torch.int64)

@@ -1,4 +1,5 @@
-"""Read a finished layer cache and assemble one neuron's examples and statistics."""
+"""Read a finished unit cache (a layer's neurons, a dictionary's latents) and assemble one unit's
+examples and statistics."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from rich.console import Console
 
 from autointerp.cache import store
-from autointerp.cache.build import CachePlan, mismatch, plan, run_plan
+from autointerp.cache.build import CachePlan, Sources, label, mismatch, plan, run_plan
 from autointerp.config import Settings, get_settings
 from autointerp.errors import CacheError
 from autointerp.records import (
@@ -18,21 +19,22 @@ from autointerp.records import (
     CacheManifest,
     Histogram,
     NeuronExamples,
-    UnitId,
     NeuronStats,
     QuantileBin,
     TopToken,
+    UnitId,
 )
-from autointerp.targets import Target
+from autointerp.targets import Target, UnitSource
 
 
 class LayerCache:
-    """A verified, complete cache of one layer (arrays memory-mapped)."""
+    """A verified, complete cache of one unit source (arrays memory-mapped): a layer's neurons or a
+    dictionary's latents at a layer."""
 
-    def __init__(self, p: CachePlan, manifest: CacheManifest) -> None:
-        self.plan, self.manifest = p, manifest
+    def __init__(self, p: CachePlan, manifest: CacheManifest, source: UnitSource) -> None:
+        self.plan, self.manifest, self.source = p, manifest, source
         self.target: Target = p.target
-        self.arrays = store.load_arrays(p.directory(manifest.layer), manifest)
+        self.arrays = store.load_arrays(p.directory(source), manifest)
         self.start = int(p.windows.has_bos)
         self._decode = lru_cache(maxsize=None)(lambda i: self.target.tokenizer.decode([i]))
 
@@ -94,9 +96,12 @@ class LayerCache:
         return [QuantileBin(bin=b, low=recs[g[0]].max_activation, high=recs[g[-1]].max_activation,
                             examples=[recs[i] for i in g[: s.per_bin]]) for b, g in enumerate(groups)]
 
-    def neuron(self, neuron: UnitId) -> NeuronExamples:
-        self.target.check(neuron)
-        n = neuron.index
+    def unit(self, unit: UnitId) -> NeuronExamples:
+        """The unit's examples and statistics (a unit of this cache's source)."""
+        if unit.source_id != self.source.id:
+            raise ValueError(f"{unit} is not a unit of the {self.source.id} cache")
+        self.source.check(unit.index)
+        n, neuron = unit.index, unit
         top = self.top(n)
         counts = Counter(r.max_token for r in top)
         best: dict[str, float] = {}
@@ -112,21 +117,21 @@ class LayerCache:
         )
 
 
-def _open_complete(p: CachePlan, layer: int) -> LayerCache | None:
+def _open_complete(p: CachePlan, src: UnitSource) -> LayerCache | None:
     """The layer's complete cache when it fits the plan and is intact, else None. A build elsewhere
     may swap in a new checkpoint between reading the manifest and mapping its files: then the new
     manifest is read again (a few times), never the swapped one half-used."""
-    directory = p.directory(layer)
+    directory = p.directory(src)
     for _ in range(5):
         found = store.read_manifest(directory)
-        if found is None or found.status != "complete" or mismatch(found, p.expected(layer)):
+        if found is None or found.status != "complete" or mismatch(found, p.expected(src)):
             return None
         problem = store.verify(directory, found)
         if problem is None:
             try:
                 plan_ = p if found.n_windows_target == p.n_windows else \
                     CachePlan(p.target, p.source, p.windows, found.n_windows_target, p.settings)
-                return LayerCache(plan_, found)
+                return LayerCache(plan_, found, src)
             except FileNotFoundError:
                 pass
         if store.read_manifest(directory) == found:
@@ -135,21 +140,26 @@ def _open_complete(p: CachePlan, layer: int) -> LayerCache | None:
 
 
 def open_layer(
-    target: Target, layer: int, corpus: str | None = None, settings: Settings | None = None,
+    target: Target, layer: Sources, corpus: str | None = None, settings: Settings | None = None,
     build: bool = True, console: Console | None = None, progress: bool = True,
 ) -> LayerCache:
-    """The layer's complete cache, whatever token budget built it; built (with progress) when missing.
-    Plans the corpus and CRC-checks the files: call it once per layer (the Workbench keeps the result)."""
+    """A unit source's complete cache (a number: that layer's neurons), whatever token budget built
+    it; built (with progress) when missing. Plans the corpus and CRC-checks the files: call it once
+    per source (the Workbench keeps the result)."""
     settings = settings or get_settings()
-    target.check_layer(layer)
+    if isinstance(layer, int):
+        target.check_layer(layer)
     p = plan(target, corpus, None, settings)
-    found = _open_complete(p, layer)
+    src = p.units(layer)
+    found = _open_complete(p, src)
     if found is None:
+        again = f"autointerp cache --layers {src.layer}" if src.dictionary is None else \
+            f"autointerp cache --dictionary {src.dictionary}"
         if not build:
-            raise CacheError(f"no complete cache for layer {layer} of {target.name}; run `autointerp cache --layers {layer}`")
-        run_plan(p, [layer], console, progress)
-        found = _open_complete(p, layer)
+            raise CacheError(f"no complete cache for {label(src)} of {target.name}; run `{again}`")
+        run_plan(p, [src], console, progress)
+        found = _open_complete(p, src)
         if found is None:
-            raise CacheError(f"the cache of layer {layer} of {target.name} was replaced or damaged while it was "
-                             f"being built; run `autointerp cache --layers {layer}` again")
+            raise CacheError(f"the cache of {label(src)} of {target.name} was replaced or damaged while it was "
+                             f"being built; run `{again}` again")
     return found

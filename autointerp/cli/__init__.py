@@ -1,6 +1,6 @@
 """The `autointerp` command: a thin typer layer over the library.
 
-One module per command group (`neurons`, `scoring`, `agent`, `store`, `batch`, `evals`), the shared
+One module per command group (`neurons`, `scoring`, `agent`, `store`, `batch`, `evals`, `dictionaries`), the shared
 options and choice Enums in `options`, the consoles in `output`. Each command opens its Workbench
 at the edge and passes it down; nothing below the CLI imports `autointerp.cli`."""
 
@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from autointerp.cli import agent, batch, evals, neurons, scoring, serve, store
+from autointerp.cli import agent, batch, dictionaries, evals, neurons, scoring, serve, store
 from autointerp.cli.output import err, lit
 from autointerp.errors import AutointerpError
 from autointerp.secrets import redact
@@ -19,7 +19,7 @@ from autointerp.secrets import redact
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Explain the neurons of transformer language models (offline by default).")
 
-for _group in (neurons, scoring, agent, store, batch, evals, serve):
+for _group in (neurons, scoring, agent, store, batch, evals, serve, dictionaries):
     _group.register(app)
 
 

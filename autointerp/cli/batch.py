@@ -86,7 +86,8 @@ def batch(
     wb = workbench(model, corpus)
     check(opts, wb)  # bad layers or neuron indices: one error before the progress bar
     check_free(opts, wb)  # another batch on these layers: likewise
-    executor = RayExecutor(ray) if ray is not None else ThreadExecutor()
+    executor = (RayExecutor(ray, notify=lambda m: err.print(f"[yellow]{lit(m)}[/]", highlight=False, soft_wrap=True))
+                if ray is not None else ThreadExecutor())
     stop = threading.Event()
 
     def on_sigint(*_) -> None:

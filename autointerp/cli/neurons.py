@@ -9,13 +9,12 @@ from typing import Annotated, Optional
 import typer
 
 from autointerp.cli.options import (
+    RANGE_HELP,
     CorpusOpt,
     HtmlOpt,
     JsonOpt,
-    LayersOpt,
-    ModelOpt,
     Mode,
-    RANGE_HELP,
+    ModelOpt,
     NeuronArg,
     Source,
     TokensOpt,
@@ -30,21 +29,35 @@ from autointerp.errors import InputError
 
 
 def cache(
-    layers: LayersOpt,
+    layers: Annotated[Optional[str], typer.Option("--layers", "-l", help=f"layers: {RANGE_HELP}")] = None,
+    dictionary: Annotated[Optional[str], typer.Option("--dictionary", "-d", help="a registered dictionary's "
+                                                      "latents (`autointerp sae list`)")] = None,
     model: ModelOpt = None,
     tokens: TokensOpt = None,
     corpus: CorpusOpt = None,
 ) -> None:
-    """Stream the corpus through the model once; keep top, random and quantile examples and stats per neuron."""
-    picked = indices(layers, "--layers")  # malformed layers or budget: one error before the model loads
+    """Stream the corpus through the model once; keep top, random and quantile examples and stats per
+    unit (a layer's neurons, or a dictionary's latents)."""
+    if (layers is None) == (dictionary is None):
+        raise InputError("give --layers (neurons) or --dictionary (a dictionary's latents)")
+    picked = indices(layers, "--layers") if layers is not None else []  # malformed: one error before loading
     precheck(model, layers=picked)
     if tokens is not None and tokens < 1:
         raise InputError(f"--tokens must be a positive number of tokens, got {tokens}")
     from autointerp.cache.build import build_cache
 
-    p = build_cache(picked, model=model, corpus=corpus, tokens=tokens, console=err)
-    note(f"cached layers {layers} of {p.target.name}: {p.n_windows:,} windows of {p.settings.window} "
-         f"tokens under {p.directory(0).parent}")
+    units = picked
+    if dictionary is not None:
+        from autointerp.config import get_settings
+        from autointerp.dictionaries import open_dictionary
+        from autointerp.dictionaries.registry import check_name
+        from autointerp.targets import load_target
+
+        units = [open_dictionary(load_target(model, get_settings()), check_name(dictionary))]
+    p = build_cache(units, model=model, corpus=corpus, tokens=tokens, console=err)
+    what = f"layers {layers}" if layers is not None else f"the latents of {dictionary}"
+    note(f"cached {what} of {p.target.name}: {p.n_windows:,} windows of {p.settings.window} "
+         f"tokens under {p.directory(units[0]).parent}")
 
 
 def show(

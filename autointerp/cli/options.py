@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Optional, get_args
 import typer
 
 from autointerp import records
-
 from autointerp.cli.output import err
 from autointerp.ranges import parse_indices
 
@@ -140,7 +139,7 @@ def precheck(model: str | None, neuron=None, layers: list[int] = (), neurons: li
     for layer in [*layers, *([neuron.layer] if neuron is not None else [])]:
         if not 0 <= layer < n_layers:
             raise InputError(f"layer {layer} is out of range for {name}: layers are 0..{n_layers - 1}")
-    if neuron is not None and not 0 <= neuron.index < d_mlp:
+    if neuron is not None and neuron.dictionary is None and not 0 <= neuron.index < d_mlp:
         raise InputError(f"neuron {neuron} is out of range for {name}: neurons are 0..{d_mlp - 1} per layer")
     check_within(list(neurons), d_mlp, "neuron")
 

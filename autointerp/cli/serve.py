@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Annotated
 
@@ -34,12 +35,19 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port")] = 8765,
     model: ModelOpt = None,
     corpus: CorpusOpt = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch threads of the model's forward "
+                                                "(default: half the cores, at least 1)")] = None,
 ) -> None:
     """Browse, search, probe and explain neurons in a local web app (model loaded once, nothing fetched)."""
     _check_port(host, port)  # before anything heavy loads
+    import torch
     import uvicorn
 
     from autointerp.web import create_app
+
+    # The forward shares the cores with the pages being built: an OpenMP team with more threads than
+    # the cores it gets waits at every barrier (probes 10-20x slower on a busy 2-core machine).
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
 
     wb = workbench(model, corpus)
     app = create_app(wb)

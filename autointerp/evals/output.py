@@ -40,7 +40,7 @@ def scan(target: Target, layers: list[int], n: int) -> list[OutputNeuron]:
     found: list[OutputNeuron] = []
     for layer in layers:
         target.check_layer(layer)
-        dla = target.weight_dla(layer)  # [d_mlp, vocab], through every norm's gain and centring
+        dla = target.weight_dla(target.neurons(layer))  # [d_mlp, vocab], through every norm's gain and centring
         top = dla.topk(2, dim=1)
         margin = (top.values[:, 0] - top.values[:, 1]) / dla.std(dim=1)
         del dla

@@ -21,7 +21,7 @@ from autointerp.evals.runner import ensure_caches, finish, open_journal, open_ll
 from autointerp.evals.stats import bootstrap_mean
 from autointerp.llm import LLM
 from autointerp.present.confidence import confidence_groups
-from autointerp.records import ExplainMethod, UnitId, SimulatorName
+from autointerp.records import ExplainMethod, SimulatorName, UnitId
 from autointerp.scoring.simulation import defined, simulation_score
 from autointerp.workbench import Workbench
 
@@ -56,7 +56,7 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     target = wb.target
     for layer in layers:
         target.check_layer(layer)
-    neurons = sample_neurons(n, layers, target.d_mlp, settings.seed)
+    neurons = sample_neurons(n, layers, target.neurons(layers[0]).n_units, settings.seed)
     chat = open_llm(llm, methods, llm_simulator or simulator, settings)
     cache_tokens = ensure_caches(wb, [x.layer for x in neurons], console)
     config = AgentConfig(max_steps=max_steps)

@@ -30,9 +30,9 @@ from autointerp.records import (
     CounterfactualDetails,
     DetectionDetails,
     FuzzingDetails,
-    UnitId,
     Score,
     ScoreOptions,
+    UnitId,
 )
 from autointerp.scoring.sample import Example, Sample, SampleConfig, sample_examples
 from autointerp.scoring.split import held_out
@@ -162,8 +162,8 @@ class ClassifierScorer:
                  cfg: SampleConfig = SampleConfig()) -> Score:
         if not explanation.strip():
             raise InputError("the explanation is empty")
-        neuron, target = wb.neuron(neuron), wb.target
-        layer = wb.layer(neuron.layer)
+        neuron, target = wb.unit(neuron), wb.target
+        layer = wb.cache(neuron)
         _, _, split = held_out(layer, neuron.index, 5, 5, "top-and-random", wb.settings.seed)
         s = sample_examples(layer, neuron.index, cfg, frozenset(split.explain_windows), wb.settings.seed)
         split = split.model_copy(update={"score_top_windows": [e.window for e in s.positives],
@@ -250,8 +250,8 @@ def counterfactual_score(wb: Workbench, neuron: UnitId | str, explanation: str, 
     decides. A text "activates" when its max activation reaches half the neuron's cached max."""
     if not explanation.strip():
         raise InputError("the explanation is empty")
-    neuron, target = wb.neuron(neuron), wb.target
-    layer = wb.layer(neuron.layer)
+    neuron, target = wb.unit(neuron), wb.target
+    layer = wb.cache(neuron)
     max_act = layer.max_activation(neuron.index)
     _, _, split = held_out(layer, neuron.index, 0, 0, "random-only", wb.settings.seed)
     texts, usage = {}, Usage()

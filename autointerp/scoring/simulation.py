@@ -26,13 +26,13 @@ from autointerp.errors import InputError
 from autointerp.llm.backends import LLM, Usage
 from autointerp.records import (
     ActivationRecord,
-    UnitId,
     Score,
     ScoredWindow,
     ScoreOptions,
     ScoreRule,
     SimulatorName,
     SplitKind,
+    UnitId,
 )
 from autointerp.scoring.simulators import get_simulator, needs_llm
 from autointerp.scoring.split import held_out
@@ -123,8 +123,8 @@ def simulation_score(wb: Workbench, neuron: UnitId | str, explanation: str, simu
         raise InputError("the explanation is empty")
     if top < 0 or random < 0 or top + random == 0:
         raise InputError("top and random must be >= 0 and not both 0")
-    neuron = wb.neuron(neuron)
-    layer = wb.layer(neuron.layer)
+    neuron = wb.unit(neuron)
+    layer = wb.cache(neuron)
     _, records, held = held_out(layer, neuron.index, top, random, split, wb.settings.seed)
     max_act = layer.max_activation(neuron.index)
     sim = score_records(explanation, list(triggers or ()), records, max_act, simulator, llm, rule)

@@ -11,6 +11,9 @@ is. Chroma is opened only when an operation needs it (search, writes), after SQL
 database: a garbled `chroma.sqlite3` made Chroma's Rust core panic. Reads never create anything, and
 local collections persist their HNSW index on every write (`sync_threshold` 1): with Chroma's default
 (1000) every process that opened the store replayed the unpersisted log and rewrote the index files.
+
+A server that stops answering (restarted, briefly gone) has its writes retried with backoff for a bounded
+time (`Settings.store_retry_seconds`); then one StoreError says it gave up, naming the server.
 """
 
 from __future__ import annotations
@@ -190,16 +193,24 @@ def _segment_dirs(store_dir: Path) -> list[Path]:
     return out
 
 
+def _unanswered(e: BaseException) -> bool:
+    """Did the server not answer (refused, reset, timed out)? Worth another try; a reply it gave is not."""
+    import httpx
+
+    return isinstance(e, StoreError) and isinstance(e.__cause__, (httpx.TransportError, ConnectionError))
+
+
 class ServerBackend:
     """A Chroma server: it serialises writers itself."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, retry_seconds: float = 60.0):
         import chromadb
 
         u = urlparse(url if "://" in url else f"http://{url}")
         if u.scheme not in ("http", "https") or not u.hostname:
             raise InputError(f"malformed Chroma URL {url!r}: expected e.g. http://localhost:8000")
         self.where = f"the Chroma server at {url}"
+        self.retry_seconds = retry_seconds
         try:
             client = chromadb.HttpClient(host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
                                          ssl=u.scheme == "https", settings=_chroma_settings())
@@ -214,6 +225,20 @@ class ServerBackend:
     def op(self, write: bool = False) -> Iterator[tuple]:
         with _typed(self.where):
             yield self.current, self.history
+
+    def attempts(self):
+        """Tries of one idempotent write (`for attempt in backend.attempts(): with attempt: ...`): again,
+        with exponential backoff, while the server does not answer, for at most `retry_seconds`; then one
+        StoreError saying so."""
+        from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+        def give_up(state) -> None:
+            cause = state.outcome.exception()
+            raise StoreError(f"{self.where} did not answer for {state.seconds_since_start:.0f} s "
+                             f"({type(cause.__cause__).__name__}: {cause.__cause__})") from cause
+
+        return Retrying(stop=stop_after_delay(self.retry_seconds), retry=retry_if_exception(_unanswered),
+                        wait=wait_exponential(multiplier=0.25, max=4), retry_error_callback=give_up)
 
 
 class LocalBackend:
@@ -295,6 +320,13 @@ class LocalBackend:
             res = col.get(include=["metadatas"])
             rows += [(flag, rid, keys.from_metadata(m)) for rid, m in zip(res["ids"], res["metadatas"])]
         self.ledger.create(rows)
+
+    @staticmethod
+    def attempts():
+        """One try of a write, its error raised as it is: a local directory has no server to wait for."""
+        from tenacity import Retrying, stop_after_attempt
+
+        return Retrying(stop=stop_after_attempt(1), reraise=True)
 
     @contextlib.contextmanager
     def op(self, write: bool = False) -> Iterator[tuple]:

@@ -54,16 +54,18 @@ class Store:
 
     def add_many(self, expls: Iterable[Explanation]) -> list[str]:
         """Upsert many at once (one embedding batch). Per id the newest created_at is current and
-        every other version goes to the history, so the outcome does not depend on the order."""
+        every other version goes to the history, so the outcome does not depend on the order (and a
+        write tried again after a server stopped answering mid-write stores nothing twice)."""
         expls = [keys.canonical(e) for e in expls]
         if not expls:
             return []
         vecs = embed_texts([e.text for e in expls])
         ids = [keys.id_of(e) for e in expls]
-        with self._backend.op(write=True) as (current, history):
-            for start in range(0, len(expls), _WRITE_BATCH):
-                sl = slice(start, start + _WRITE_BATCH)
-                self._write(current, history, expls[sl], vecs[sl], ids[sl])
+        for attempt in self._backend.attempts():
+            with attempt, self._backend.op(write=True) as (current, history):
+                for start in range(0, len(expls), _WRITE_BATCH):
+                    sl = slice(start, start + _WRITE_BATCH)
+                    self._write(current, history, expls[sl], vecs[sl], ids[sl])
         return ids
 
     def _write(self, current_col, history_col, expls: list[Explanation], vecs: np.ndarray, ids: list[str]) -> None:
@@ -240,5 +242,5 @@ def open_store(settings: Settings | None = None, url: str | None = None) -> Stor
     settings = settings or get_settings()
     url = url or settings.chroma_url
     if url:
-        return Store(ServerBackend(url), settings)
+        return Store(ServerBackend(url, settings.store_retry_seconds), settings)
     return Store(LocalBackend.at(settings.data_dir / "store"), settings)

@@ -35,6 +35,7 @@ from autointerp.errors import AutointerpError, InputError
 from autointerp.fileio import atomic_write_bytes
 from autointerp.records import Explanation, ExportFormat, UnitId
 from autointerp.store import keys
+from autointerp.store.bounds import check_bounds
 from autointerp.store.shapes import model_shape
 
 if TYPE_CHECKING:  # annotations only: reading and checking a file needs neither Chroma nor torch
@@ -119,7 +120,7 @@ def to_neuronpedia(expl: Explanation, author_id: str = NP_AUTHOR_ID) -> dict:
     return {
         "id": np_id(expl),
         "modelId": expl.model,
-        "layer": str(nid.layer),
+        "layer": nid.neuronpedia_layer,
         "index": str(nid.index),
         "description": expl.text,
         "authorId": author_id,
@@ -223,7 +224,7 @@ class _Shapes:
         nid = UnitId.parse(expl.neuron)
         if nid.layer >= n_layers:
             raise ValueError(f"neuron {nid} is out of range for {expl.model}: layers are 0..{n_layers - 1}")
-        if nid.index >= d_mlp:
+        if nid.dictionary is None and nid.index >= d_mlp:
             raise ValueError(f"neuron {nid} is out of range for {expl.model}: neurons are 0..{d_mlp - 1} per layer")
 
 
@@ -233,6 +234,7 @@ def _record(obj: object, shapes: _Shapes) -> Explanation:
         raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
     try:
         expl = parse_record(obj)
+        check_bounds(expl)  # NaN or infinite scores, negative counts, times in the future
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "record"

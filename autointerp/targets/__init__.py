@@ -1,4 +1,4 @@
-"""Target models: the embedded SmolLM2 by default, a local HF directory (or a `planted-*` copy), any
+"""Target models and their unit sources: the embedded SmolLM2 by default, a local HF directory (or a `planted-*` copy), any
 TransformerLens / HF name where a hub is reachable."""
 
 from __future__ import annotations
@@ -8,13 +8,23 @@ from pathlib import Path
 
 from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
 from autointerp.targets import embedded
-from autointerp.targets.base import FINAL_SCALE, RunOutput, Target, hook_name, mlp_in_name
+from autointerp.targets.base import FINAL_SCALE, RunOutput, Target, mlp_in_name
 from autointerp.targets.hub import load_hub_bridge
 from autointerp.targets.local import load_hf_dir, local_dir
+from autointerp.targets.units import (
+    MlpNeurons,
+    SourceKind,
+    UnitSource,
+    hook_name,
+    register_source_kind,
+    source_kinds,
+    unregister_source_kind,
+)
 
 EMBEDDED = {EMBEDDED_MODEL: "smollm2", "tiny-random": "tiny"}
 
-__all__ = ["Target", "RunOutput", "hook_name", "mlp_in_name", "FINAL_SCALE", "load_target", "EMBEDDED"]
+__all__ = ["EMBEDDED", "FINAL_SCALE", "MlpNeurons", "RunOutput", "SourceKind", "Target", "UnitSource", "hook_name",
+           "load_target", "mlp_in_name", "register_source_kind", "source_kinds", "unregister_source_kind"]
 
 
 def load_target(name: str | None = None, settings: Settings | None = None) -> Target:
@@ -36,13 +46,13 @@ def _load(name: str, data_dir: Path, hub_timeout: float) -> Target:
         bridge = TransformerBridge.boot_transformers(
             embedded.SMOLLM2_REPO, hf_model=model, tokenizer=tok, device="cpu"
         )
-        return Target(name, bridge, tok)
+        return Target(name, bridge, tok, data_dir)
     path = local_dir(name, data_dir)
     if path is not None:
         from transformer_lens.model_bridge import TransformerBridge
 
         model, tok = load_hf_dir(path)
         bridge = TransformerBridge.boot_transformers(str(path), hf_model=model, tokenizer=tok, device="cpu")
-        return Target(name, bridge, tok)
+        return Target(name, bridge, tok, data_dir)
     bridge = load_hub_bridge(name, hub_timeout)
-    return Target(name, bridge, bridge.tokenizer)
+    return Target(name, bridge, bridge.tokenizer, data_dir)

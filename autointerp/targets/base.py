@@ -1,29 +1,27 @@
 """The one interface every target model is used through: a TransformerLens bridge plus its tokenizer.
 
 Nothing outside `targets/` touches the bridge: forwards go through `Target.run` (padding, masking,
-reading and patching hook points, one forward at a time) and weights through the accessors."""
+reading and patching hook points, one forward at a time), units through their source
+(`Target.units`, `autointerp.targets.units`) and weights through the accessors."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 from autointerp.errors import InputError
 from autointerp.records import UnitId
+from autointerp.targets.units import Patch, UnitSource, hook_name, resolve
 
-LayerFn = Callable[[int, torch.Tensor], None]
+UnitsFn = Callable[[UnitSource, torch.Tensor], None]
 
 
 class _StopForward(Exception):
     """Raised from the last needed hook: nothing after it (later layers, unembedding) runs."""
-
-
-def hook_name(layer: int) -> str:
-    """The neuron activation: the MLP's output of the non-linearity."""
-    return f"blocks.{layer}.mlp.hook_post"
 
 
 def mlp_in_name(layer: int) -> str:
@@ -34,17 +32,25 @@ def mlp_in_name(layer: int) -> str:
 FINAL_SCALE = "ln_final.hook_scale"
 """The final norm's data-dependent scale, the RMS (or std) it divides by, [batch, pos, 1]."""
 
-Patch = Callable[[torch.Tensor], torch.Tensor | None]
+# Within a block, the hook points a unit source reads or patches, in the order the forward reaches them.
+_IN_BLOCK = ("hook_resid_pre", "ln2.hook_out", "mlp.hook_post", "mlp.hook_out", "ln2_post.hook_scale",
+             "hook_mlp_out", "hook_resid_post")
+
+
+def point_layer(name: str) -> int:
+    """The block a hook point belongs to (`blocks.6.mlp.hook_post` -> 6)."""
+    parts = name.split(".")
+    if len(parts) >= 3 and parts[0] == "blocks" and parts[1].isdigit():
+        return int(parts[1])
+    raise ValueError(f"unknown hook point {name!r}")
 
 
 def _order(name: str) -> tuple[float, int]:
-    """Where a read point fires in the forward: blocks in order, the MLP input before its output."""
+    """Where a read point fires in the forward: blocks in order, and within a block as `_IN_BLOCK`."""
     if name == FINAL_SCALE:
         return (float("inf"), 0)
-    parts = name.split(".")
-    if len(parts) >= 3 and parts[0] == "blocks" and parts[1].isdigit():
-        return (int(parts[1]), 0 if name.endswith("ln2.hook_out") else 1)
-    raise ValueError(f"unknown read point {name!r}")
+    rest = name.split(".", 2)[-1]
+    return (point_layer(name), _IN_BLOCK.index(rest) if rest in _IN_BLOCK else len(_IN_BLOCK))
 
 
 def _patcher(fn: Patch):
@@ -117,12 +123,17 @@ class RunOutput:
     def post(self, layer: int) -> torch.Tensor:
         return self.reads[hook_name(layer)]
 
+    def units(self, source: UnitSource) -> torch.Tensor:
+        """[batch, pos, n_units]: the source's units, from what the run read at its hook point."""
+        return source.encode(self.reads[source.read_point])
+
 
 class Target:
-    """A loaded model whose MLP neurons we explain."""
+    """A loaded model whose units (MLP neurons; dictionary latents) we explain."""
 
-    def __init__(self, name: str, bridge, tokenizer) -> None:
+    def __init__(self, name: str, bridge, tokenizer, data_dir: Path | None = None) -> None:
         self.name = name
+        self.data_dir = data_dir  # where unit sources registered for it (dictionaries) are kept
         self.bridge = bridge.eval()
         self.tokenizer = tokenizer
         cfg = bridge.cfg
@@ -134,6 +145,7 @@ class Target:
         self.prepend_bos: bool = bool(getattr(cfg, "default_prepend_bos", True)) and self.bos_id is not None
         # Hooks live on the shared modules: one forward at a time (batch workers are threads).
         self.lock = threading.RLock()
+        self._sources: dict[str, UnitSource] = {}
 
     def __repr__(self) -> str:
         return f"Target({self.name!r}, layers={self.n_layers}, d_mlp={self.d_mlp})"
@@ -144,13 +156,22 @@ class Target:
                 f"layer {layer} is out of range for {self.name}: layers are 0..{self.n_layers - 1}"
             )
 
-    def check(self, neuron: UnitId) -> None:
-        """Raise one clear error when the neuron does not exist in this model."""
-        self.check_layer(neuron.layer)
-        if not 0 <= neuron.index < self.d_mlp:
-            raise InputError(
-                f"neuron {neuron} is out of range for {self.name}: neurons are 0..{self.d_mlp - 1} per layer"
-            )
+    def units(self, unit: UnitId) -> UnitSource:
+        """The source of a unit id (its layer's neurons, or its dictionary), opened once and kept."""
+        key = unit.source_id
+        found = self._sources.get(key)
+        if found is None:
+            self.check_layer(unit.layer)
+            found = self._sources.setdefault(key, resolve(self, unit))
+        return found
+
+    def neurons(self, layer: int) -> UnitSource:
+        """Layer `layer`'s MLP neurons."""
+        return self.units(UnitId(layer=layer, index=0))
+
+    def check(self, unit: UnitId) -> None:
+        """Raise one clear error when the unit does not exist in this model."""
+        self.units(unit).check(unit.index)
 
     def encode(self, text: str) -> list[int]:
         """Token ids of text, without BOS."""
@@ -166,19 +187,19 @@ class Target:
         tokens: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         read: Sequence[str] = (),
-        patch: Mapping[int, Patch] | None = None,
+        patch: Mapping[str, Patch] | None = None,
         logits: bool = False,
     ) -> RunOutput:
-        """One forward under the model lock. `read`: hook points to copy out (`hook_name(layer)`,
-        `mlp_in_name(layer)`, `FINAL_SCALE`); `patch`: layer -> fn(hook_post) returning the new
-        activations (or None after editing in place); without `logits` the forward stops after the
-        last point read."""
+        """One forward under the model lock. `read`: hook points to copy out (a source's
+        `read_point`, `mlp_in_name(layer)`, `FINAL_SCALE`); `patch`: hook point -> fn(activations)
+        returning the new activations (or None after editing in place; `UnitSource.overwrite` makes
+        them); without `logits` the forward stops after the last point read."""
         points = sorted(set(read), key=_order)
         out = RunOutput()
         hooks = []
-        for layer, fn in (patch or {}).items():
-            self.check_layer(layer)
-            hooks.append((hook_name(layer), _patcher(fn)))
+        for name, fn in (patch or {}).items():
+            self.check_layer(point_layer(name))
+            hooks.append((name, _patcher(fn)))
         last = points[-1] if points and not logits else None
 
         def reader(name: str):
@@ -202,29 +223,31 @@ class Target:
         return out
 
     @torch.inference_mode()
-    def run_layers(
+    def run_units(
         self,
         tokens: torch.Tensor,
-        layers: Sequence[int],
-        fn: LayerFn,
+        sources: Sequence[UnitSource],
+        fn: UnitsFn,
         attention_mask: torch.Tensor | None = None,
     ) -> None:
-        """Forward `tokens`, calling fn(layer, hook_post) for each layer; stop after the last one.
-        (Streams into `fn` without copying: the cache builder's path.)"""
-        for layer in layers:
-            self.check_layer(layer)
+        """Forward `tokens`, calling fn(source, its units' activations) for each source; stop after
+        the last one is read. (Streams into `fn` without a copy where a source's transform is the
+        identity: the cache builder's path.)"""
+        by_point: dict[str, list[UnitSource]] = {}
+        for source in sources:
+            by_point.setdefault(source.read_point, []).append(source)
+        last = max(by_point, key=_order)
 
-        last = max(layers)
-
-        def make_hook(layer: int):
+        def make_hook(name: str):
             def hook(act: torch.Tensor, hook) -> None:
-                fn(layer, act)
-                if layer == last:
+                for source in by_point[name]:
+                    fn(source, source.encode(act))
+                if name == last:
                     raise _StopForward
 
             return hook
 
-        hooks = [(hook_name(layer), make_hook(layer)) for layer in sorted(set(layers))]
+        hooks = [(name, make_hook(name)) for name in sorted(by_point, key=_order)]
         kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
         with self.lock:
             try:
@@ -232,11 +255,17 @@ class Target:
             except _StopForward:
                 pass
 
+    def activations(
+        self, tokens: torch.Tensor, source: UnitSource, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """[batch, pos, n_units] activations of one unit source."""
+        return self.run(tokens, attention_mask, read=[source.read_point]).units(source)
+
     def layer_activations(
         self, tokens: torch.Tensor, layer: int, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """[batch, pos, d_mlp] activations of one layer."""
-        return self.run(tokens, attention_mask, read=[hook_name(layer)]).post(layer)
+        """[batch, pos, d_mlp] activations of one layer's neurons."""
+        return self.activations(tokens, self.neurons(layer), attention_mask)
 
     def run_padded(self, seqs: Sequence[Sequence[int]], **kw) -> RunOutput:
         """`run` on sequences of different lengths, right-padded with an attention mask (causal
@@ -275,38 +304,40 @@ class Target:
         cap = getattr(self.bridge.cfg, "output_logits_soft_cap", None)
         return float(cap) if cap is not None and float(cap) > 0 else None
 
-    def weight_dla(self, layer: int) -> torch.Tensor:
-        """[d_mlp, vocab]: each neuron's direct logit attribution from the weights alone: through
+    def _post_norm_of(self, source: UnitSource):
+        return self._post_mlp_norm(source.layer) if source.through_post_mlp_norm else None
+
+    def weight_dla(self, source: UnitSource) -> torch.Tensor:
+        """[n_units, vocab]: each unit's direct logit attribution from the weights alone: through
         every norm's gain and LayerNorm's centring, without their data-dependent scales (positive
         and the same for every token) or a logit softcap. Ranks tokens; sizes need contexts."""
-        self.check_layer(layer)
-        v = _through_norm(self._post_mlp_norm(layer), self.w_out(layer).float(), None, self.d_model)
+        v = _through_norm(self._post_norm_of(source), source.output_directions().float(), None, self.d_model)
         v = _through_norm(getattr(self.bridge, "ln_final", None), v, None, self.d_model)
         return v @ self.unembedding().float()
 
-    def dla_reads(self, layer: int) -> list[str]:
+    def dla_reads(self, source: UnitSource) -> list[str]:
         """The read points `direct_logit_attribution` measures (the scales of the norms on the
-        neuron's direct path), for a caller that runs the contexts anyway and passes its run."""
-        return list(self._dla_points(layer).values())
+        unit's direct path), for a caller that runs the contexts anyway and passes its run."""
+        return list(self._dla_points(source).values())
 
-    def _dla_points(self, layer: int) -> dict:
-        ln, post = getattr(self.bridge, "ln_final", None), self._post_mlp_norm(layer)
+    def _dla_points(self, source: UnitSource) -> dict:
+        ln, post = getattr(self.bridge, "ln_final", None), self._post_norm_of(source)
         # A norm bridge without a scale hook point cannot be measured: its scale is left out.
-        return {norm: name for norm, name in ((post, post_mlp_scale_name(layer)), (ln, FINAL_SCALE))
+        return {norm: name for norm, name in ((post, post_mlp_scale_name(source.layer)), (ln, FINAL_SCALE))
                 if norm is not None and hasattr(norm, "hook_scale")}
 
-    def direct_logit_attribution(self, layer: int, index: int, tokens: torch.Tensor,
+    def direct_logit_attribution(self, source: UnitSource, index: int, tokens: torch.Tensor,
                                  positions: torch.Tensor, measured: RunOutput | None = None) -> DirectLogits:
-        """The neuron's direct effect on the logits: d logits[i, p_i] / d activation[i, p_i] along
-        the path from its output straight to the unembedding (not through later layers), with the
-        scale of every norm on that path (the final norm; a post-MLP norm) held at its value
-        measured on row i of `tokens` [B, T] at `positions` [B], and a logit softcap's slope taken
-        at the measured logits; averaged over the rows. LayerNorm's mean subtraction is linear and
-        kept; Gemma's norms multiply by 1 + weight. `measured`: a run of `tokens` that already read
-        `dla_reads(layer)` (and the logits), so the contexts are not run a second time."""
-        self.check(UnitId.model_construct(layer=layer, index=index))
-        ln, post, cap = getattr(self.bridge, "ln_final", None), self._post_mlp_norm(layer), self._softcap()
-        points = self._dla_points(layer)
+        """The unit's direct effect on the logits: d logits[i, p_i] / d activation[i, p_i] along
+        the path from its output direction straight to the unembedding (not through later layers),
+        with the scale of every norm on that path (the final norm; a post-MLP norm) held at its
+        value measured on row i of `tokens` [B, T] at `positions` [B], and a logit softcap's slope
+        taken at the measured logits; averaged over the rows. LayerNorm's mean subtraction is
+        linear and kept; Gemma's norms multiply by 1 + weight. `measured`: a run of `tokens` that
+        already read `dla_reads(source)` (and the logits), so the contexts are not run twice."""
+        source.check(index)
+        ln, post, cap = getattr(self.bridge, "ln_final", None), self._post_norm_of(source), self._softcap()
+        points = self._dla_points(source)
         out = measured if measured is not None else self.run(tokens, read=list(points.values()), logits=cap is not None)
         if any(name not in out.reads for name in points.values()) or (cap is not None and out.logits is None):
             raise ValueError("the measured run lacks the norm scales or logits the DLA needs")
@@ -318,11 +349,11 @@ class Target:
                                                        " (scale not measurable: left out)")
             return _through_norm(norm, v, scale, self.d_model), scale, said if norm is not None else ""
 
-        v = self.w_out(layer)[index].float().expand(len(rows), -1)
+        v = source.output_directions()[index].float().expand(len(rows), -1)
         v, _, post_said = step(post, v, "post-MLP")
         v, scale, final_said = step(ln, v, "final")
         w_u = self.unembedding().float()
-        handling = "W_out[n]" + post_said + final_said + " -> W_U"
+        handling = source.output_name + post_said + final_said + " -> W_U"
         if cap is None:
             values = v.mean(0) @ w_u
         else:  # d/dz cap * tanh(z / cap) = 1 - tanh^2 = 1 - (logit / cap)^2

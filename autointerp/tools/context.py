@@ -45,8 +45,8 @@ def context(wb: Workbench, neuron: UnitId | str, example: int = 0, mode: Mode = 
     """Edit each context word of top example `example` and re-measure the activation at its max token.
     A causal model's activation there reads nothing after it: words after the max word are listed
     unedited (no run can move it), and each edited window ends at the token measured."""
-    neuron, target = wb.neuron(neuron), wb.target
-    top = wb.layer(neuron.layer).top(neuron.index)
+    neuron, target = wb.unit(neuron), wb.target
+    top = wb.cache(neuron).top(neuron.index)
     if not 0 <= example < len(top):
         raise InputError(f"example {example} is out of range: the cache holds {len(top)} top examples (0..{len(top) - 1})")
     rec = top[example]
@@ -66,7 +66,7 @@ def context(wb: Workbench, neuron: UnitId | str, example: int = 0, mode: Mode = 
         seqs.append(ids[: pos + 1])
         where.append(pos)
         kept.append(w)
-    acts = run_ids(target, seqs, neuron.layer) if seqs else []
+    acts = run_ids(target, seqs, target.units(neuron)) if seqs else []
     orig = rec.max_activation
     measured = {w: float(act[pos, neuron.index]) for w, pos, act in zip(kept, where, acts)}
     words = []
@@ -88,8 +88,8 @@ def render_context_html(res: ContextResult) -> str:
 def without_word(wb: Workbench, neuron: UnitId | str, rec: ActivationRecord, word: int) -> ActivationRecord:
     """Window `rec` with its `word`-th word deleted, and the neuron's activation on every token: a
     counterexample when the deletion silences the peak (the peak word alone does not fire it)."""
-    neuron, target = wb.neuron(neuron), wb.target
+    neuron, target = wb.unit(neuron), wb.target
     a, b = word_spans(rec.tokens, int(rec.has_bos))[word]
     ids = rec.token_ids[:a] + rec.token_ids[b:]
-    [acts] = run_ids(target, [ids], neuron.layer)
+    [acts] = run_ids(target, [ids], target.units(neuron))
     return make_record(target, ids, acts[:, neuron.index].tolist(), window=rec.window)

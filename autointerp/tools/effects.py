@@ -1,4 +1,5 @@
-"""`effects`: what the neuron does to the output (the "an" neuron paper's evidence).
+"""`effects`: what a unit does to the output (the "an" neuron paper's evidence), along its output
+direction (a neuron's `W_out` row; a latent's decoder row).
 
 - Direct logit attribution: d logits / d activation along the direct path (W_out[n], a post-MLP
   norm where the model has one, the final norm, W_U, a logit softcap), every norm's scale held at
@@ -58,13 +59,11 @@ class EffectsResult(BaseModel):
 
 
 def _logprobs(target: Target, ids: torch.Tensor, neuron: UnitId, value=None) -> torch.Tensor:
-    """Log-probs [B, T, V]; with `value`, the neuron's activation is overwritten first."""
+    """Log-probs [B, T, V]; with `value`, the unit's activation is overwritten first (by its source:
+    the neuron's column at the MLP, a latent's decoder contribution at its hook)."""
     patch = None
     if value is not None:
-        def overwrite(act: torch.Tensor) -> None:
-            act[..., neuron.index] = value(act[..., neuron.index])
-
-        patch = {neuron.layer: overwrite}
+        patch = target.units(neuron).overwrite(neuron.index, value)
     logits = target.run(ids, patch=patch, logits=True).logits
     return torch.log_softmax(logits.float(), dim=-1)
 
@@ -85,8 +84,8 @@ def effects(wb: Workbench, neuron: UnitId | str, k: int = 20, contexts: int = 10
     """Output side: DLA, mean ablation on top contexts (only `windows` when given), and patching."""
     if k < 1 or contexts < 1:
         raise InputError("k and contexts must be >= 1")
-    neuron, target = wb.neuron(neuron), wb.target
-    layer = wb.layer(neuron.layer)
+    neuron, target = wb.unit(neuron), wb.target
+    layer = wb.cache(neuron)
     top = [r for r in layer.top(neuron.index) if windows is None or r.window in windows][:contexts]
     if not top:
         raise InputError(f"{neuron} has no top contexts in the cache" + (" among the given windows" if windows else ""))
@@ -95,8 +94,9 @@ def effects(wb: Workbench, neuron: UnitId | str, k: int = 20, contexts: int = 10
     pos = torch.tensor([r.max_index for r in top])
     rows = torch.arange(len(top))
 
-    run = target.run(ids, read=target.dla_reads(neuron.layer), logits=True)  # the clean run, norm scales read
-    direct = target.direct_logit_attribution(neuron.layer, neuron.index, ids, pos, measured=run)
+    src = target.units(neuron)
+    run = target.run(ids, read=target.dla_reads(src), logits=True)  # the clean run, norm scales read
+    direct = target.direct_logit_attribution(src, neuron.index, ids, pos, measured=run)
     dla = direct.values
     up, down = dla.topk(k), (-dla).topk(k)
     promoted, suppressed = _effects(target, up), [TokenEffect(token=e.token, value=-e.value) for e in _effects(target, down)]
@@ -142,7 +142,7 @@ def _patch(wb: Workbench, neuron: UnitId, rec, clean: torch.Tensor) -> Patching 
     if not singles:
         return None
     variants = [rec.token_ids[:p] + [t] for t in singles]
-    acts = run_ids(target, variants, neuron.layer)
+    acts = run_ids(target, variants, target.units(neuron))
     best = min(range(len(singles)), key=lambda i: float(acts[i][p, neuron.index]))
     corrupt_ids = torch.tensor([variants[best]])
     predicted = int(clean.argmax())

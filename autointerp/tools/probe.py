@@ -1,4 +1,4 @@
-"""`probe`: run the target model on new texts and read one neuron's activation on every token."""
+"""`probe`: run the target model on new texts and read one unit's activation on every token."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from autointerp.errors import InputError
 from autointerp.present import templates
 from autointerp.records import ActivationRecord, UnitId
-from autointerp.targets import Target, hook_name
+from autointerp.targets import Target, UnitSource
 from autointerp.workbench import Workbench
 
 
@@ -39,17 +39,19 @@ def encode_texts(target: Target, texts: list[str]) -> list[list[int]]:
     return out
 
 
-def run_ids(target: Target, seqs: list[list[int]], layer: int, batch_size: int = 32) -> list[torch.Tensor]:
-    """Per-token activations [len, d_mlp] of `layer` for each sequence, batched with right padding.
+def run_ids(target: Target, seqs: list[list[int]], units: UnitSource | int, batch_size: int = 32) -> list[torch.Tensor]:
+    """Per-token activations [len, n_units] of a unit source (a number: that layer's neurons) for
+    each sequence, batched with right padding.
 
     Causal attention never looks right, and the attention mask hides the padding from the
     model as well, so padding changes no activation of a real token (a test checks it).
     """
+    src = target.neurons(units) if isinstance(units, int) else units
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     out: list[torch.Tensor | None] = [None] * len(seqs)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        acts = target.run_padded([seqs[i] for i in chunk], read=[hook_name(layer)]).post(layer)
+        acts = target.run_padded([seqs[i] for i in chunk], read=[src.read_point]).units(src)
         for row, i in enumerate(chunk):
             out[i] = acts[row, : len(seqs[i])]
     return out  # type: ignore[return-value]
@@ -66,9 +68,9 @@ def make_record(target: Target, ids: list[int], acts: list[float], window: int =
 
 
 def probe(wb: Workbench, neuron: UnitId | str, texts: list[str]) -> ProbeResult:
-    """The neuron's activation on every token of each text."""
-    neuron, target = wb.neuron(neuron), wb.target
+    """The unit's activation on every token of each text."""
+    neuron, target = wb.unit(neuron), wb.target
     seqs = encode_texts(target, texts)
-    acts = run_ids(target, seqs, neuron.layer)
+    acts = run_ids(target, seqs, target.units(neuron))
     return ProbeResult(neuron=str(neuron), model=target.name,
                        records=[make_record(target, s, a[:, neuron.index].tolist()) for s, a in zip(seqs, acts)])

@@ -16,9 +16,9 @@ from autointerp.workbench import Workbench
 
 
 def neuron_examples(wb: Workbench, neuron: UnitId | str) -> NeuronExamples:
-    """Everything the cache holds for one neuron; builds the layer cache first when it is missing."""
-    neuron = wb.neuron(neuron)
-    return wb.layer(neuron.layer).neuron(neuron)
+    """Everything the cache holds for one unit; builds its cache first when it is missing."""
+    neuron = wb.unit(neuron)
+    return wb.cache(neuron).unit(neuron)
 
 
 @dataclass(frozen=True)

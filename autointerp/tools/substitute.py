@@ -53,8 +53,8 @@ def substitute(wb: Workbench, neuron: UnitId | str, examples: int = 20, k: int =
     """
     if examples < 1 or k < 1:
         raise InputError("examples and k must be >= 1")
-    neuron, target = wb.neuron(neuron), wb.target
-    top = wb.layer(neuron.layer).top(neuron.index)
+    neuron, target = wb.unit(neuron), wb.target
+    top = wb.cache(neuron).top(neuron.index)
     top = [r for r in top if windows is None or r.window in windows][:examples]
     jobs, plans = [], []
     peers = [w for w in dict.fromkeys(p.strip() for p in peers) if w]
@@ -77,7 +77,7 @@ def substitute(wb: Workbench, neuron: UnitId | str, examples: int = 20, k: int =
                 jobs.append((len(plans), peer, syn, rec.token_ids[:a] + new, len(new)))
         plans.append((rec, word.strip(), None))
     # A causal model's activation on the new word reads nothing after it: the window ends there.
-    acts = run_ids(target, [pre for *_, pre, _ in jobs], neuron.layer)
+    acts = run_ids(target, [pre for *_, pre, _ in jobs], target.units(neuron))
     results: list[dict[bool, list[Substitution]]] = [{False: [], True: []} for _ in plans]
     for (p, peer, syn, pre, n_new), act in zip(jobs, acts):
         col = act[:, neuron.index]

@@ -47,9 +47,10 @@ def triage(wb: Workbench, layer: int, neurons: Sequence[int] | range, threshold:
         raise InputError("the neuron range is empty")
     target = wb.target
     target.check_layer(layer)
-    bad = [n for n in neurons if not 0 <= n < target.d_mlp]
+    n_units = target.neurons(layer).n_units
+    bad = [n for n in neurons if not 0 <= n < n_units]
     if bad:
-        raise InputError(f"neuron {bad[0]} is out of range: layer {layer} has neurons 0..{target.d_mlp - 1}")
+        raise InputError(f"neuron {bad[0]} is out of range: layer {layer} has neurons 0..{n_units - 1}")
     cache = wb.layer(layer)
     recs = {n: cache.top(n, examples) for n in neurons}
     texts, owner = [], []

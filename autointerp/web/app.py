@@ -5,15 +5,18 @@ and error pages that give the reason and never a traceback."""
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autointerp.errors import AutointerpError, InputError
 from autointerp.present.templates import environment
+from autointerp.web.lanes import Lanes
 from autointerp.web.pages import error_response
 from autointerp.web.routes import router
 from autointerp.web.state import WebState
@@ -25,18 +28,26 @@ log = logging.getLogger("autointerp.web")
 
 def create_app(wb: Workbench, store=None) -> FastAPI:
     """The app for one Workbench (its target and settings) and the store (default: the settings' store)."""
-    app = FastAPI(title="autointerp", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await run_in_threadpool(app.state.web.worker.close)  # the model's thread ends with the server
+
+    app = FastAPI(title="autointerp", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.web = WebState(wb, store)
     app.state.templates = environment()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
+    app.add_middleware(Lanes)  # how many pages and bulk JSON replies run at once
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         reason = exc.detail if isinstance(exc.detail, str) else "not found"
         if exc.status_code == 404 and reason == "Not Found":
             reason = f"no page at {request.url.path}"
-        return error_response(request, exc.status_code, reason)
+        response = error_response(request, exc.status_code, reason)
+        response.headers.update(exc.headers or {})  # Retry-After on a 429
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):

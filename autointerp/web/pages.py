@@ -20,6 +20,6 @@ def _is_api(request: Request) -> bool:
 def error_response(request: Request, status: int, reason: str) -> HTMLResponse | JSONResponse:
     if _is_api(request):
         return JSONResponse({"error": reason}, status_code=status)
-    titles = {400: "Bad request", 404: "Not found", 409: "Busy", 500: "Server error"}
+    titles = {400: "Bad request", 404: "Not found", 409: "Busy", 429: "Busy", 500: "Server error"}
     return render(request, "error.html", status_code=status, title=titles.get(status, f"Error {status}"), status=status,
                   reason=reason)

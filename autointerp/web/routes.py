@@ -6,8 +6,11 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -18,11 +21,11 @@ from autointerp.present.best import best_per_neuron
 from autointerp.present.figures import max_plot_svg
 from autointerp.ranges import check_within, parse_indices
 from autointerp.records import Explanation, UnitId
-from autointerp.tools.probe import probe
 from autointerp.web import views
 from autointerp.web.pages import render
 from autointerp.web.runs import Busy
 from autointerp.web.state import BadRequest, NotFound, WebState
+from autointerp.web.worker import Full
 
 router = APIRouter()
 
@@ -106,12 +109,12 @@ def _explanation_views(state: WebState, model: str, nid: UnitId) -> tuple[list[d
     return out, older
 
 
-@router.get("/neurons/{neuron}")
+@router.get("/neurons/{neuron:path}")
 def neuron_page(request: Request, neuron: str, model: str | None = None, top: int = Query(TOP_SHOWN, ge=1, le=1000)):
     state = web(request)
     model, nid = state.neuron(neuron, _model(state, model))
     served = model == state.model
-    cache = state.cache(nid.layer) if served else None
+    cache = state.cache(nid) if served else None
     ctx: dict = {"stats": None, "top": [], "n_top": 0, "quantiles": [], "random": [], "scale": 0.0,
                  "unique": []}
     if cache is not None:
@@ -129,12 +132,12 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
         }
     explanations, older = _explanation_views(state, model, nid)
     run = state.runs.active(model, str(nid)) if served else None
-    d_mlp = state.wb.target.d_mlp if served else None
+    n_units = state.wb.target.units(nid).n_units if served else None
     return render(request, "neuron.html", title=f"{nid} · {model}", model=model, nid=nid, is_served=served,
                   cached=cache is not None, no_cache=None if cache is not None or not served else
                   state.no_cache(nid.layer), explanations=explanations, history=older, run=run,
-                  prev=f"L{nid.layer}.N{nid.index - 1}" if nid.index > 0 else None,
-                  next=f"L{nid.layer}.N{nid.index + 1}" if d_mlp is None or nid.index + 1 < d_mlp else None,
+                  prev=str(nid.sibling(nid.index - 1)) if nid.index > 0 else None,
+                  next=str(nid.sibling(nid.index + 1)) if n_units is None or nid.index + 1 < n_units else None,
                   model_q="" if served else f"?model={model}", top_limit=top, llm_default=state.settings.llm,
                   **ctx)
 
@@ -171,6 +174,8 @@ def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: 
 
 
 # ---- the JSON API ----
+# Large replies are JSONResponses made in the request's thread: a plain dict returned would be
+# encoded (jsonable_encoder, then json.dumps) on the event loop, where every other request waits.
 
 
 @router.get("/api/models")
@@ -187,7 +192,7 @@ def api_layer(request: Request, layer: str, model: str | None = None):
     state = web(request)
     model, n = state.layer_number(layer, _model(state, model))
     rows, summary = _layer_rows(state, model, n)
-    return {"model": model, "layer": n, "cached": summary is not None, "rows": rows}
+    return JSONResponse({"model": model, "layer": n, "cached": summary is not None, "rows": rows})
 
 
 class TriageRequest(BaseModel):
@@ -199,22 +204,22 @@ class TriageRequest(BaseModel):
 def api_triage(request: Request, layer: str, body: TriageRequest):
     state = web(request)
     _, n = state.layer_number(layer)
-    picked = check_within(parse_indices(body.neurons, "neurons"), state.wb.target.d_mlp, "neuron")
+    picked = check_within(parse_indices(body.neurons, "neurons"), state.wb.target.neurons(n).n_units, "neuron")
     return state.run_triage(n, picked, body.threshold)
 
 
-@router.get("/api/neurons/{neuron}")
+@router.get("/api/neurons/{neuron:path}")
 def api_neuron(request: Request, neuron: str, model: str | None = None):
     """The `show --json` object plus the stored explanations (current, and every version)."""
     state = web(request)
     model, nid = state.neuron(neuron, _model(state, model))
     if model != state.model:
         raise NotFound(f"this server runs {state.model}; the cache of {model} needs `autointerp serve --model {model}`")
-    examples = state.need_cache(nid.layer).neuron(nid)
+    examples = state.need_cache(nid).unit(nid)
     out = examples.model_dump(mode="json")
     out["explanations"] = [e.model_dump(mode="json") for e in state.store.get(model, nid)]
     out["history"] = [e.model_dump(mode="json") for e in state.store.history(model, nid)]
-    return out
+    return JSONResponse(out)
 
 
 class ProbeRequest(BaseModel):
@@ -223,28 +228,40 @@ class ProbeRequest(BaseModel):
     model: str | None = None
 
 
+async def _model_work(submit: Callable[[], Future], shared: bool = False):
+    """Await work queued on the model's thread without holding a request thread; a full queue is a
+    429 with Retry-After. `shared`: others wait on the same Future, so a client leaving never cancels it."""
+    try:
+        future = asyncio.wrap_future(submit())
+    except Full as e:
+        raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)}) from None
+    return await (asyncio.shield(future) if shared else future)
+
+
 @router.post("/api/probe")
-def api_probe(request: Request, body: ProbeRequest):
-    """The same JSON as `autointerp probe --json`: ProbeResult.model_dump()."""
+async def api_probe(request: Request, body: ProbeRequest):
+    """The same JSON as `autointerp probe --json`: ProbeResult.model_dump(). Probes of one layer
+    waiting together run as one batched forward on the model's thread."""
     state = web(request)
     if body.model and body.model != state.model:
         raise BadRequest(f"this server runs {state.model}, not {body.model}")
-    _, nid = state.neuron(body.neuron)
-    return probe(state.wb, nid, body.texts).model_dump(mode="json")
+    _, nid = await run_in_threadpool(state.neuron, body.neuron)
+    result = await _model_work(lambda: state.worker.probe(nid, body.texts))
+    return await run_in_threadpool(lambda: JSONResponse(result.model_dump(mode="json")))  # off the event loop
 
 
-@router.post("/api/neurons/{neuron}/effects")
-def api_effects(request: Request, neuron: str):
+@router.post("/api/neurons/{neuron:path}/effects")
+async def api_effects(request: Request, neuron: str):
     state = web(request)
-    _, nid = state.neuron(neuron)
-    return state.effects(nid)
+    _, nid = await run_in_threadpool(state.neuron, neuron)
+    return await _model_work(lambda: state.effects(nid), shared=True)
 
 
 @router.get("/api/search")
 def api_search(request: Request, q: str = "", k: int = Query(10, ge=1, le=200), model: str = "", layer: str = "",
                min_score: str = "", confident: str = ""):
     hits = _search(web(request), q, model, layer, min_score, k, confident)
-    return [h.model_dump(mode="json") for h in hits]
+    return JSONResponse([h.model_dump(mode="json") for h in hits])
 
 
 class ExplainRequest(BaseModel):
@@ -260,7 +277,7 @@ class ExplainRequest(BaseModel):
         return name
 
 
-@router.post("/api/neurons/{neuron}/explain", status_code=202)
+@router.post("/api/neurons/{neuron:path}/explain", status_code=202)
 def api_explain(request: Request, neuron: str, body: ExplainRequest):
     """Start the explainer in the background; 409 (with the running run) when this neuron has one going."""
     state = web(request)

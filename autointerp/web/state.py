@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from fastapi import HTTPException
@@ -19,6 +20,7 @@ from autointerp.tools.effects import effects as neuron_effects
 from autointerp.tools.triage import triage as layer_triage
 from autointerp.web import views
 from autointerp.web.runs import Runs
+from autointerp.web.worker import ModelWorker
 from autointerp.workbench import Workbench
 
 OVERVIEW_TTL = 10.0  # seconds: other processes (a batch) may be writing the store meanwhile
@@ -47,7 +49,8 @@ class WebState:
         self._llm_lock = threading.Lock()  # loading the local LLM takes seconds: not under _lock
         self._summaries: dict[int, tuple[str, views.LayerSummary]] = {}
         self._overview: tuple[float, list[views.ModelInfo]] | None = None
-        self._effects: dict[str, dict] = {}
+        self._effects: dict[str, Future] = {}
+        self.worker = ModelWorker(wb)  # every probe and effects request runs on its thread
         self._llms: dict[str, LLM] = {}
 
     # ---- neurons and layers ----
@@ -97,20 +100,21 @@ class WebState:
             return
         if not 0 <= layer < n_layers:
             raise NotFound(f"layer {layer} is out of range for {model}: layers are 0..{n_layers - 1}")
-        if nid is not None and not 0 <= nid.index < d_mlp:
+        if nid is not None and nid.dictionary is None and not 0 <= nid.index < d_mlp:
             raise NotFound(f"neuron {nid} is out of range for {model}: neurons are 0..{d_mlp - 1} per layer")
 
-    def cache(self, layer: int):
-        """The served model's layer cache, never built here (that takes minutes): None when missing."""
+    def cache(self, layer: int | UnitId):
+        """The served model's cache of a layer's neurons (or of a unit's source), never built here
+        (that takes minutes): None when missing."""
         try:
-            return self.wb.layer(layer, build=False)
+            return self.wb.layer(layer, build=False) if isinstance(layer, int) else self.wb.cache(layer, build=False)
         except CacheError:
             return None
 
-    def need_cache(self, layer: int):
+    def need_cache(self, layer: int | UnitId):
         cache = self.cache(layer)
         if cache is None:
-            raise NotFound(self.no_cache(layer))
+            raise NotFound(self.no_cache(layer if isinstance(layer, int) else layer.layer))
         return cache
 
     def no_cache(self, layer: int) -> str:
@@ -151,12 +155,19 @@ class WebState:
 
     # ---- experiments ----
 
-    def effects(self, nid: UnitId) -> dict:
+    def effects(self, nid: UnitId) -> Future:
+        """A Future of the unit's effects JSON, computed once on the model's thread (a request for it
+        while it runs waits on the same one); `Full` when the model's queue is."""
+        def run() -> dict:
+            self.need_cache(nid)
+            return neuron_effects(self.wb, nid).model_dump(mode="json")
+
         key = str(nid)
-        if key not in self._effects:
-            self.need_cache(nid.layer)
-            self._effects[key] = neuron_effects(self.wb, nid).model_dump(mode="json")
-        return self._effects[key]
+        with self._lock:
+            found = self._effects.get(key)
+            if found is None or found.cancelled() or (found.done() and found.exception() is not None):
+                found = self._effects[key] = self.worker.call(run)
+            return found
 
     def llm(self, spec: str) -> LLM:
         with self._llm_lock:

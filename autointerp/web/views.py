@@ -99,13 +99,14 @@ def cache_manifests(settings: Settings) -> list[CacheManifest]:
     found = []
     for manifest in settings.layout.cache_manifests():
         m = read_manifest(manifest.parent)
-        if m is not None and m.status == "complete" and m.seed == settings.cache_seed:
+        if m is not None and m.status == "complete" and m.seed == settings.cache_seed and m.dictionary is None:
             found.append(m)
     return found
 
 
 def overview(settings: Settings, records: list[Explanation], served: str) -> list[ModelInfo]:
-    """Models with caches or stored explanations; per layer, neurons cached, explained, confident."""
+    """Models with caches or stored explanations; per layer, neurons cached, explained, confident
+    (the neurons' caches: a dictionary's cache is not a layer's)."""
     models: dict[str, ModelInfo] = {served: ModelInfo(served, True)}
     for m in cache_manifests(settings):
         info = models.setdefault(m.model, ModelInfo(m.model, m.model == served))

@@ -96,7 +96,7 @@ def test_workbench_opens_each_layer_once(fresh_settings, tiny, monkeypatch):
 
     opened = []
     real_open = workbench.open_layer
-    monkeypatch.setattr(workbench, "open_layer", lambda *a, **kw: opened.append(a[1]) or real_open(*a, **kw))
+    monkeypatch.setattr(workbench, "open_layer", lambda *a, **kw: opened.append(a[1].layer) or real_open(*a, **kw))
     wb = Workbench.open("tiny-random", settings=fresh_settings, progress=False)
     assert wb.model == "tiny-random"
     first = wb.layer(0, build=False)

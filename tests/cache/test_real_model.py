@@ -25,7 +25,7 @@ def real_cache(fresh_settings, smol):
 def test_stored_windows_reproduce_on_rerun(real_cache, smol):
     """Truthfulness: re-running the model on stored windows gives the stored activations."""
     for index in (0, 74, 1535):
-        ex = real_cache.neuron(UnitId(layer=LAYER, index=index))
+        ex = real_cache.unit(UnitId(layer=LAYER, index=index))
         for rec in ex.top[:5] + ex.random[:3]:
             ids = torch.tensor([rec.token_ids])
             fresh = smol.layer_activations(ids, LAYER)[0, :, index].numpy()
@@ -52,7 +52,7 @@ def test_summaries_match_brute_force(real_cache, smol, fresh_settings):
     for n in (0, 74, 500):
         want = set(torch.argsort(-wmax[:, n])[:100].tolist())
         assert {int(w) for w in a["top_win"][n] if w >= 0} == want
-        ex = real_cache.neuron(UnitId(layer=LAYER, index=n))
+        ex = real_cache.unit(UnitId(layer=LAYER, index=n))
         assert ex.max_activation == pytest.approx(float(wmax[:, n].max()), abs=1e-5)
         assert real_cache.max_activation(n) == ex.max_activation
         assert sum(ex.stats.histogram.counts) == real_cache.n_tokens

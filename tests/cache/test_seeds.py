@@ -63,7 +63,7 @@ def test_a_rebuild_never_replaces_the_cache_in_use(fresh_settings, tiny):
     reader = Workbench.open("tiny-random", settings=fresh_settings, progress=False)
     in_use = reader.layer(1, build=False)
     nid = UnitId(layer=1, index=5)
-    seen = in_use.neuron(nid).model_dump_json()
+    seen = in_use.unit(nid).model_dump_json()
     d = in_use.plan.directory(1)
     old = store.read_manifest(d)
     # Another process rebuilds the layer with other settings (a mismatch: top_k 50).
@@ -77,7 +77,7 @@ def test_a_rebuild_never_replaces_the_cache_in_use(fresh_settings, tiny):
         # Mid-rebuild: the complete cache is still the old one, and a new reader opens it as it was.
         assert store.read_manifest(d) == old and store.verify(d, old) is None
         fresh = Workbench.open("tiny-random", settings=fresh_settings, progress=False).layer(1, build=False)
-        assert fresh.manifest == old and fresh.neuron(nid).model_dump_json() == seen
+        assert fresh.manifest == old and fresh.unit(nid).model_dump_json() == seen
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
@@ -88,7 +88,7 @@ def test_a_rebuild_never_replaces_the_cache_in_use(fresh_settings, tiny):
     assert new.top_k == 50 and new.status == "complete" and new.checkpoint != old.checkpoint
     assert not (d / old.checkpoint).exists() and not (d / store.PARTIAL).exists()
     # The reader that opened the old cache keeps reading it, unchanged (its files stay mapped).
-    assert in_use.neuron(nid).model_dump_json() == seen
+    assert in_use.unit(nid).model_dump_json() == seen
     assert reader.layer(1) is in_use
 
 

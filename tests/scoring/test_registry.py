@@ -10,7 +10,7 @@ import pytest
 from autointerp.errors import InputError
 from autointerp.llm import LLM
 from autointerp.present.scores import figures_text, headline
-from autointerp.records import Figures, UnitId, Score, ScoreOptions
+from autointerp.records import Figures, Score, ScoreOptions, UnitId
 from autointerp.scoring.registry import get_scorer, register_scorer, run_scorer, scorers, unregister_scorer
 from autointerp.scoring.split import held_out
 from autointerp.workbench import Workbench
@@ -30,8 +30,8 @@ class PeakWordScorer:
 
     def score(self, wb: Workbench, neuron: UnitId | str, explanation: str, options: ScoreOptions,
               llm: LLM | None) -> Score:
-        nid = wb.neuron(neuron)
-        _, records, split = held_out(wb.layer(nid.layer), nid.index, options.top, 0, "top-and-random",
+        nid = wb.unit(neuron)
+        _, records, split = held_out(wb.cache(nid), nid.index, options.top, 0, "top-and-random",
                                      wb.settings.seed)
         words = set(explanation.lower().split())
         hits = sum(r.max_token.strip().lower() in words for r in records)

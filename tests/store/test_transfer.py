@@ -195,6 +195,25 @@ def test_cli_nothing_importable_exits_2(fresh_settings, tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
 
 
+@pytest.mark.parametrize("change, named", [
+    (lambda d: d["scores"][0].update(value=float("nan")), "scores.0.value: nan is not a finite number"),
+    (lambda d: d["evidence"]["top_tokens"][0].update(count=-4), "evidence.top_tokens.0.count: -4 is negative"),
+])
+def test_cli_rejects_nan_scores_and_negative_counts(fresh_settings, tmp_path, change, named):
+    """One line naming the field, exit 2, nothing stored (the records' own fields stay unbounded)."""
+    good = make("L1.N1", "rivers and lakes", tokens=[" river", " lake"])
+    bad = json.loads(make("L2.N2", "past tense verbs", tokens=[" walked"]).model_dump_json())
+    change(bad)
+    path = tmp_path / "bad.jsonl"
+    path.write_text(good.model_dump_json() + "\n" + json.dumps(bad) + "\n")
+    r = run(fresh_settings, "import", str(path))
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: nothing imported from {path}: line 2: invalid "
+                                                   f"explanation: {named}"), r.stderr
+    assert open_store(fresh_settings).count() == 0
+
+
 def test_cli_search_list_and_bad_format(source, fresh_settings, tmp_path):
     r = run(fresh_settings, "search", "neurons about legal text", "-k", "3", "--json")
     assert r.returncode == 0, r.stderr

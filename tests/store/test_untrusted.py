@@ -22,6 +22,13 @@ def record(**changes) -> str:
     return json.dumps({**json.loads(make("L4.N4", "a good explanation").model_dump_json()), **changes})
 
 
+def scored(**changes) -> str:
+    """A good record whose first score has `changes` (NaN and infinities written as JSON's NaN, Infinity)."""
+    obj = json.loads(record())
+    obj["scores"][0].update(changes)
+    return json.dumps(obj)
+
+
 def plain_np(layer, index="12", model=MODEL) -> str:
     return json.dumps({"modelId": model, "layer": layer, "index": index, "description": "cats",
                        "explanationModelName": "gpt-4o-mini", "typeName": "np"})
@@ -50,6 +57,17 @@ BAD = {
     "not an object": ("[1, 2]", "expected a JSON object"),
     "missing field": (json.dumps({"neuron": "L5.N5", "model": MODEL, "text": "x"}), "Field required"),
     "not UTF-8": ('{"text": "\udcff"}', "not UTF-8 text"),
+    "NaN score": (scored(value=float("nan")), "invalid explanation: scores.0.value: nan is not a finite number"),
+    "infinite score": (scored(value=float("-inf")), "scores.0.value: -inf is not a finite number"),
+    "score out of range": (scored(value=1.5), "scores.0.value: 1.5 is outside simulation's range [-1, 1]"),
+    "NaN per-window correlation": (scored(per_example=[0.5, float("nan")]), "scores.0.per_example.1: nan is not"),
+    "detection score below 0": (scored(method="detection", simulator=None, value=-0.2),
+                                "scores.0.value: -0.2 is outside detection's range [0, 1]"),
+    "negative steps": (record(steps=-3), "invalid explanation: steps: -3 is negative"),
+    "negative token count": (scored(n_tokens=-1), "scores.0.n_tokens: -1 is negative"),
+    "negative cost": (record(cost_usd=-0.5), "cost_usd: -0.5 is negative"),
+    "created in the future": (record(created_at="2999-01-01T00:00:00Z"),
+                              "created_at: 2999-01-01T00:00:00+00:00 is in the future"),
 }
 
 

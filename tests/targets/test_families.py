@@ -9,17 +9,7 @@ import torch
 from autointerp.targets import FINAL_SCALE, hook_name
 from tests.targets import families as F
 
-TEXTS = ["He is an engineer and it was a long day.", "The smooth surface of the lake was calm!",
-         "It was a long day in the city by the lake."]
 NEURONS = [(0, 5), (1, 17), (1, 100)]
-
-
-@pytest.fixture(scope="module")
-def contexts(family_tokenizer):
-    """Three rows of equal length, each with its own position (as effects passes its top contexts)."""
-    rows = [[family_tokenizer.bos_token_id] + family_tokenizer(t)["input_ids"] for t in TEXTS]
-    width = min(map(len, rows))
-    return torch.tensor([r[:width] for r in rows]), torch.tensor([3, width - 1, 6])
 
 
 @pytest.mark.parametrize("family", F.FAMILIES)
@@ -30,16 +20,16 @@ def test_dla_equals_autograd_through_the_real_forward(family, family_targets, fa
     for layer, n in NEURONS:
         ref = torch.stack([F.reference_dla(hf, family, layer, n, ids[i:i + 1], int(pos[i]))
                            for i in range(len(ids))]).mean(0)
-        got = target.direct_logit_attribution(layer, n, ids, pos)
+        got = target.direct_logit_attribution(target.neurons(layer), n, ids, pos)
         assert got.values.shape == ref.shape and ref.abs().max() > 0.05
         worst = max(worst, float((got.values - ref).abs().max()))
         # the same from a run the caller made anyway (effects' clean run, logits and scales read)
-        run = target.run(ids, read=target.dla_reads(layer), logits=True)
-        shared = target.direct_logit_attribution(layer, n, ids, pos, measured=run)
+        run = target.run(ids, read=target.dla_reads(target.neurons(layer)), logits=True)
+        shared = target.direct_logit_attribution(target.neurons(layer), n, ids, pos, measured=run)
         worst = max(worst, float((shared.values - ref).abs().max()))
     assert worst < 1e-4, f"{family}: max |DLA - autograd| = {worst:.3g}"
     with pytest.raises(ValueError, match="lacks"):
-        target.direct_logit_attribution(1, 17, ids, pos, measured=target.run(ids, read=[hook_name(1)]))
+        target.direct_logit_attribution(target.neurons(1), 17, ids, pos, measured=target.run(ids, read=[hook_name(1)]))
 
 
 @pytest.mark.parametrize("family", ["gpt2", "neox", "gemma2", "gemma3"])
@@ -88,9 +78,12 @@ def test_mean_ablation_and_patching_equal_the_real_forward(family, family_target
     def patch(a):
         a[:, p, n] = 2.5
 
+    # the ablation as effects makes it, through the neurons' unit source; the patch at its hook point
+    ours_edits = (target.neurons(layer).overwrite(n, lambda v: torch.full_like(v, 0.37)),
+                  {hook_name(layer): patch})
     worst = 0.0
-    for edit in (ablate, patch):
-        ours = target.run(ids, patch={layer: edit}, logits=True).logits
+    for edit, ours_edit in zip((ablate, patch), ours_edits):
+        ours = target.run(ids, patch=ours_edit, logits=True).logits
         ref = F.hf_logits_with(hf, family, layer, edit, ids)
         assert not torch.allclose(ref, F.hf_logits_with(hf, family, layer, lambda a: None, ids), atol=1e-4)
         worst = max(worst, float((ours - ref).abs().max()))
@@ -105,8 +98,8 @@ def test_weight_dla_ranks_as_the_measured_dla(family, family_targets, contexts):
         pytest.skip("the softcap's slope depends on the logits")
     target = family_targets[family]
     ids, pos = contexts
-    static = target.weight_dla(1)[17]
-    measured = target.direct_logit_attribution(1, 17, ids[:1], pos[:1]).values
+    static = target.weight_dla(target.neurons(1))[17]
+    measured = target.direct_logit_attribution(target.neurons(1), 17, ids[:1], pos[:1]).values
     factor = (measured @ static) / (static @ static)
     assert factor > 0 and torch.allclose(measured, factor * static, atol=1e-5)
 

@@ -53,7 +53,7 @@ def test_converted_weights_are_kept_and_reused(smol, settings):
 def test_early_stop_runs_only_needed_layers(tiny):
     ids = torch.randint(10, 1000, (2, 12))
     seen = []
-    tiny.run_layers(ids, [0], lambda layer, act: seen.append(layer))
+    tiny.run_units(ids, [tiny.neurons(0)], lambda src, act: seen.append(src.layer))
     assert seen == [0]
     # hooks are removed: a later full run is unaffected
     a = tiny.layer_activations(ids, 1)
@@ -87,22 +87,22 @@ def test_run_patch_changes_logits_and_is_removed(tiny):
     def fire(act):
         act[..., 5] = 100.0
 
-    patched = tiny.run(ids, patch={0: fire}, read=[hook_name(0)], logits=True)
+    patched = tiny.run(ids, patch={hook_name(0): fire}, read=[hook_name(0)], logits=True)
     assert (patched.post(0)[..., 5] == 100.0).all()  # reads see the patched values
     assert not torch.allclose(patched.logits, clean)
-    assert torch.equal(tiny.run(ids, patch={0: lambda act: act.clone()}, logits=True).logits, clean)
+    assert torch.equal(tiny.run(ids, patch={hook_name(0): lambda act: act.clone()}, logits=True).logits, clean)
     assert torch.equal(tiny.run(ids, logits=True).logits, clean)  # the patch hook is gone
 
 
 def test_run_stops_after_the_last_read_without_logits(tiny):
     ids = torch.randint(10, 1000, (1, 6))
     later = []
-    out = tiny.run(ids, read=[hook_name(0)], patch={1: lambda act: later.append(1)})
+    out = tiny.run(ids, read=[hook_name(0)], patch={hook_name(1): lambda act: later.append(1)})
     assert out.logits is None and later == []  # layer 1 never ran
-    out = tiny.run(ids, read=[hook_name(0)], patch={1: lambda act: later.append(1)}, logits=True)
+    out = tiny.run(ids, read=[hook_name(0)], patch={hook_name(1): lambda act: later.append(1)}, logits=True)
     assert later == [1] and out.logits is not None
     with pytest.raises(InputError, match="layers are 0..1"):
-        tiny.run(ids, patch={2: lambda act: None})
+        tiny.run(ids, patch={hook_name(2): lambda act: None})
 
 
 def test_run_padded_equals_one_at_a_time(tiny):

@@ -4,6 +4,7 @@ Hugging Face directories a user would pass as `--model /path`."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tests.targets import families as F
 
@@ -33,3 +34,15 @@ def family_targets(family_dirs, settings):
 def family_hf(family_dirs):
     """The same directories loaded straight into transformers: the reference."""
     return {f: F.load_hf(path) for f, path in family_dirs.items()}
+
+
+TEXTS = ["He is an engineer and it was a long day.", "The smooth surface of the lake was calm!",
+         "It was a long day in the city by the lake."]
+
+
+@pytest.fixture(scope="session")
+def contexts(family_tokenizer):
+    """Three rows of equal length, each with its own position (as effects passes its top contexts)."""
+    rows = [[family_tokenizer.bos_token_id] + family_tokenizer(t)["input_ids"] for t in TEXTS]
+    width = min(map(len, rows))
+    return torch.tensor([r[:width] for r in rows]), torch.tensor([3, width - 1, 6])

@@ -1,0 +1,71 @@
+"""`autointerp sae add | list`: dictionaries (SAEs, transcoders) whose latents the other commands
+take as units (`6-res4k/1764`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from autointerp.cli.options import ModelOpt
+from autointerp.cli.output import err, lit, note, out
+
+JsonListOpt = Annotated[bool, typer.Option("--json", help="print one JSON list")]
+
+
+def add(
+    path: Annotated[Path, typer.Argument(help="a sparsify folder (run or hookpoint) or a SAELens folder")],
+    name: Annotated[str, typer.Option("--name", "-n", help="its name in latent ids: lowercase letters, digits, "
+                                      "dashes (6-NAME/17)")],
+    hookpoint: Annotated[Optional[str], typer.Option("--hookpoint", help="which subfolder of a sparsify run "
+                                                     "folder (e.g. layers.6)")] = None,
+    model: ModelOpt = None,
+) -> None:
+    """Register a dictionary someone trained: checked against the model, then copied into the data dir."""
+    from autointerp.config import get_settings
+    from autointerp.dictionaries import add_dictionary
+    from autointerp.dictionaries.registry import check_name
+    from autointerp.targets import load_target
+
+    check_name(name)  # before the model loads
+    settings = get_settings()
+    info = add_dictionary(load_target(model, settings), settings.layout, path, name, hookpoint)
+    err.print(f"registered [bold]{lit(info.name)}[/]: {info.layout} {info.site} dictionary of layer {info.layer} "
+              f"({info.n_latents:,} latents); its latents are {lit(info.source_id)}/0 .. "
+              f"{lit(info.source_id)}/{info.n_latents - 1}", highlight=False)
+
+
+def list_(model: ModelOpt = None, json_: JsonListOpt = False) -> None:
+    """The dictionaries registered for a model: layout, layer, hook, latents, k or threshold, and
+    held-out FVU, L0 and dead fraction where known."""
+    from rich.table import Table
+
+    from autointerp.config import get_settings
+    from autointerp.dictionaries import list_dictionaries
+
+    settings = get_settings()
+    name = model or settings.model
+    found = list_dictionaries(settings.layout, name)
+    if json_:
+        sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in found]) + "\n")
+        return
+    if not found:
+        note(f"no dictionaries registered for {name}: add one with `autointerp sae add PATH --name NAME`")
+        return
+    table = Table("name", "layout", "site", "layer", "hook", "latents", "k / threshold", "fvu", "l0", "dead")
+    fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
+    for i in found:
+        sparsity = f"k {i.k}" if i.k is not None else f"θ {i.threshold:.3g}" if i.threshold is not None else "relu"
+        table.add_row(lit(i.name), i.layout, i.site, str(i.layer), lit(i.hook), f"{i.n_latents:,}", sparsity,
+                      fmt(i.fvu, ".3f"), fmt(i.l0, ".1f"), fmt(i.dead_fraction, ".1%"))
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(no_args_is_help=True, help="Dictionaries (SAEs, transcoders) whose latents are units.")
+    group.command("add")(add)
+    group.command("list")(list_)
+    app.add_typer(group, name="sae")
