@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/scoring.py
 	$(PY) benchmarks/explain.py
 	$(PY) benchmarks/batch.py
+	$(PY) benchmarks/batch_soak.py
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/serve.py
 

@@ -6,10 +6,13 @@ anything is timed).
 
 A warm-up batch of `--warmup` other units first loads everything a unit touches (MiniLM, the first
 forwards, the store), then the process's RSS is read every `--every` units. `growth_mib` is the RSS
-after the last unit minus the RSS after the first `--every` (a bounded cache fills during the first
-ones); `growth_per_100_units_mib` spreads it over the units between. Bounded caches that keep
-growing until full (the simulator's window embeddings: `embeddings.embed_cached`, 60,000 texts) are
-reported with their size, so a rise they explain is told from a leak. Last line: one JSON object.
+after the last unit minus the RSS after the first `--every` (bounded caches fill during the first
+ones: the simulator's window embeddings, `embeddings.embed_cached`, 60,000 texts, reported with their
+size; oneDNN's primitives for MiniLM's batch shapes); `growth_per_100_units_mib` spreads it over the
+units between, and `late_growth_per_100_units_mib` does the same from the first sample at or past
+half the units: what a longer batch would still add once every cache is full. (Each unit ends by
+handing freed heap pages back to the OS, `batch.executors._give_back_memory`: without it glibc kept
+them and RSS grew without levelling off.) Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -80,15 +83,19 @@ def main() -> None:
                       store=store, executor=ThreadExecutor(args.workers), on_progress=on_progress)
         stored = store.count()
     first = next((r for r in samples if r["units"] >= args.every), samples[-1])
+    late = next((r for r in samples if r["units"] >= args.n // 2), samples[-1])
     last = samples[-1]
     growth = last["rss_mib"] - first["rss_mib"]
     span = last["units"] - first["units"]
+    late_span = last["units"] - late["units"]
     out = {"layer": args.layer, "n": args.n, "explainer": args.explainer, "workers": args.workers,
            "done": s.done, "failed": s.failed, "stored": stored, "units_per_hour": round(s.neurons_per_hour, 1),
            "setup_seconds": round(setup, 1), "rss_mib": [r["rss_mib"] for r in samples],
            "rss_units": [r["units"] for r in samples], "embedding_cache": [r["embedding_cache"] for r in samples],
            "growth_mib": round(growth, 1), "growth_ratio": round(last["rss_mib"] / first["rss_mib"], 3),
-           "growth_per_100_units_mib": round(100 * growth / span, 2) if span else None}
+           "growth_per_100_units_mib": round(100 * growth / span, 2) if span else None,
+           "late_growth_per_100_units_mib": round(100 * (last["rss_mib"] - late["rss_mib"]) / late_span, 2)
+           if late_span else None}
     print(json.dumps(out))
 
 

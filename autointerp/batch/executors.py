@@ -99,9 +99,9 @@ def _malloc_trim():
 
 
 def _give_back_memory() -> None:
-    """Return the heap's freed pages to the OS. glibc keeps them, per thread arena: MiniLM's batches of
-    ever-different shapes left a 500-unit batch's RSS 1.4 GB above where it started, most of it freed
-    memory (`benchmarks/batch_soak.py`); one trim a unit (~30 ms) keeps it flat."""
+    """Hand the heap's freed pages back to the OS, which glibc keeps (per thread arena) after MiniLM's
+    batches of ever-different shapes: a 500-unit batch grew from 923 to 1,981 MiB without it, still
+    rising at the end, and levels off at ~1,450 MiB with it (`benchmarks/batch_soak.py`; ~30 ms a unit)."""
     if (trim := _malloc_trim()) is not None:
         trim(0)
 

@@ -25,24 +25,14 @@ import pytest
 from autointerp.store import open_store
 from tests.batch.test_batch import LAYER, batch_settings  # noqa: F401 - the fixture, shared
 from tests.conftest import env_for
-from tests.store.chroma_server import Chroma
-from tests.store.test_server import CHROMA, free_port
+from tests.store.chroma_server import chroma  # noqa: F401 - the fixture, shared
+from tests.store.test_server import free_port
 
 RAY = shutil.which("ray", path=str(Path(sys.executable).parent))
 N = 12
 EXPECTED = sorted(f"L{LAYER}.N{i}" for i in range(N))
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def chroma(tmp_path):
-    if CHROMA is None:
-        pytest.skip("the `chroma` CLI (chromadb's server binary) is not installed next to this Python or on PATH")
-    server = Chroma(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 class Cluster:

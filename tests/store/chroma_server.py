@@ -1,10 +1,13 @@
-"""A real `chroma run` server on one port and directory, which a test can stop and start again."""
+"""A real `chroma run` server on one port and directory, which a test can stop and start again (the
+`chroma` fixture: one started for the test)."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.store.test_server import CHROMA, _answers, free_port
 
@@ -29,3 +32,13 @@ class Chroma:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+
+
+@pytest.fixture()
+def chroma(tmp_path):
+    if CHROMA is None:
+        pytest.skip("the `chroma` CLI (chromadb's server binary) is not installed next to this Python or on PATH")
+    server = Chroma(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -11,22 +11,11 @@ import pytest
 from autointerp.config import Settings
 from autointerp.errors import StoreError
 from autointerp.store import open_store
-from tests.store.chroma_server import Chroma
+from tests.store.chroma_server import chroma  # noqa: F401 - the fixture, shared
 from tests.store.samples import MODEL, make
-from tests.store.test_server import CHROMA
 
 
-@pytest.fixture()
-def chroma(tmp_path):
-    if CHROMA is None:
-        pytest.skip("the `chroma` CLI (chromadb's server binary) is not installed next to this Python or on PATH")
-    server = Chroma(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_a_write_waits_for_a_restarted_server_then_gives_up_in_one_line(chroma, fresh_settings):
+def test_a_write_waits_for_a_restarted_server_then_gives_up_in_one_line(chroma, fresh_settings):  # noqa: F811
     patient = open_store(Settings(home=fresh_settings.home, chroma_url=chroma.url, store_retry_seconds=60))
     hasty = open_store(Settings(home=fresh_settings.home, chroma_url=chroma.url, store_retry_seconds=1))
     patient.add(make("L6.N74", "legal language"))
