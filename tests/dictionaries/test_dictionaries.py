@@ -263,40 +263,22 @@ def test_sae_add_list_and_show_through_the_cli(fresh_settings, tmp_path):
 
 def test_the_web_app_serves_a_latents_pages(fresh_settings, tmp_path):
     """Latent ids hold a slash: the page, the JSON and the effects endpoint still find them."""
-    import threading
-    import time
-
     import httpx
-    import uvicorn
 
     from autointerp.web import create_app
-    from tests.web.conftest import free_socket
+    from tests.web.conftest import serving
 
     sparsify_folder(tmp_path / "run", 64, n=64, k=8)
     wb = Workbench.open("tiny-random", settings=fresh_settings, progress=False)
     add_dictionary(wb.target, fresh_settings.layout, tmp_path / "run", "res64")
     cache = wb.cache(UnitId.parse("1-res64/0"))
     busiest = max(range(64), key=lambda i: cache.stats(i).frac_positive)
-    sock = free_socket()
-    srv = uvicorn.Server(uvicorn.Config(create_app(wb), log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    host, port = sock.getsockname()
-    try:
-        with httpx.Client(base_url=f"http://{host}:{port}", timeout=120) as http:
-            got = http.get(f"/api/neurons/1-res64/{busiest}")
-            assert got.status_code == 200 and got.json()["neuron"] == f"1-res64/{busiest}"
-            assert got.json()["top"][0]["max_activation"] == cache.top(busiest, 1)[0].max_activation
-            page = http.get(f"/neurons/1-res64/{busiest}")
-            assert page.status_code == 200 and f"1-res64/{busiest}" in page.text
-            eff = http.post(f"/api/neurons/1-res64/{busiest}/effects")
-            assert eff.status_code == 200 and eff.json()["neuron"] == f"1-res64/{busiest}", eff.text
-            assert http.get("/api/neurons/1-res64/64").status_code == 404
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(create_app(wb)) as url, httpx.Client(base_url=url, timeout=120) as http:
+        got = http.get(f"/api/neurons/1-res64/{busiest}")
+        assert got.status_code == 200 and got.json()["neuron"] == f"1-res64/{busiest}"
+        assert got.json()["top"][0]["max_activation"] == cache.top(busiest, 1)[0].max_activation
+        page = http.get(f"/neurons/1-res64/{busiest}")
+        assert page.status_code == 200 and f"1-res64/{busiest}" in page.text
+        eff = http.post(f"/api/neurons/1-res64/{busiest}/effects")
+        assert eff.status_code == 200 and eff.json()["neuron"] == f"1-res64/{busiest}", eff.text
+        assert http.get("/api/neurons/1-res64/64").status_code == 404

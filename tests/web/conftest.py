@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -87,15 +88,11 @@ def free_socket() -> socket.socket:
     return sock
 
 
-@pytest.fixture(scope="session")
-def server(smol, web_settings, seeded_store):
+@contextmanager
+def serving(app):
+    """uvicorn serving `app` on 127.0.0.1 (a free port) in a thread; its base URL."""
     import uvicorn
 
-    from autointerp.web import create_app
-    from autointerp.workbench import Workbench
-
-    wb = Workbench(smol, web_settings, progress=False)
-    app = create_app(wb, seeded_store)
     sock = free_socket()
     srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -105,10 +102,23 @@ def server(smol, web_settings, seeded_store):
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.05)
     host, port = sock.getsockname()
-    yield Served(f"http://{host}:{port}", app, wb, seeded_store, web_settings)
-    srv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def server(smol, web_settings, seeded_store):
+    from autointerp.web import create_app
+    from autointerp.workbench import Workbench
+
+    wb = Workbench(smol, web_settings, progress=False)
+    app = create_app(wb, seeded_store)
+    with serving(app) as url:
+        yield Served(url, app, wb, seeded_store, web_settings)
 
 
 def chromium() -> str | None:
