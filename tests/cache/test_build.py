@@ -30,8 +30,14 @@ def _arrays(settings, layer, corpus="embedded", partial=False):
     return m, {k: np.array(v) for k, v in store.load_arrays(d, m).items()}
 
 
+def _layer_dirs(settings, name):
+    """cache/<model>/<corpus>/<window>/<layer>: a fixed-depth glob, never walking into a build's
+    temp folders, which vanish while it runs."""
+    return sorted((settings.home / "cache").glob(f"*/*/*/{name}"))
+
+
 def _layer_dir(settings, layer):
-    return next((settings.home / "cache").rglob(f"layer{layer:02d}"))
+    return _layer_dirs(settings, f"layer{layer:02d}")[0]
 
 
 def _canonical(a):
@@ -131,7 +137,7 @@ def _start_build(settings, tokens):
 def _wait_partial(settings, proc, layer_name="layer01", timeout=180):
     t0 = time.time()
     while time.time() - t0 < timeout:
-        for d in (settings.home / "cache").rglob(layer_name) if (settings.home / "cache").exists() else []:
+        for d in _layer_dirs(settings, layer_name):
             m = store.read_manifest(d, partial=True)
             if m and m.status == "partial" and m.windows_done >= 40:
                 return m
