@@ -67,8 +67,14 @@ class DataLayout:
     def batch_failed_dir(self, model: str, explainer: str, prompt_version: str) -> Path:
         return self.root / "batch" / slug(model) / slug(explainer) / slug(prompt_version) / "failed"
 
-    def batch_lock(self, folder: Path, model: str, explainer: str, prompt_version: str, layer: int) -> Path:
-        return folder / f"{slug(model)}-{slug(explainer)}-{slug(prompt_version)}-layer{layer:02d}.lock"
+    def batch_skipped_dir(self, model: str) -> Path:
+        """Dead and rare units batches skipped, per model: a unit's firing does not depend on the explainer."""
+        return self.root / "batch" / slug(model) / "skipped"
+
+    def batch_lock(self, folder: Path, model: str, explainer: str, prompt_version: str, layer: int,
+                   dictionary: str | None = None) -> Path:
+        what = f"layer{layer:02d}" if dictionary is None else f"layer{layer:02d}-{slug(dictionary)}"
+        return folder / f"{slug(model)}-{slug(explainer)}-{slug(prompt_version)}-{what}.lock"
 
     def web_triage(self, model: str, layer: int) -> Path:
         return self.root / "web" / "triage" / slug(model, "model") / f"layer{layer:02d}.json"

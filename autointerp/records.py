@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from autointerp.errors import InputError
 
@@ -123,6 +132,99 @@ class DictionaryInfo(BaseModel):
         return f"{self.layer}-{self.name}"
 
 
+class TrainSpec(BaseModel):
+    """What `autointerp sae train` trains; a checkpoint resumes only under the same spec."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    model: str
+    site: DictionarySite
+    layer: int = Field(ge=0)
+    n_latents: int = Field(gt=0)
+    k: int = Field(gt=0)
+    tokens: int = Field(gt=0, description="training tokens (BOS excluded); past the corpus's end it goes round again")
+    held_out_tokens: int = Field(gt=0, description="tokens at the corpus's end, never trained on, for the figures")
+    batch_tokens: int = Field(gt=0)
+    lr: float = Field(gt=0)
+    auxk_alpha: float = Field(ge=0, description="weight of sparsify's AuxK loss, which revives dead latents")
+    dead_tokens: int = Field(gt=0, description="a latent silent this many training tokens is dead for AuxK")
+    seed: int = 0
+    corpus_hash: str
+    window: int
+
+
+class TrainReport(BaseModel):
+    """How a training run went: saved beside the weights as `train.json`."""
+
+    spec: TrainSpec
+    tokens_trained: int
+    steps: int
+    seconds: float = Field(description="training wall time, summed over resumed runs")
+    tokens_per_second: float
+    train_fvu: float = Field(description="mean FVU of the last 5% of steps")
+    train_dead_fraction: float = Field(description="latents silent for dead_tokens training tokens at the end")
+    fvu: float
+    l0: float
+    dead_fraction: float = Field(description="latents that never fired on the held-out tokens")
+
+
+UnitActivity = Literal["live", "rare", "dead"]
+SkipReason = Literal["dead", "rare"]
+
+RARE_WINDOWS = 23
+"""A unit firing (> 0) in fewer windows than this is rare: it cannot fill the windows an explanation
+needs: 5 held-out top windows (`scoring.split.held_out`), then 6 validation top windows, which take at
+most a third of the explainer's share (`agent.session.N_VALIDATION`), so 18 more. delphi's
+`min_examples` (200 activating examples) plays this part there, for its larger example counts."""
+
+
+class Firing(BaseModel):
+    """How often a unit fires over its cache: dead never (npos == 0), rare in fewer than
+    `min_windows` windows, else live. `windows_firing` comes from the cache's uniform sample of
+    firing windows, so it is exact below that sample's size (100 by default) and a floor above it."""
+
+    tokens: int = Field(description="tokens seen (BOS excluded)")
+    tokens_firing: int = Field(description="tokens where the unit is > 0")
+    frequency: float = Field(description="tokens_firing / tokens")
+    windows_firing: int
+    min_windows: int
+    activity: UnitActivity
+
+
+def unit_activity(tokens_firing: int, windows_firing: int, min_windows: int = RARE_WINDOWS) -> UnitActivity:
+    """Dead, rare or live: the one definition `show`, `triage`, `batch` and `report` use."""
+    if tokens_firing == 0:
+        return "dead"
+    return "rare" if windows_firing < min_windows else "live"
+
+
+class SkippedUnit(BaseModel):
+    """A unit a batch did not explain because it is dead or rare (kept with its figures, so `batch`
+    and `report` can say how many and why; delphi drops them silently)."""
+
+    unit: str
+    reason: SkipReason
+    frequency: float
+    windows_firing: int
+    min_windows: int
+
+
+class OmitNone(BaseModel):
+    """Leaves the `_optional` fields out of dumps when all of them are None, so a record that gained
+    fields for latents dumps byte-identical JSON for neurons (and a latent's unknown value stays null)."""
+
+    _optional: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: SerializerFunctionWrapHandler) -> dict:
+        data = handler(self)
+        if all(data.get(name) is None for name in self._optional):
+            for name in self._optional:
+                data.pop(name, None)
+        return data
+
+
 class ActivationRecord(BaseModel):
     """One window of text with one neuron's activation on every token."""
 
@@ -168,8 +270,11 @@ class TopToken(BaseModel):
     max_activation: float
 
 
-class NeuronExamples(RichHTML, BaseModel):
-    """Everything the cache knows about one neuron."""
+class NeuronExamples(RichHTML, OmitNone):
+    """Everything the cache knows about one unit; a latent's also how often it fires and its
+    dictionary's held-out FVU (left out of a neuron's JSON, which stays as it was)."""
+
+    _optional: ClassVar[tuple[str, ...]] = ("firing", "dictionary_fvu")
 
     neuron: str
     model: str
@@ -183,6 +288,8 @@ class NeuronExamples(RichHTML, BaseModel):
     random: list[ActivationRecord]
     quantiles: list[QuantileBin]
     unique_top_tokens: list[TopToken]
+    firing: Firing | None = None
+    dictionary_fvu: float | None = None
 
 
 CacheStatus = Literal["partial", "complete"]
@@ -267,8 +374,9 @@ class ScoreOptions(BaseModel):
     n: int | None = Field(default=None, description="examples or texts per side; None: the scorer's default")
     quantiles: int = Field(default=10, description="detection, fuzzing: quantiles the positives spread over")
     example_len: int = Field(default=32, description="detection, fuzzing: tokens per example")
-    fire_threshold: float = Field(default=0.1, description="detection, fuzzing: a token fires above this "
-                                  "fraction of the neuron's max")
+    fire_threshold: float | None = Field(default=None, description="detection, fuzzing: a token fires above "
+                                         "this fraction of the unit's max; None: its source's rule (0.1 for "
+                                         "neurons, above 0 for dictionary latents, as delphi)")
 
 
 class SimulationDetails(BaseModel):

@@ -6,7 +6,9 @@ one StoreError, and the same command continues once the store answers.
 
 One driver, `run_batch`, plans, skips what is stored (and what failed before), hands neurons to an
 executor (`ThreadExecutor`, or `RayExecutor` to scale out), stops at the budget or when `stop` is
-set (no new neuron starts; running ones finish), reports progress and returns the summary.
+set (no new neuron starts; running ones finish), reports progress and returns the summary. A
+dictionary's dead and rare latents (`records.unit_activity`) are not explained: each is recorded
+with its figures (`failures.Skips`) and counted in the summary, on every run alike.
 
 Two batches never do the same work at once: each layer a batch covers is locked for its model,
 explainer and prompt version (`<data dir>/batch/<model>-<explainer>-<version>-layerNN.lock`, an OS
@@ -27,13 +29,14 @@ from pydantic import BaseModel
 
 from autointerp.agent.explainers import get_explainer
 from autointerp.batch.executors import Executor, Job, Outcome, ThreadExecutor
-from autointerp.batch.failures import Failures
+from autointerp.batch.failures import Failures, Skips
 from autointerp.batch.options import BatchOptions
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError, InputError, StoreError
 from autointerp.llm import llm_name
 from autointerp.ranges import check_within, parse_indices
-from autointerp.records import UnitId
+from autointerp.records import SkippedUnit, UnitId
+from autointerp.targets import UnitSource
 from autointerp.tools.triage import triage
 from autointerp.workbench import Workbench
 
@@ -61,35 +64,68 @@ class BatchSummary(BaseModel):
     seconds: float
     executor: str = "threads"
     llm_seconds: float = 0.0  # summed over neurons: with several workers it can exceed `seconds`
+    skipped_dead: int = 0  # latents that never fire: recorded (`Skips`), never explained
+    skipped_rare: int = 0  # latents firing in too few windows to fill the explainer's and scoring's windows
 
     @property
     def neurons_per_hour(self) -> float:
         return 3600 * self.done / self.seconds if self.seconds > 0 else 0.0
 
 
+def sources(opts: BatchOptions, wb: Workbench) -> list[UnitSource]:
+    """The unit sources the batch covers: each layer's neurons, or the dictionary's latents."""
+    if opts.dictionary is None:
+        for layer in opts.layers:
+            wb.target.check_layer(layer)
+        return [wb.target.neurons(layer) for layer in opts.layers]
+    from autointerp.dictionaries import open_dictionary
+
+    src = open_dictionary(wb.target, opts.dictionary)
+    if opts.layers and opts.layers != [src.layer]:
+        raise InputError(f"the dictionary {opts.dictionary!r} reads layer {src.layer}; its latents are not on "
+                         f"layers {','.join(map(str, opts.layers))}")
+    return [src]
+
+
 def check(opts: BatchOptions, wb: Workbench) -> list[int]:
-    """Fail on bad layers or neuron indices before anything is built or shown; the neuron indices
-    taken in every layer."""
-    for layer in opts.layers:
-        wb.target.check_layer(layer)
-    n_units = min(wb.target.neurons(layer).n_units for layer in opts.layers)
+    """Fail on bad layers, dictionaries or unit indices before anything is built or shown; the unit
+    indices taken in every source."""
+    n_units = min(src.n_units for src in sources(opts, wb))
     if opts.neurons is None:
         return list(range(n_units))
-    return check_within(parse_indices(opts.neurons, "neurons"), n_units, "neuron")
+    return check_within(parse_indices(opts.neurons, "neurons"), n_units,
+                        "neuron" if opts.dictionary is None else "latent")
 
 
 def plan(opts: BatchOptions, wb: Workbench) -> list[UnitId]:
-    """The neurons to explain, in order: index order, or most related first with triage_first.
-    Opens (building when missing) every layer's cache first, so workers only read them."""
+    """The units to explain, in order: index order, or most related first with triage_first.
+    Opens (building when missing) every source's cache first, so workers only read them."""
     indices = check(opts, wb)
     out: list[UnitId] = []
-    for layer in opts.layers:
-        wb.layer(layer)
+    for src in sources(opts, wb):
+        wb.cache(src)
         if opts.triage_first:
-            rows = sorted(triage(wb, layer, indices).rows, key=lambda r: -r.relatedness)
-            out += [UnitId(layer=layer, index=r.index) for r in rows[: opts.top]]
+            rows = triage(wb, src.layer, indices, dictionary=src.dictionary).rows
+            out += [src.unit(r.index) for r in sorted(rows, key=lambda r: -r.relatedness)[: opts.top]]
         else:
-            out += [UnitId(layer=layer, index=i) for i in indices]
+            out += [src.unit(i) for i in indices]
+    return out
+
+
+def dead_or_rare(wb: Workbench, units: list[UnitId], ledger: Skips) -> dict[str, SkippedUnit]:
+    """The latents among `units` that are dead or rare (`LayerCache.firing`), each recorded in the
+    ledger; a live one's old record is cleared. Neurons are never skipped: a batch of them is as it was."""
+    out: dict[str, SkippedUnit] = {}
+    for u in units:
+        if u.dictionary is None:
+            continue
+        f = wb.cache(u).firing(u.index)
+        if f.activity == "live":
+            ledger.clear(str(u))
+            continue
+        out[str(u)] = skip = SkippedUnit(unit=str(u), reason=f.activity, frequency=f.frequency,
+                                         windows_firing=f.windows_firing, min_windows=f.min_windows)
+        ledger.record(skip)
     return out
 
 
@@ -99,20 +135,23 @@ def explainer_name(opts: BatchOptions, settings: Settings) -> str:
 
 
 @contextmanager
-def layer_locks(settings: Settings, model: str, explainer: str, version: str, layers: list[int]):
-    """Hold one non-blocking OS file lock per layer for the batch's duration; BatchBusy at once when
-    another batch holds any of them. Locks are taken in layer order and dropped together."""
+def layer_locks(settings: Settings, model: str, explainer: str, version: str, layers: list[int],
+                dictionary: str | None = None):
+    """Hold one non-blocking OS file lock per layer (or the dictionary's: its own lock) for the
+    batch's duration; BatchBusy at once when another batch holds any of them. Locks are taken in
+    layer order and dropped together."""
     folder = settings.data_dir / "batch"
     held = []
     try:
         for layer in sorted(set(layers)):
-            path = settings.layout.batch_lock(folder, model, explainer, version, layer)
+            path = settings.layout.batch_lock(folder, model, explainer, version, layer, dictionary)
             lock = FileLock(str(path))
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 lock.acquire(blocking=False)
             except Timeout:
-                raise BatchBusy(f"another batch is already explaining layer {layer} of {model} with {explainer} "
+                what = f"layer {layer}" if dictionary is None else f"the latents of {layer}-{dictionary}"
+                raise BatchBusy(f"another batch is already explaining {what} of {model} with {explainer} "
                                 f"({version}); wait for it to finish or stop it (lock {path})") from None
             except OSError as e:
                 raise InputError(f"cannot lock {path}: {(e.strerror or type(e).__name__).lower()}") from None
@@ -127,8 +166,12 @@ def check_free(opts: BatchOptions, wb: Workbench) -> None:
     """BatchBusy now when another batch holds any of the layers (for a caller that wants to say so
     before it shows anything; `run_batch` takes the locks for real, and holds them)."""
     with layer_locks(wb.settings, wb.model, explainer_name(opts, wb.settings),
-                     get_explainer(opts.method).prompt_version, opts.layers):
+                     get_explainer(opts.method).prompt_version, _layers(opts, wb), opts.dictionary):
         pass
+
+
+def _layers(opts: BatchOptions, wb: Workbench) -> list[int]:
+    return [src.layer for src in sources(opts, wb)]
 
 
 def over(opts: BatchOptions, tokens: int, cost: float | None) -> bool:
@@ -184,7 +227,7 @@ def run_batch(opts: BatchOptions, settings: Settings | None = None, store=None,
     stop = stop or threading.Event()
     explainer, version = explainer_name(opts, settings), get_explainer(opts.method).prompt_version
     check(opts, wb)
-    with layer_locks(settings, wb.model, explainer, version, opts.layers):
+    with layer_locks(settings, wb.model, explainer, version, _layers(opts, wb), opts.dictionary):
         return _run(opts, wb, store, executor, stop, explainer, version, on_progress)
 
 
@@ -196,10 +239,11 @@ def _run(opts: BatchOptions, wb: Workbench, store, executor: Executor, stop: thr
         executor.start(wb, store, Job(opts, explainer, version))
         neurons = plan(opts, wb)
         done = {str(n) for n in neurons if not opts.redo and store.has(wb.model, str(n), explainer, version)}
+        idle = dead_or_rare(wb, [n for n in neurons if str(n) not in done], Skips(settings, wb.model))
         failed_before = Failures(settings, wb.model, explainer, version).all()
-        skipped = {str(n) for n in neurons
-                   if str(n) not in done and str(n) in failed_before and not opts.retry_failed}
-        queue = [n for n in neurons if str(n) not in done and str(n) not in skipped]
+        skipped = {str(n) for n in neurons if str(n) not in done and str(n) not in idle
+                   and str(n) in failed_before and not opts.retry_failed}
+        queue = [n for n in neurons if str(n) not in done and str(n) not in idle and str(n) not in skipped]
         total, t0 = len(queue), time.perf_counter()
         while queue or executor.running():
             while queue and executor.free() > 0 and not stop.is_set():
@@ -231,4 +275,6 @@ def _run(opts: BatchOptions, wb: Workbench, store, executor: Executor, stop: thr
                         already_done=len(done), skipped_failed=len(skipped), done=totals.done, failed=totals.failed,
                         stopped=stopped, prompt_tokens=totals.prompt, completion_tokens=totals.completion,
                         cost_usd=totals.cost, seconds=round(time.perf_counter() - t0, 2), executor=executor.name,
-                        llm_seconds=totals.llm_seconds)
+                        llm_seconds=totals.llm_seconds,
+                        skipped_dead=sum(s.reason == "dead" for s in idle.values()),
+                        skipped_rare=sum(s.reason == "rare" for s in idle.values()))

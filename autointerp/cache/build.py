@@ -4,7 +4,6 @@ target once, only as deep as needed."""
 from __future__ import annotations
 
 import math
-import signal
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager
@@ -29,7 +28,8 @@ from autointerp.cache import store
 from autointerp.cache.stream import LayerState
 from autointerp.config import Settings, get_settings
 from autointerp.corpus import CorpusSource, Windows, load_windows, resolve_corpus
-from autointerp.errors import AutointerpError, InputError
+from autointerp.errors import InputError
+from autointerp.interrupts import Interrupted, StopRequest
 from autointerp.records import CacheManifest
 from autointerp.targets import Target, UnitSource, load_target
 
@@ -37,7 +37,7 @@ Sources = UnitSource | int
 """A unit source, or a layer number for that layer's MLP neurons."""
 
 
-class CacheInterrupted(AutointerpError):
+class CacheInterrupted(Interrupted):
     """The build stopped early; its progress is saved and the same command resumes it."""
 
 
@@ -104,34 +104,6 @@ class _Rate(ProgressColumn):
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f} tok/s" if speed else "")
-
-
-class _StopRequest:
-    """Ctrl-C or `kill` during a build: finish the current batch, checkpoint, then stop.
-
-    Raising from the signal handler could land between two updates of a layer's summaries and
-    save a state that counts some windows twice; a flag checked between batches cannot.
-    """
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-
-    def __call__(self, signum, frame) -> None:
-        self.signal = signum
-
-    @contextmanager
-    def installed(self):
-        previous = {}
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, self)
-        except ValueError:  # not the main thread: leave signals alone
-            pass
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def label(src: UnitSource) -> str:
@@ -221,7 +193,7 @@ def _stream(p: CachePlan, states: dict[UnitSource, LayerState], console: Console
         s.dictionary is None for s in states) + [s.id for s in states if s.dictionary is not None]
     cols = [TextColumn(" ".join(names)), BarColumn(), MofNCompleteColumn(),
             TextColumn("tokens"), _Rate(), TimeRemainingColumn()]
-    stop = _StopRequest()
+    stop = StopRequest()
     with stop.installed(), Progress(*cols, console=console, disable=not progress, transient=False) as bar:
         task = bar.add_task("cache", total=p.n_windows * tok_per_window, completed=start * tok_per_window)
         i = start

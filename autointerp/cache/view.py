@@ -15,14 +15,17 @@ from autointerp.cache.build import CachePlan, Sources, label, mismatch, plan, ru
 from autointerp.config import Settings, get_settings
 from autointerp.errors import CacheError
 from autointerp.records import (
+    RARE_WINDOWS,
     ActivationRecord,
     CacheManifest,
+    Firing,
     Histogram,
     NeuronExamples,
     NeuronStats,
     QuantileBin,
     TopToken,
     UnitId,
+    unit_activity,
 )
 from autointerp.targets import Target, UnitSource
 
@@ -67,6 +70,15 @@ class LayerCache:
             histogram=Histogram(edges=[float(x) for x in np.linspace(-r, r, bins + 1)],
                                 counts=[int(c) for c in a["hist_counts"][n]]),
         )
+
+    def firing(self, n: int, min_windows: int = RARE_WINDOWS) -> Firing:
+        """How often unit n fires: tokens > 0 over tokens seen, and the windows it fires in (counted
+        from the uniform sample of firing windows: exact below its size)."""
+        a, ntok = self.arrays, self.n_tokens
+        npos = int(a["npos"][n])
+        windows = int((np.asarray(a["q_win"][n]) >= 0).sum())
+        return Firing(tokens=ntok, tokens_firing=npos, frequency=npos / max(1, ntok), windows_firing=windows,
+                      min_windows=min_windows, activity=unit_activity(npos, windows, min_windows))
 
     def max_activation(self, n: int) -> float:
         """The neuron's largest window max (its first top example), without decoding any window."""
@@ -114,7 +126,15 @@ class LayerCache:
             corpus_hash=self.manifest.corpus_hash, window=self.manifest.window, n_tokens=self.n_tokens,
             max_activation=top[0].max_activation if top else stats.max, stats=stats, top=top,
             random=self.random(n), quantiles=self.quantiles(n), unique_top_tokens=uniq,
+            **self._latent_fields(n),
         )
+
+    def _latent_fields(self, n: int) -> dict:
+        """A latent's firing and its dictionary's held-out FVU; nothing for a neuron (its JSON is unchanged)."""
+        if self.source.dictionary is None:
+            return {}
+        info = getattr(self.source, "info", None)
+        return {"firing": self.firing(n), "dictionary_fvu": getattr(info, "fvu", None)}
 
 
 def _open_complete(p: CachePlan, src: UnitSource) -> LayerCache | None:

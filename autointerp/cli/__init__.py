@@ -29,15 +29,15 @@ def _interrupted(exit_: SystemExit) -> bool:
     return isinstance(ctx, typer.Exit) and isinstance(ctx.__cause__, KeyboardInterrupt)
 
 
-def _cache_interrupted(e: AutointerpError) -> bool:
-    build = sys.modules.get("autointerp.cache.build")  # loaded whenever it raised; keeps startup light
-    return build is not None and isinstance(e, build.CacheInterrupted)
+def _saved_and_stopped(e: AutointerpError) -> bool:
+    interrupts = sys.modules.get("autointerp.interrupts")  # loaded whenever it raised; keeps startup light
+    return interrupts is not None and isinstance(e, interrupts.Interrupted)
 
 
 def main(args: list[str] | None = None) -> None:
     """Run the app. Usage errors (unknown option or command, missing argument, a value outside its
     choices) print typer's usage message and exit 2; a library error prints one `error: ...` line
-    and exits 2; an interrupted cache build exits 130 (its progress is saved); Ctrl-C prints
+    and exits 2; interrupted resumable work (a cache build, training) exits 130 (its progress is saved); Ctrl-C prints
     "aborted" and exits 130. Error text is printed as data, never as Rich markup."""
     try:
         app(args=args, prog_name="autointerp")  # standalone: typer shows usage errors and exits
@@ -48,7 +48,7 @@ def main(args: list[str] | None = None) -> None:
         raise
     except AutointerpError as e:
         message = redact(" ".join(str(e).split()))  # one line, never a configured key
-        if _cache_interrupted(e):
+        if _saved_and_stopped(e):
             err.print(f"[yellow]{lit(message)}[/]", highlight=False, soft_wrap=True)
             sys.exit(130)
         err.print(f"[red]error:[/] {lit(message)}", highlight=False, soft_wrap=True)

@@ -11,14 +11,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from autointerp.cli.options import (
+    RANGE_HELP,
     CorpusOpt,
     ExplainerOpt,
     HeuristicOpt,
-    LayersOpt,
     LlmOpt,
     ModelOpt,
     NeuronsOpt,
     check_llm,
+    dictionary_name,
     explain_method,
     indices,
     needs_llm,
@@ -37,7 +38,10 @@ def _progress() -> Progress:
 
 
 def batch(
-    layers: LayersOpt,
+    layers: Annotated[Optional[str], typer.Option("--layers", "-l", help=f"layers whose neurons to explain: "
+                                                                         f"{RANGE_HELP}")] = None,
+    dictionary: Annotated[Optional[str], typer.Option("--dictionary", "-d", help="instead, a registered dictionary's "
+                                                      "latents; dead and rare ones are skipped and recorded")] = None,
     model: ModelOpt = None,
     corpus: CorpusOpt = None,
     neurons: NeuronsOpt = None,
@@ -61,7 +65,11 @@ def batch(
     method = explain_method(one_shot, heuristic, explainer)
     if top is not None and not triage_first:
         raise InputError("--top needs --triage-first")
-    layer_list = indices(layers, "--layers")  # malformed or out of range: one error before anything loads
+    if layers is None and dictionary is None:
+        raise InputError("give --layers (their neurons) or --dictionary (a dictionary's latents)")
+    if dictionary is not None:
+        dictionary_name(dictionary)
+    layer_list = indices(layers, "--layers") if layers is not None else []  # malformed: one error before loading
     precheck(model, layers=layer_list, neurons=indices(neurons, "--neurons") if neurons is not None else ())
     # BatchOptions' bounds, checked before the batch machinery (torch) loads; it checks them again
     for flag, value, ok, bounds in (("--workers", workers, 1 <= workers <= 64, "between 1 and 64"),
@@ -75,7 +83,7 @@ def batch(
         check_llm(llm)
     from autointerp.batch import BatchOptions, RayExecutor, ThreadExecutor, check, check_free, run_batch
     try:
-        opts = BatchOptions(model=model, corpus=corpus, layers=layer_list, neurons=neurons, llm=llm,
+        opts = BatchOptions(model=model, corpus=corpus, layers=layer_list, dictionary=dictionary, neurons=neurons, llm=llm,
                             workers=workers, budget_tokens=budget_tokens, budget_usd=budget_usd,
                             method=method,
                             triage_first=triage_first, top=top, redo=redo, retry_failed=retry_failed,
@@ -113,10 +121,15 @@ def batch(
         summary = run_batch(opts, on_progress=update, stop=stop, executor=executor, wb=wb)
     cost = "unknown cost" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
     waited = f"; waiting on the LLM {summary.llm_seconds:.0f} s of {summary.seconds:.0f} s" if summary.llm_seconds else ""
+    idle = (f"{summary.skipped_dead} skipped as dead, {summary.skipped_rare} skipped as rare, "
+            if opts.dictionary is not None else "")
     note(f"{summary.stopped}: {summary.done} explained, {summary.failed} failed, {summary.already_done} "
-         f"already stored, {summary.skipped_failed} failed before (--retry-failed) of {summary.planned}; "
+         f"already stored, {idle}{summary.skipped_failed} failed before (--retry-failed) of {summary.planned}; "
          f"{summary.neurons_per_hour:.0f} neurons/h, {summary.prompt_tokens + summary.completion_tokens:,} "
          f"tokens, {cost}{waited}")
+    if summary.skipped_dead or summary.skipped_rare:
+        note(f"dead and rare latents are not explained; each is recorded with its firing frequency under "
+             f"{wb.settings.layout.batch_skipped_dir(summary.model)} (`autointerp report` counts them)")
     if summary.failed:  # a batch with failures is not a success, whatever else it did
         from autointerp.batch.failures import Failures
 
@@ -127,7 +140,9 @@ def batch(
 
 
 def report(
-    layer: Annotated[int, typer.Option("--layer", "-l", help="layer to report")],
+    layer: Annotated[Optional[int], typer.Option("--layer", "-l", help="layer to report")] = None,
+    dictionary: Annotated[Optional[str], typer.Option("--dictionary", "-d", help="instead, a dictionary's latents "
+                                                      "(with how many batches skipped as dead and as rare)")] = None,
     model: ModelOpt = None,
     corpus: CorpusOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="directory (default $AUTOINTERP_HOME/reports/...)")] = None,
@@ -135,16 +150,27 @@ def report(
     """Write the layer's table (CSV, Markdown), plots (PNG) and an HTML index with a page per neuron."""
     from autointerp.fileio import check_writable
 
+    if layer is None and dictionary is None:
+        raise InputError("give --layer (its neurons) or --dictionary (a dictionary's latents)")
+    if dictionary is not None:
+        dictionary_name(dictionary)
     if out is not None:
         check_writable(out, directory=True)  # before the model loads
-    precheck(model, layers=[layer])
-    from autointerp.batch.report import write_report
+    precheck(model, layers=[] if layer is None else [layer])
+    from autointerp.batch.report import skipped_of, write_report
+    from autointerp.tools.triage import source_of
 
     wb = workbench(model, corpus)
-    out = out or wb.settings.data_dir / "reports" / wb.model / f"layer{layer:02d}"
-    rows = write_report(wb, layer, out)
+    source = source_of(wb, layer, dictionary)
+    out = out or wb.settings.data_dir / "reports" / wb.model / source.cache_name
+    rows = write_report(wb, layer, out, dictionary=dictionary)
     sure = sum(r.confident for r in rows)
-    note(f"{len(rows)} neurons ({sure} confident, {len(rows) - sure} unconfident): {out / 'index.html'}")
+    what = "neurons" if dictionary is None else "latents"
+    idle = ""
+    if dictionary is not None:
+        skipped = skipped_of(wb, source.id)
+        idle = f"; skipped by batch: {skipped.dead} dead, {skipped.rare} rare"
+    note(f"{len(rows)} {what} ({sure} confident, {len(rows) - sure} unconfident){idle}: {out / 'index.html'}")
 
 
 def register(app: typer.Typer) -> None:

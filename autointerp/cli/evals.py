@@ -1,4 +1,4 @@
-"""`autointerp eval planted | real | output`: run an eval, write its JSON and Markdown, print the table."""
+"""`autointerp eval planted | real | output | compare`: run an eval, write its JSON and Markdown, print the table."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ EvalTokensOpt = Annotated[Optional[int], typer.Option("--tokens", "-t", help="to
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="seed (default AUTOINTERP_SEED)")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="result folder (default $AUTOINTERP_HOME/evals/)")]
 EvalJsonOpt = Annotated[bool, typer.Option("--json", help="print the result as one JSON object instead of the table")]
+
+LlmSimulatorOpt = Annotated[LlmSimulator, typer.Option(
+    "--llm-simulator", help="also score the same windows with llm-logprob | llm | none; auto = llm-logprob "
+    "when the LLM is local (exact and cheap), none for an API (it bills per call)")]
+DictionaryOpt = Annotated[Optional[str], typer.Option("--dictionary", "-d", help="sample the live latents of this "
+                                                      "registered dictionary instead of neurons (--layers is then "
+                                                      "its layer)")]
 
 ALL = "heuristic,one-shot,agent"
 # 4, not the agent's 8: with the local LLM (~15 s a step on 2 cores) each eval then fits in 30 minutes.
@@ -82,12 +89,15 @@ def planted(
                                                       "{name, description, positive, negative} concepts "
                                                       "(default evals/concepts.json)")] = None,
     layer: Annotated[int, typer.Option("--layer", help="layer whose neurons are rewired")] = 3,
+    latents: Annotated[bool, typer.Option("--latents", help="plant one latent per concept in a dictionary (SAELens "
+                                          "layout, registered under planted-<hash>) on the unmodified model, "
+                                          "instead of neurons in a copy")] = False,
     llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
     simulator: EvalSimulatorOpt = EvalSimulator.embedding, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
     model: ModelOpt = None, corpus: CorpusOpt = None, out_dir: OutOpt = None, json_: EvalJsonOpt = False,
 ) -> None:
-    """Plant one neuron per concept in a copy of the embedded model (or --model, a Hugging Face directory);
-    does each explainer name the concept?"""
+    """Plant one neuron per concept in a copy of the embedded model (or --model, a Hugging Face directory;
+    --latents: one latent per concept in a dictionary); does each explainer name the concept?"""
     from autointerp.evals.concepts import load_concepts
 
     settings, folder = _prepare(max_steps, tokens, seed, out_dir, corpus)
@@ -96,8 +106,8 @@ def planted(
 
     result, md = run_planted(concepts, llm, explainers(explainers_), settings, layer,  # type: ignore[arg-type]
                              max_steps, simulator.value, _command(), _progress(json_), folder,  # type: ignore[arg-type]
-                             model=model)
-    _show(result, md, "planted", folder, json_)
+                             model=model, units="latents" if latents else "neurons")
+    _show(result, md, "planted-latents" if latents else "planted", folder, json_)
 
 
 def real(
@@ -106,24 +116,59 @@ def real(
     layers: Annotated[str, typer.Option("--layers", "-l", help=f"layers to sample from: {RANGE_HELP}")] = "0-29",
     llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
     simulator: EvalSimulatorOpt = EvalSimulator.embedding,
-    llm_simulator: Annotated[LlmSimulator, typer.Option(
-        "--llm-simulator", help="also score the same windows with llm-logprob | llm | none; auto = llm-logprob "
-        "when the LLM is local (exact and cheap), none for an API (it bills per call)")] = LlmSimulator.auto,
+    llm_simulator: LlmSimulatorOpt = LlmSimulator.auto,
+    dictionary: DictionaryOpt = None,
     model: ModelOpt = None, corpus: CorpusOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
     out_dir: OutOpt = None, json_: EvalJsonOpt = False,
 ) -> None:
-    """Mean held-out simulation score of each explainer on a seeded sample of neurons, with bootstrap CIs."""
+    """Mean held-out simulation score of each explainer on seeded neurons (or live latents), with bootstrap CIs."""
+    from functools import partial
+
     from autointerp.evals.real import run_real
 
-    second: str | None = llm_simulator.value
+    if dictionary is not None:
+        _check_dictionary(dictionary)
+    _sampled("real", partial(run_real, dictionary=dictionary), n, layers, llm, explainers_, max_steps, simulator,
+             model, corpus, tokens, seed, out_dir, json_, _second(llm_simulator, llm))
+
+
+def _second(llm_simulator: LlmSimulator, llm: str | None) -> str | None:
+    """The second simulator of the real eval: auto = llm-logprob for the local LLM, none for an API."""
     if llm_simulator == LlmSimulator.auto:
         from autointerp.llm import is_local
 
-        second = "llm-logprob" if is_local(llm) else None
-    elif llm_simulator == LlmSimulator.none:
-        second = None
-    _sampled("real", run_real, n, layers, llm, explainers_, max_steps, simulator, model, corpus, tokens, seed, out_dir,
-             json_, second)
+        return "llm-logprob" if is_local(llm) else None
+    return None if llm_simulator == LlmSimulator.none else llm_simulator.value
+
+
+def _check_dictionary(name: str) -> None:
+    from autointerp.dictionaries.registry import check_name
+
+    check_name(name)  # a malformed name: one error before the model loads
+
+
+def compare(
+    dictionary: Annotated[str, typer.Option("--dictionary", "-d", help="registered dictionary whose latents are "
+                                            "compared with the neurons of its layer")],
+    layer: Annotated[Optional[int], typer.Option("--layer", help="the layer (must be the dictionary's; default: "
+                                                 "its own)")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="neurons, and live latents, to sample")] = 48,
+    llm: LlmOpt = None, explainers_: ExplainersOpt = ALL, max_steps: MaxStepsOpt = STEPS,
+    simulator: EvalSimulatorOpt = EvalSimulator.embedding, llm_simulator: LlmSimulatorOpt = LlmSimulator.none,
+    model: ModelOpt = None, corpus: CorpusOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
+    out_dir: OutOpt = None, json_: EvalJsonOpt = False,
+) -> None:
+    """Neurons vs latents of one layer: the real eval on both, one table of held-out means and CIs."""
+    _check_dictionary(dictionary)
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    settings, folder = _prepare(max_steps, tokens, seed, out_dir, corpus)
+    from autointerp.evals.compare import run_compare
+
+    result, md = run_compare(dictionary, layer, n, llm, explainers(explainers_), settings,  # type: ignore[arg-type]
+                             max_steps, simulator.value, model, _command(), _progress(json_), folder,  # type: ignore[arg-type]
+                             _second(llm_simulator, llm))  # type: ignore[arg-type]
+    _show(result, md, "compare", folder, json_)
 
 
 def output(
@@ -152,7 +197,8 @@ def _sampled(name: str, run, n, layers, llm, explainers_, max_steps, simulator, 
 
 
 def register(app: typer.Typer) -> None:
-    evals = typer.Typer(no_args_is_help=True, help="Evals of the explainers: planted, real and output neurons.")
-    for command in (planted, real, output):
+    evals = typer.Typer(no_args_is_help=True, help="Evals of the explainers: planted, real and output neurons; "
+                        "planted and real latents; neurons vs latents.")
+    for command in (planted, real, output, compare):
         evals.command()(command)
     app.add_typer(evals, name="eval")

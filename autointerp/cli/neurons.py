@@ -19,6 +19,7 @@ from autointerp.cli.options import (
     Source,
     TokensOpt,
     at_least,
+    dictionary_name,
     indices,
     neuron_id,
     precheck,
@@ -248,8 +249,10 @@ def effects(
 
 
 def triage(
-    layer: Annotated[int, typer.Option("--layer", help="layer to scan")],
-    neurons: Annotated[str, typer.Option("--neurons", help=f"neuron indices: {RANGE_HELP}")] = "0:100",
+    layer: Annotated[Optional[int], typer.Option("--layer", help="layer to scan")] = None,
+    dictionary: Annotated[Optional[str], typer.Option("--dictionary", "-d", help="scan a registered dictionary's "
+                                                      "latents instead (counts dead and rare ones)")] = None,
+    neurons: Annotated[str, typer.Option("--neurons", help=f"neuron (or latent) indices: {RANGE_HELP}")] = "0:100",
     threshold: Annotated[float, typer.Option("--threshold", help="relatedness flag threshold")] = 0.6,
     model: ModelOpt = None,
     corpus: CorpusOpt = None,
@@ -262,31 +265,45 @@ def triage(
 
     from autointerp.fileio import check_writable
 
+    if layer is None and dictionary is None:
+        raise InputError("give --layer (its neurons) or --dictionary (a dictionary's latents)")
     picked = indices(neurons, "--neurons")  # malformed or out of range: fails before the model loads
-    precheck(model, layers=[layer], neurons=picked)
+    if dictionary is None:
+        precheck(model, layers=[layer], neurons=picked)
+    else:
+        dictionary_name(dictionary)
+        precheck(model, layers=[] if layer is None else [layer])
     for path in (csv_, plot):
         if path is not None:
             check_writable(path)
+    from autointerp.records import RARE_WINDOWS
     from autointerp.tools.triage import triage as run
     from autointerp.tools.triage import write_csv, write_plot
 
     wb = workbench(model, corpus)
-    _announce_build(wb, layer)
-    res = run(wb, layer, picked, threshold)
+    if dictionary is None:
+        _announce_build(wb, layer)
+    res = run(wb, layer, picked, threshold, dictionary=dictionary)
     if csv_ is not None:
         write_csv(res, csv_)
     if plot is not None:
         write_plot(res, plot)
     if json_:
         return emit_json(res)
-    table = Table(title=lit(f"{res.model} layer {res.layer} (flag: relatedness >= {res.threshold})"))
-    for col in ("index", "normalised activation", "unique tokens", "relatedness"):
+    what = f"layer {res.layer}" if res.dictionary is None else f"{res.layer}-{res.dictionary}"
+    table = Table(title=lit(f"{res.model} {what} (flag: relatedness >= {res.threshold})"))
+    latents = res.dictionary is not None
+    for col in ("index", "normalised activation", "unique tokens", "relatedness") + (("frequency", "status") * latents):
         table.add_column(col)
     for r in res.rows:
-        style = "bold red" if r.flagged else None
+        style = "bold red" if r.flagged else "dim" if r.activity in ("dead", "rare") else None
+        extra = (f"{r.frequency:.3g}", r.activity or "") if latents else ()
         table.add_row(str(r.index), f"{r.normalised_activation:.5f}", lit(", ".join(repr(t) for t in r.unique_tokens[:8])),
-                      f"{r.relatedness:.3f}", style=style)
+                      f"{r.relatedness:.3f}", *extra, style=style)
     out.print(table)
+    if latents:
+        out.print(f"{len(res.rows)} latents: {res.dead} dead (never fire), {res.rare} rare (fire in fewer than "
+                  f"{RARE_WINDOWS} windows), {len(res.rows) - (res.dead or 0) - (res.rare or 0)} live", highlight=False)
 
 
 def _announce_build(wb, layer: int) -> None:

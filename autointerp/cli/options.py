@@ -13,6 +13,7 @@ import typer
 
 from autointerp import records
 from autointerp.cli.output import err
+from autointerp.errors import InputError
 from autointerp.ranges import parse_indices
 
 if TYPE_CHECKING:
@@ -36,6 +37,14 @@ EvalSimulator = _choices("EvalSimulator", records.SimulatorName, ("embedding", "
 # `eval real --llm-simulator`: a second simulator on the same windows, `auto` or `none`.
 LlmSimulator = _choices("LlmSimulator", None, ("auto", "llm-logprob", "llm", "none"))
 ExportFormat = _choices("ExportFormat", records.ExportFormat)
+Kind = _choices("Kind", records.UnitKind)
+
+
+def dictionary_name(name: str) -> str:
+    """A dictionary name checked before anything heavy loads (the same rule as `sae add`)."""
+    if not records.DICTIONARY_NAME.match(name or ""):
+        raise InputError(f"malformed dictionary name {name!r}: lowercase letters, digits and dashes, e.g. res4k")
+    return name
 
 
 # ---- the one range grammar ----

@@ -39,8 +39,10 @@ def score(
     quantiles: Annotated[int, typer.Option("--quantiles", help="detection / fuzzing: quantiles of activating "
                                            "windows the positives are spread over")] = 10,
     example_len: Annotated[int, typer.Option("--example-len", help="detection / fuzzing: tokens per example")] = 32,
-    fire_threshold: Annotated[float, typer.Option("--fire-threshold", help="detection / fuzzing: a token fires "
-                                                  "above this fraction of the neuron's max")] = 0.1,
+    fire_threshold: Annotated[Optional[float], typer.Option("--fire-threshold", help="detection / fuzzing: a "
+                                                            "token fires above this fraction of the unit's max "
+                                                            "(default 0.1 for neurons; above 0 for dictionary "
+                                                            "latents, delphi's rule)")] = None,
     simulator: SimulatorOpt = Simulator.embedding,
     llm: LlmOpt = None,
     triggers: Annotated[Optional[str], typer.Option("--triggers", help="comma-separated trigger words/phrases")] = None,

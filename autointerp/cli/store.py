@@ -9,12 +9,26 @@ from typing import Annotated, Optional
 
 import typer
 
-from autointerp.cli.options import ChromaUrlOpt, ConfidentOpt, ExportFormat
+from autointerp.cli.options import ChromaUrlOpt, ConfidentOpt, ExportFormat, Kind, dictionary_name
 from autointerp.cli.output import lit, note, out
 
 FilterModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="only this target model")]
 LayerOpt = Annotated[Optional[int], typer.Option("--layer", "-l", help="only this layer")]
 JsonListOpt = Annotated[bool, typer.Option("--json", help="print one JSON list")]
+KindOpt = Annotated[Optional[Kind], typer.Option("--kind", help="only neurons, or only dictionary latents")]
+DictionaryOpt = Annotated[Optional[str], typer.Option("--dictionary", "-d", help="only this dictionary's latents "
+                                                      "(e.g. res4k)")]
+
+
+def _units(kind: Kind | None, dictionary: str | None) -> dict:
+    """The unit filters as the store takes them; a malformed name or a contradiction is one error."""
+    from autointerp.errors import InputError
+
+    if dictionary is not None:
+        dictionary_name(dictionary)
+        if kind is not None and kind.value == "neuron":
+            raise InputError("--kind neuron and --dictionary contradict each other: a dictionary holds latents")
+    return {"kind": None if kind is None else kind.value, "dictionary": dictionary}
 
 
 def _store(url: str | None):
@@ -50,6 +64,8 @@ def search(
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="only explanations scoring at least this")] = None,
     k: Annotated[int, typer.Option("-k", help="how many hits")] = 10,
     confident: ConfidentOpt = None,
+    kind: KindOpt = None,
+    dictionary: DictionaryOpt = None,
     json_: JsonListOpt = False,
     chroma_url: ChromaUrlOpt = None,
 ) -> None:
@@ -62,10 +78,11 @@ def search(
         raise InputError("empty search query")
     if k < 1:
         raise InputError(f"-k must be >= 1, got {k}")
+    units = _units(kind, dictionary)
     store = _store(chroma_url)
     # an empty store has nothing to rank: the query is not even embedded
     hits = [] if store.count() == 0 else store.search(query, model=model, layer=layer, min_score=min_score, k=k,
-                                                           confident=confident)
+                                                           confident=confident, **units)
     if not hits:
         _nothing_found(store, "matches the filters")
     if json_:
@@ -87,14 +104,17 @@ def list_(
     model: FilterModelOpt = None,
     layer: LayerOpt = None,
     confident: ConfidentOpt = None,
+    kind: KindOpt = None,
+    dictionary: DictionaryOpt = None,
     json_: JsonListOpt = False,
     chroma_url: ChromaUrlOpt = None,
 ) -> None:
     """Current explanations, sorted by layer and neuron."""
     from rich.table import Table
 
+    units = _units(kind, dictionary)
     store = _store(chroma_url)
-    records = store.list(model=model, layer=layer, confident=confident)
+    records = store.list(model=model, layer=layer, confident=confident, **units)
     if not records:
         _nothing_found(store, "matches the filters")
     if json_:

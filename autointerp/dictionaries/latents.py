@@ -6,19 +6,19 @@ from __future__ import annotations
 import torch
 
 from autointerp.dictionaries.formats import DictionaryWeights
-from autointerp.records import DictionaryInfo
+from autointerp.records import DictionaryInfo, DictionaryLayout, DictionarySite
 from autointerp.targets.base import Target, mlp_in_name
 from autointerp.targets.units import Patch, UnitSource, Value
 
 
-def _points(w: DictionaryWeights) -> tuple[str, str]:
-    """(read, write) hook points of the target for the dictionary's site. sparsify hooks the Hugging
+def points(site: DictionarySite, layer: int, layout: DictionaryLayout) -> tuple[str, str]:
+    """(read, write) hook points of the target for a dictionary's site. sparsify hooks the Hugging
     Face MLP module's output (before a post-MLP norm, where the model has one); SAELens hooks
     TransformerLens's `hook_mlp_out` (after it)."""
-    if w.site == "resid":
-        return f"blocks.{w.layer}.hook_resid_post", f"blocks.{w.layer}.hook_resid_post"
-    out = f"blocks.{w.layer}.mlp.hook_out" if w.layout == "sparsify" else f"blocks.{w.layer}.hook_mlp_out"
-    return (out if w.site == "mlp-out" else mlp_in_name(w.layer)), out
+    if site == "resid":
+        return f"blocks.{layer}.hook_resid_post", f"blocks.{layer}.hook_resid_post"
+    out = f"blocks.{layer}.mlp.hook_out" if layout == "sparsify" else f"blocks.{layer}.hook_mlp_out"
+    return (out if site == "mlp-out" else mlp_in_name(layer)), out
 
 
 class DictionaryLatents(UnitSource):
@@ -30,11 +30,12 @@ class DictionaryLatents(UnitSource):
 
     kind = "latent"
     output_name = "W_dec[i]"
+    fire_fraction = 0.0  # delphi's rule for latents: fires when above zero
 
     def __init__(self, target: Target, info: DictionaryInfo, weights: DictionaryWeights) -> None:
         super().__init__(target, weights.layer, info.name)
         self.info, self.w = info, weights
-        self._read, self.write_point = _points(weights)
+        self._read, self.write_point = points(weights.site, weights.layer, weights.layout)
         self.through_post_mlp_norm = weights.layout == "sparsify" and weights.site != "resid"
 
     @property

@@ -59,8 +59,9 @@ def _pick(path: Path, hookpoint: str | None) -> tuple[str, Path, str]:
 
 
 def add_dictionary(target: Target, layout: DataLayout, path: Path, name: str, hookpoint: str | None = None,
-                   **metrics: float | None) -> DictionaryInfo:
-    """Check the dictionary against the target, then copy it in (temp + rename): one registration."""
+                   extras: dict[str, str] | None = None, **metrics: float | None) -> DictionaryInfo:
+    """Check the dictionary against the target, then copy it in (temp + rename): one registration.
+    `extras`: text files written beside it (what `sae train` reports)."""
     check_name(name)
     kind, folder, hook = _pick(Path(path), hookpoint)
     w = read(kind, folder, hook)
@@ -76,6 +77,8 @@ def add_dictionary(target: Target, layout: DataLayout, path: Path, name: str, ho
             shutil.copyfile(folder / f, tmp / f)
         (tmp / "hookpoint").write_text(hook, encoding="utf-8")
         atomic_write_text(tmp / INFO, info.model_dump_json(indent=2))
+        for fname, text in (extras or {}).items():
+            atomic_write_text(tmp / fname, text)
         tmp.rename(dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -120,14 +123,41 @@ class Dictionaries:
         return source
 
 
-@torch.inference_mode()
+class Reconstruction:
+    """Held-out figures of a dictionary, accumulated over chunks of tokens (a dense [tokens, latents]
+    matrix of a whole held-out set would not fit): FVU, mean L0, and the fraction of latents that
+    never fired."""
+
+    def __init__(self, source: DictionaryLatents) -> None:
+        self.source = source
+        self.sq_err = self.sum_sq = 0.0
+        self.sum = torch.zeros(int(source.w.w_dec.shape[1]), dtype=torch.float64)
+        self.fired = torch.zeros(source.n_units, dtype=torch.bool)
+        self.active = self.n = 0
+
+    @torch.inference_mode()
+    def update(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+        """x [n, d_in]; y the targets (a transcoder's MLP output), else x."""
+        z = self.source.encode(x)
+        _, scale, shift = self.source.normalise(x.float())
+        out = (z @ self.source.w.w_dec + self.source.w.b_dec) * scale + shift
+        y = (x if y is None else y).double()
+        self.sq_err += float(((y - out.double()) ** 2).sum())
+        self.sum_sq += float((y ** 2).sum())
+        self.sum += y.sum(0)
+        fires = z > 0
+        self.fired |= fires.any(0)
+        self.active += int(fires.sum())
+        self.n += int(x.shape[0])
+
+    def result(self) -> dict[str, float]:
+        variance = self.sum_sq - float((self.sum ** 2).sum()) / self.n
+        return {"fvu": self.sq_err / variance, "l0": self.active / self.n,
+                "dead_fraction": float((~self.fired).float().mean())}
+
+
 def reconstruction(source: DictionaryLatents, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
-    """Held-out figures of a dictionary on inputs x [n, d_in] (and targets y, a transcoder's MLP
-    output; else x): FVU, mean L0, and the fraction of latents that never fired."""
-    z = source.encode(x)
-    _, scale, shift = source.normalise(x.float())
-    out = (z @ source.w.w_dec + source.w.b_dec) * scale + shift
-    y = x if y is None else y
-    fvu = float(((y - out) ** 2).sum() / ((y - y.mean(0)) ** 2).sum())
-    return {"fvu": fvu, "l0": float((z > 0).sum(-1).float().mean()),
-            "dead_fraction": float(((z > 0).sum(0) == 0).float().mean())}
+    """The held-out figures of one batch of inputs x [n, d_in] (and targets y)."""
+    r = Reconstruction(source)
+    r.update(x, y)
+    return r.result()

@@ -1,4 +1,5 @@
-"""Eval 1: planted neurons. Each concept gets a neuron in a copy of the embedded model (or `model`); an
+"""Eval 1: planted neurons (or latents). Each concept gets a neuron in a copy of the embedded model (or
+`model`), or a latent of a planted dictionary on the unmodified model (`latent_planting.py`); an
 explainer recovers it when the concept judge says its explanation names that concept (and no other).
 A contextual concept whose held-out AUROC is under the floor cannot be planted at the layer: it is
 reported, not explained, and left out of the recovery counts."""
@@ -12,10 +13,11 @@ import numpy as np
 from rich.console import Console
 
 from autointerp.agent import AgentConfig
-from autointerp.config import Settings
+from autointerp.config import EMBEDDED_MODEL, Settings
 from autointerp.evals import report
 from autointerp.evals.concepts import AnyConcept, Concept, ContextConcept, load_concepts
 from autointerp.evals.judge import Judge
+from autointerp.evals.latent_planting import plant_latents
 from autointerp.evals.planting import (
     BASELINE_WORDS,
     PROBE_TEMPLATES,
@@ -30,11 +32,12 @@ from autointerp.evals.records import (
     PlantedResult,
     PlantedRun,
     PlantedSummary,
+    PlantedUnits,
 )
 from autointerp.evals.runner import ensure_caches, finish, open_journal, open_llm, run_all, run_info
 from autointerp.records import ActivationRecord, ExplainMethod, SimulatorName
 from autointerp.scoring.simulation import defined, rounded, score_records
-from autointerp.targets import Target
+from autointerp.targets import Target, UnitSource
 from autointerp.tools.probe import make_record, run_ids
 from autointerp.workbench import Workbench
 
@@ -51,16 +54,17 @@ def distractors(concepts: list[AnyConcept], i: int, k: int, seed: int) -> list[s
             + [plain[j] for j in rng.choice(len(plain), size=k // 2, replace=False)])
 
 
-def probe_records(target: Target, layer: int, index: int, words: list[str]) -> list[ActivationRecord]:
-    """One probe sentence per word (templates in turn): the neuron's real activations on each token."""
+def probe_records(target: Target, layer: UnitSource | int, index: int, words: list[str]) -> list[ActivationRecord]:
+    """One probe sentence per word (templates in turn): the unit's real activations on each token."""
     texts = [PROBE_TEMPLATES[k % len(PROBE_TEMPLATES)].replace("{w}", w) for k, w in enumerate(words)]
     seqs = [([target.bos_id] if target.prepend_bos else []) + target.encode(t) for t in texts]
     acts = run_ids(target, seqs, layer)
     return [make_record(target, s, a[:, index].tolist()) for s, a in zip(seqs, acts)]
 
 
-def sentence_records(target: Target, layer: int, index: int, concept: ContextConcept) -> list[ActivationRecord]:
-    """The held-out positive and negative sentences, unmarked: the neuron's real activations on each token."""
+def sentence_records(target: Target, layer: UnitSource | int, index: int,
+                     concept: ContextConcept) -> list[ActivationRecord]:
+    """The held-out positive and negative sentences, unmarked: the unit's real activations on each token."""
     sentences = concept.sentences("positive", held_out=True) + concept.sentences("negative", held_out=True)
     seqs = [marked_positions(target, s)[0] for s in sentences]
     acts = run_ids(target, seqs, layer)
@@ -72,7 +76,7 @@ def _is_concept_token(token: str, concept: AnyConcept) -> bool:
     return any(t == w or t == w + "s" for w in concept.marked_words)
 
 
-def _probe(target: Target, layer: int, pn: PlantedNeuron, concepts: list[AnyConcept], i: int,
+def _probe(target: Target, layer: UnitSource | int, pn: PlantedNeuron, concepts: list[AnyConcept], i: int,
            seed: int) -> tuple[list[ActivationRecord], float, float]:
     """(probe records, mean activation on the concept, on the rest): word lists in the probe templates,
     contextual concepts on the marked tokens of their held-out sentences."""
@@ -93,35 +97,44 @@ def _probe(target: Target, layer: int, pn: PlantedNeuron, concepts: list[AnyConc
 def run_planted(concepts_path: Path | None, llm: str | None, methods: list[ExplainMethod], settings: Settings,
                 layer: int = 3, max_steps: int = 8, simulator: SimulatorName = "embedding", command: str = "",
                 console: Console | None = None, out: Path | None = None,
-                model: str | None = None) -> tuple[PlantedResult, str]:
-    """Plant (in a copy of `model`, default the embedded one), cache, explain every planted neuron with
-    each explainer, judge; (result, Markdown), written to `out` when given (with a journal there, so a
-    killed run resumes)."""
+                model: str | None = None, units: PlantedUnits = "neurons") -> tuple[PlantedResult, str]:
+    """Plant (neurons in a copy of `model`, default the embedded one; or latents of a dictionary on the
+    model itself), cache, explain every planted unit with each explainer, judge; (result, Markdown),
+    written to `out` when given (with a journal there, so a killed run resumes)."""
     t0 = time.perf_counter()
     concepts = load_concepts(concepts_path)
     judge = Judge(concepts)
     chat = open_llm(llm, methods, simulator, settings)
-    planted = plant(concepts, layer, settings, model)
-    wb = Workbench.open(planted.name, settings=settings, console=console, progress=console is not None)
+    if units == "latents":
+        pd = plant_latents(concepts, layer, settings, model)
+        wb = Workbench.open(model or EMBEDDED_MODEL, settings=settings, console=console, progress=console is not None)
+        placed, ids, dictionary = pd.latents, [pd.unit(i) for i in range(len(pd.latents))], pd.name
+        source, min_auroc = wb.source(ids[0]), pd.min_auroc
+    else:
+        planted = plant(concepts, layer, settings, model)
+        wb = Workbench.open(planted.name, settings=settings, console=console, progress=console is not None)
+        placed, ids, dictionary = planted.neurons, [f"L{layer}.N{pn.index}" for pn in planted.neurons], None
+        source, min_auroc = wb.target.neurons(layer), planted.min_auroc
     target = wb.target
-    cache_tokens = ensure_caches(wb, [layer], console)
-    cache = wb.layer(layer, build=False)
+    cache_tokens = ensure_caches(wb, [source], console)
+    cache = wb.cache(source, build=False)
     config = AgentConfig(max_steps=max_steps)
+    name = "planted" if units == "neurons" else "planted-latents"
     journal = None if out is None else open_journal(
-        out, "planted", model=planted.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
-        simulator=simulator, cache=cache_tokens, corpus=settings.corpus)
+        out, name, model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
+        simulator=simulator, cache=cache_tokens, corpus=settings.corpus,
+        **({"dictionary": dictionary} if dictionary else {}))
     outcomes = []
-    for i, (concept, pn) in enumerate(zip(concepts, planted.neurons)):
-        neuron = f"L{layer}.N{pn.index}"
+    for i, (concept, pn, neuron) in enumerate(zip(concepts, placed, ids)):
         if console is not None:
             console.print(f"[bold]{concept.name}[/] → {neuron}")
-        records, on, off = _probe(target, layer, pn, concepts, i, settings.seed)
+        records, on, off = _probe(target, source, pn, concepts, i, settings.seed)
         max_act = max([cache.max_activation(pn.index)] + [r.max_activation for r in records])
         top = cache.top(pn.index, 20)
         runs = []
         if not pn.plantable and console is not None:
             console.print(f"  cannot be planted at layer {layer}: held-out AUROC {pn.auroc:.2f} < "
-                          f"{planted.min_auroc}; not explained, left out of the counts")
+                          f"{min_auroc}; not explained, left out of the counts")
         for r in run_all(wb, neuron, methods, chat, config, simulator, console, journal) if pn.plantable else []:
             run = PlantedRun(**r.model_dump())
             if r.text is not None:
@@ -134,12 +147,13 @@ def run_planted(concepts_path: Path | None, llm: str | None, methods: list[Expla
             top_share=round(sum(_is_concept_token(r.max_token, concept) for r in top) / max(1, len(top)), 3),
             auroc=pn.auroc, plantable=pn.plantable, runs=runs))
     all_runs = [r for o in outcomes for r in o.runs]
-    info = run_info("planted", command, planted.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
+    info = run_info("planted", command, target.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
                     journal, all_runs)
-    result = PlantedResult(info=info, planted_model=planted.name, layer=layer, calibration=judge.calibration,
+    result = PlantedResult(info=info, planted_model=target.name, units=units, dictionary=dictionary, layer=layer,
+                           calibration=judge.calibration,
                            summary=[_summary(m, outcomes, kind) for kind in _kinds(outcomes) for m in methods],
                            concepts=outcomes)
-    return finish(result, render(result), "planted", out, journal)
+    return finish(result, render(result), name, out, journal)
 
 
 def _mean(xs: list[float | None]) -> float | None:
@@ -174,7 +188,8 @@ def _left_out(n: int) -> str:
 def render(result: PlantedResult) -> str:
     fmt = report.fmt
     c = result.calibration
-    md = report.header(f"Planted neurons ({len(result.concepts)} concepts, layer {result.layer})", result.info)
+    what = "neurons" if result.units == "neurons" else f"latents of `{result.dictionary}`"
+    md = report.header(f"Planted {what} ({len(result.concepts)} concepts, layer {result.layer})", result.info)
     kinds = {"all": "all", "words": "word lists", "context": "contextual"}
     md += report.table(["explainer", "concepts", "recovered", "rate", "mean similarity to the concept",
                         "mean probe score", "mean held-out score"],
@@ -193,7 +208,7 @@ def render(result: PlantedResult) -> str:
     if skipped:
         md += (f"Cannot be planted at layer {result.layer} (held-out AUROC under the floor; not explained, left out "
                f"of the counts): {', '.join(f'{o.concept} ({o.auroc:.2f})' for o in skipped)}.\n\n")
-    md += report.table(["concept", "neuron", "act. on concept", "act. on others",
+    md += report.table(["concept", result.units[:-1], "act. on concept", "act. on others",
                         "held-out AUROC", "top-20 share"],
                        [[o.concept, o.neuron, fmt(o.concept_activation, 2, False),
                          fmt(o.distractor_activation, 2, False), "—" if o.auroc is None else f"{o.auroc:.3f}",

@@ -23,6 +23,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -33,7 +35,7 @@ from pydantic import BaseModel
 from autointerp.config import EMBEDDED_MODEL, Settings, get_settings
 from autointerp.errors import InputError
 from autointerp.evals.concepts import AnyConcept, Concept, ContextConcept, Marked
-from autointerp.targets import Target, load_target, mlp_in_name
+from autointerp.targets import Target, UnitSource, load_target, mlp_in_name
 from autointerp.targets.embedded import converted_dir
 from autointerp.targets.local import PLANTED_PREFIX, local_dir, planted_root
 from autointerp.targets.mlp_edit import Layout, input_has_bias, mlps, neuron_activations, set_detector, widen
@@ -207,24 +209,12 @@ def plant(concepts: list[AnyConcept], layer: int = 3, settings: Settings | None 
 
     hf = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     base_d_mlp = widen(hf, len(concepts))
-    bias = input_has_bias(hf, layer)
-    word_idx = [i for i, c in enumerate(concepts) if isinstance(c, Concept)]
-    per_word = {i: mlp_inputs(base, layer, concepts[i].words, MEASURE_TEMPLATES) for i in word_idx}
-    if word_idx:
-        baseline = mlp_inputs(base, layer, [w for w in BASELINE_WORDS if not _in_any(w, concepts)], MEASURE_TEMPLATES)
     neurons = []
-    for i, concept in enumerate(concepts):
+    for i, fit in enumerate(fit_concepts(base, layer, concepts, input_has_bias(hf, layer))):
         index = base_d_mlp + i
-        if isinstance(concept, Concept):
-            rest = torch.cat([x for j, x in per_word.items() if j != i] + [baseline])
-            d = per_word[i].mean(0) - rest.mean(0)
-            d = d / d.norm()
-            s_in, s_rest = float((per_word[i] @ d).mean()), float((rest @ d).mean())
-            set_detector(hf, layer, index, d, 0.0, GAIN / s_in, 1 / s_in)
-            neurons.append(PlantedNeuron(concept=concept.name, index=index, concept_projection=round(s_in, 5),
-                                         rest_projection=round(s_rest, 5)))
-        else:
-            neurons.append(_plant_context(base, hf, layer, index, concept, bias))
+        if fit.kind == "words" or fit.z_bar > 0:
+            set_detector(hf, layer, index, fit.w, fit.b, GAIN / fit.z_bar, 1 / fit.z_bar)
+        neurons.append(planted_unit(fit, index, lambda x, i=index: neuron_activations(hf, layer, i, x).numpy()))
     record = PlantedModel(name=name, base_model=model, base_stamp=stamp, layer=layer, gain=GAIN,
                           version=PLANTING_VERSION, layout=mlps(hf)[layer].layout, base_d_mlp=base_d_mlp,
                           neurons=neurons)
@@ -232,24 +222,63 @@ def plant(concepts: list[AnyConcept], layer: int = 3, settings: Settings | None 
     return record
 
 
-def _plant_context(base: Target, hf, layer: int, index: int, concept: ContextConcept, bias: bool) -> PlantedNeuron:
-    """Fit on the training sentences, wire the neuron, measure its AUROC on the held-out ones."""
+@dataclass
+class ConceptFit:
+    """One concept's detector score z = w·x + b of the MLP input x, fitted on the base model; shared by
+    planted neurons and planted latents, so both read exactly the same direction."""
+
+    concept: str
+    kind: Literal["words", "context"]
+    w: torch.Tensor
+    b: float
+    z_bar: float  # mean z over the concept's training tokens
+    z_rest: float  # mean z over the other words (word lists) or the negatives' marked tokens
+    train: tuple[torch.Tensor, torch.Tensor] | None = None  # contextual: marked inputs (positives, negatives)
+    test: tuple[torch.Tensor, torch.Tensor] | None = None  # the same for the held-out sentences
+
+
+def fit_concepts(base: Target, layer: int, concepts: list[AnyConcept], bias: bool) -> list[ConceptFit]:
+    """Every concept's direction at the layer's MLP input (see the module docstring)."""
+    word_idx = [i for i, c in enumerate(concepts) if isinstance(c, Concept)]
+    per_word = {i: mlp_inputs(base, layer, concepts[i].words, MEASURE_TEMPLATES) for i in word_idx}
+    if word_idx:
+        baseline = mlp_inputs(base, layer, [w for w in BASELINE_WORDS if not _in_any(w, concepts)], MEASURE_TEMPLATES)
+    fits = []
+    for i, concept in enumerate(concepts):
+        if isinstance(concept, Concept):
+            rest = torch.cat([x for j, x in per_word.items() if j != i] + [baseline])
+            d = per_word[i].mean(0) - rest.mean(0)
+            d = d / d.norm()
+            fits.append(ConceptFit(concept.name, "words", d, 0.0, float((per_word[i] @ d).mean()),
+                                   float((rest @ d).mean())))
+        else:
+            fits.append(_fit_context(base, layer, concept, bias))
+    return fits
+
+
+def _fit_context(base: Target, layer: int, concept: ContextConcept, bias: bool) -> ConceptFit:
     pos, pos_other = sentence_inputs(base, layer, concept.sentences("positive", held_out=False))
     neg, neg_other = sentence_inputs(base, layer, concept.sentences("negative", held_out=False))
     w, b = fit_direction(pos, neg, torch.cat([pos_other, neg_other]), bias)
-    z_pos, z_neg = pos @ w + b, neg @ w + b
-    z_bar = float(z_pos.mean())
-    if z_bar > 0:
-        set_detector(hf, layer, index, w, b, GAIN / z_bar, 1 / z_bar)
     test_pos, _ = sentence_inputs(base, layer, concept.sentences("positive", held_out=True))
     test_neg, _ = sentence_inputs(base, layer, concept.sentences("negative", held_out=True))
-    act = lambda x: neuron_activations(hf, layer, index, x).numpy()  # noqa: E731
-    held = auroc(act(test_pos), act(test_neg)) if z_bar > 0 else 0.0
-    train = auroc(act(pos), act(neg)) if z_bar > 0 else 0.0
-    return PlantedNeuron(concept=concept.name, index=index, kind="context", concept_projection=round(z_bar, 5),
-                         rest_projection=round(float(z_neg.mean()), 5), auroc=round(held, 4),
-                         train_auroc=round(train, 4), held_out=(len(test_pos), len(test_neg)),
-                         plantable=held >= MIN_AUROC)
+    return ConceptFit(concept.name, "context", w, b, float((pos @ w + b).mean()), float((neg @ w + b).mean()),
+                      (pos, neg), (test_pos, test_neg))
+
+
+def planted_unit(fit: ConceptFit, index: int, act: Callable[[torch.Tensor], np.ndarray]) -> PlantedNeuron:
+    """The record of a unit wired to `fit` (`act`: its activation for MLP inputs); a contextual one with
+    its AUROCs on the held-out and the training sentences (0 when the fit leaves z̄ <= 0: not wired)."""
+    if fit.kind == "words":
+        return PlantedNeuron(concept=fit.concept, index=index, concept_projection=round(fit.z_bar, 5),
+                             rest_projection=round(fit.z_rest, 5))
+    assert fit.train is not None and fit.test is not None
+    wired = fit.z_bar > 0
+    held = auroc(act(fit.test[0]), act(fit.test[1])) if wired else 0.0
+    train = auroc(act(fit.train[0]), act(fit.train[1])) if wired else 0.0
+    return PlantedNeuron(concept=fit.concept, index=index, kind="context", concept_projection=round(fit.z_bar, 5),
+                         rest_projection=round(fit.z_rest, 5), auroc=round(held, 4), train_auroc=round(train, 4),
+                         held_out=(len(fit.test[0]), len(fit.test[1])), plantable=held >= MIN_AUROC)
 
 
 def _in_any(word: str, concepts: list[AnyConcept]) -> bool:
@@ -271,8 +300,9 @@ def _save(hf, tokenizer, record: PlantedModel, final: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def word_activations(target: Target, layer: int, index: int, words: list[str]) -> list[float]:
-    """The neuron's activation at each word (its last token), averaged over the unseen probe contexts."""
+def word_activations(target: Target, layer: UnitSource | int, index: int, words: list[str]) -> list[float]:
+    """The unit's activation at each word (its last token), averaged over the unseen probe contexts
+    (`layer`: a layer's neurons, or another unit source)."""
     seqs = [_word_positions(target, t, w) for w in words for t in PROBE_TEMPLATES]
     acts = run_ids(target, [ids for ids, _ in seqs], layer)
     per = [float(a[pos, index]) for a, (_, pos) in zip(acts, seqs)]
@@ -280,7 +310,7 @@ def word_activations(target: Target, layer: int, index: int, words: list[str]) -
     return [float(np.mean(per[i:i + k])) for i in range(0, len(per), k)]
 
 
-def marked_activations(target: Target, layer: int, index: int, sentences: list[Marked]) -> list[float]:
+def marked_activations(target: Target, layer: UnitSource | int, index: int, sentences: list[Marked]) -> list[float]:
     """The neuron's activation at each marked word (its last token) of these sentences, on `target`'s real forward."""
     seqs = [marked_positions(target, s) for s in sentences]
     acts = run_ids(target, [ids for ids, _ in seqs], layer)

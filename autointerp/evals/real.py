@@ -1,4 +1,5 @@
-"""Eval 2: real neurons. A seeded sample of neurons across layers of the target; each explainer's
+"""Eval 2: real neurons (or the latents of a registered dictionary: a seeded sample of its live latents,
+dead ones skipped and counted). A seeded sample of neurons across layers of the target; each explainer's
 mean held-out simulation score with a bootstrap 95% CI, and the paired difference agent − others.
 A run whose explainer produced no explanation counts as 0 (it predicts nothing); an explanation whose
 score is undefined (constant predictions on the held-out windows) is left out of the means and of the
@@ -40,6 +41,47 @@ def sample_neurons(n: int, layers: list[int], d_mlp: int, seed: int) -> list[Uni
     return picked
 
 
+def sample_latents(n: int, maxes: np.ndarray, seed: int, name: str) -> tuple[list[int], int]:
+    """(n distinct latents in a seeded order, how many dead ones the walk skipped): a latent whose
+    cached maximum is not above 0 never fired on the corpus and has nothing to explain."""
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    live = int((maxes > 0).sum())
+    if live < n:
+        raise InputError(f"the dictionary {name!r} has {live} latents that fire on the cached corpus "
+                         f"({len(maxes) - live} dead), fewer than --n {n}")
+    picked: list[int] = []
+    skipped = 0
+    for i in np.random.default_rng([seed, 11]).permutation(len(maxes)):
+        if len(picked) == n:
+            break
+        if maxes[i] > 0:
+            picked.append(int(i))
+        else:
+            skipped += 1
+    return picked, skipped
+
+
+def _sample(wb: Workbench, n: int, layers: list[int], dictionary: str | None, seed: int,
+            console: Console | None) -> tuple[list[UnitId], dict[int, int], int, int | None]:
+    """(units, layer -> cached tokens, dead latents skipped, dead latents in all): neurons drawn from
+    `layers`, or latents of `dictionary` (its cache built first: it says which latents are dead)."""
+    target = wb.target
+    if dictionary is None:
+        for layer in layers:
+            target.check_layer(layer)
+        neurons = sample_neurons(n, layers, target.neurons(layers[0]).n_units, seed)
+        return neurons, ensure_caches(wb, [x.layer for x in neurons], console), 0, None
+    from autointerp.dictionaries import open_dictionary
+
+    source = wb.source(UnitId(layer=open_dictionary(target, dictionary).layer, index=0, dictionary=dictionary))
+    tokens = ensure_caches(wb, [source], console)
+    maxes = np.asarray(wb.cache(source, build=False).arrays["max"])
+    picked, skipped = sample_latents(n, maxes, seed, dictionary)
+    units = [UnitId(layer=source.layer, index=i, dictionary=dictionary) for i in picked]
+    return units, tokens, skipped, int((maxes <= 0).sum())
+
+
 def _score(r: ExplainerRun, llm: bool = False) -> float | None:
     """0 for a run with no explanation; None for an undefined score."""
     return 0.0 if r.text is None else (r.llm_score if llm else r.score)
@@ -48,20 +90,21 @@ def _score(r: ExplainerRun, llm: bool = False) -> float | None:
 def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMethod], settings: Settings,
              max_steps: int = 8, simulator: SimulatorName = "embedding", model: str | None = None,
              command: str = "", console: Console | None = None, out: Path | None = None,
-             llm_simulator: SimulatorName | None = None) -> tuple[RealResult, str]:
-    """Sample, cache, explain; (result, Markdown), written to `out` when given (with a resume journal).
-    With `llm_simulator`, every explanation is also scored by it on the same held-out windows."""
+             llm_simulator: SimulatorName | None = None, dictionary: str | None = None,
+             name: str = "real") -> tuple[RealResult, str]:
+    """Sample (neurons of `layers`, or latents of `dictionary`), cache, explain; (result, Markdown),
+    written to `out` as `name`.json/.md when given (with a resume journal). With `llm_simulator`,
+    every explanation is also scored by it on the same held-out windows."""
     t0 = time.perf_counter()
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
     wb = Workbench.open(model, settings=settings, console=console, progress=console is not None)
     target = wb.target
-    for layer in layers:
-        target.check_layer(layer)
-    neurons = sample_neurons(n, layers, target.neurons(layers[0]).n_units, settings.seed)
+    neurons, cache_tokens, skipped, dead = _sample(wb, n, layers, dictionary, settings.seed, console)
     chat = open_llm(llm, methods, llm_simulator or simulator, settings)
-    cache_tokens = ensure_caches(wb, [x.layer for x in neurons], console)
     config = AgentConfig(max_steps=max_steps)
     journal = None if out is None else open_journal(
-        out, "real", model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
+        out, name, model=target.name, llm=chat.name if chat else None, methods=methods, max_steps=max_steps,
         simulator=simulator, neurons=[str(x) for x in neurons], cache=cache_tokens, corpus=settings.corpus)
     runs: list[ExplainerRun] = []
     for nid in neurons:
@@ -80,8 +123,9 @@ def run_real(n: int, layers: list[int], llm: str | None, methods: list[ExplainMe
     info = run_info("real", command, target.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
                     journal, runs)
     result = RealResult(info=info, neurons=[str(x) for x in neurons], summary=summary, paired=paired,
-                        llm_simulator=llm_simulator, llm_paired=llm_paired, runs=runs)
-    return finish(result, render(result), "real", out, journal)
+                        llm_simulator=llm_simulator, llm_paired=llm_paired, runs=runs, dictionary=dictionary,
+                        skipped_dead=skipped, dead_latents=dead)
+    return finish(result, render(result), name, out, journal)
 
 
 def _by_confidence(runs: list[ExplainerRun], seed: int) -> dict[str, Interval]:
@@ -123,7 +167,12 @@ def _confidence_table(result: RealResult) -> str:
 
 def render(result: RealResult) -> str:
     fmt = report.fmt
-    md = report.header(f"Real neurons ({len(result.neurons)} sampled)", result.info)
+    if result.dictionary is None:
+        md = report.header(f"Real neurons ({len(result.neurons)} sampled)", result.info)
+    else:
+        md = report.header(f"Latents of `{result.dictionary}` ({len(result.neurons)} sampled)", result.info)
+        md += (f"Dead latents (never above 0 on the cached corpus): {result.dead_latents}; the seeded walk "
+               f"skipped {result.skipped_dead} of them.\n\n")
     ci = lambda v: f"[{fmt(v.low)}, {fmt(v.high)}]"  # noqa: E731
     second = result.llm_simulator
     extra = [f"{second} simulator", "95% CI"] if second else []
@@ -149,8 +198,9 @@ def render(result: RealResult) -> str:
             both = f"{fmt(r.score)} ({fmt(r.llm_score)})" if second else fmt(r.score)
             cells.append(f"{both} {report.short(r.text if r.text else r.error, 48)}")
         rows.append(cells)
+    unit = "neuron" if result.dictionary is None else "latent"
     if second:
-        md += f"Per neuron: held-out score ({result.info.simulator}, then {second} in brackets) and the explanation.\n\n"
-    md += report.table(["neuron", *methods], rows)
+        md += f"Per {unit}: held-out score ({result.info.simulator}, then {second} in brackets) and the explanation.\n\n"
+    md += report.table([unit, *methods], rows)
     md += "\n" + report.cost_table(result.info.totals)
     return md

@@ -11,6 +11,7 @@ from autointerp.evals.judge import Calibration, Verdict
 from autointerp.records import ExplainMethod, SimulatorName
 
 EvalName = Literal["planted", "real", "output"]
+PlantedUnits = Literal["neurons", "latents"]  # what the planted eval plants: MLP neurons, or a dictionary's latents
 
 
 class ExplainerRun(BaseModel):
@@ -83,7 +84,7 @@ class PlantedRun(ExplainerRun):
 class ConceptOutcome(BaseModel):
     concept: str
     description: str
-    neuron: str
+    neuron: str = Field(description="the planted unit's id: a neuron (L3.N1536) or a latent (3-planted-<hash>/0)")
     kind: Literal["words", "context"] = "words"
     concept_activation: float = Field(description="mean activation on the concept's words in unseen contexts "
                                       "(contextual: on the marked tokens of the held-out positive sentences)")
@@ -112,7 +113,10 @@ class PlantedSummary(BaseModel):
 
 class PlantedResult(BaseModel):
     info: RunInfo
-    planted_model: str
+    planted_model: str = Field(description="the model explained: the planted copy (neurons) or the unmodified "
+                               "model (latents)")
+    units: PlantedUnits = "neurons"
+    dictionary: str | None = Field(default=None, description="latents: the planted dictionary's registered name")
     layer: int
     calibration: Calibration
     summary: list[PlantedSummary]
@@ -137,6 +141,29 @@ class RealResult(BaseModel):
     llm_simulator: SimulatorName | None = Field(default=None, description="second simulator, scoring the same windows")
     llm_paired: dict[str, Interval] = Field(default_factory=dict, description="the paired differences under it")
     runs: list[ExplainerRun]
+    dictionary: str | None = Field(default=None, description="latents of this registered dictionary were sampled "
+                                   "(`neurons` holds their ids); None: MLP neurons")
+    skipped_dead: int = Field(default=0, description="dead latents (cached max not above 0) the seeded walk skipped")
+    dead_latents: int | None = Field(default=None, description="dead latents in the whole dictionary")
+
+
+class CompareRow(BaseModel):
+    """One explainer: held-out means on neurons and on latents of the same layer, and their difference."""
+
+    method: ExplainMethod
+    neurons: Interval
+    latents: Interval
+    difference: Interval = Field(description="latents − neurons: the two samples resampled independently")
+
+
+class CompareResult(BaseModel):
+    """`eval compare`: the same explainers on neurons and on a dictionary's latents of one layer."""
+
+    layer: int
+    dictionary: str
+    rows: list[CompareRow]
+    neurons: RealResult
+    latents: RealResult
 
 
 class OutputNeuron(BaseModel):

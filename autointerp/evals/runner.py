@@ -22,6 +22,7 @@ from autointerp.llm import LLM, Usage, make_llm
 from autointerp.progress import ExplainStatus, live
 from autointerp.records import ExplainMethod, SimulatorName
 from autointerp.scoring.simulators import needs_llm as simulator_needs_llm
+from autointerp.targets import UnitSource
 from autointerp.workbench import Workbench
 
 R = TypeVar("R", bound=BaseModel)
@@ -110,21 +111,23 @@ def run_info(eval_name: EvalName, command: str, model: str, llm: LLM | None, sim
                    totals=totals(runs, methods))
 
 
-def ensure_caches(wb: Workbench, layers: Sequence[int], console: Console | None = None) -> dict[int, int]:
-    """Build the workbench's missing layer caches in one pass (settings.tokens); keep complete ones
-    whatever their budget (building a smaller one would replace them). Returns layer -> cached tokens."""
+def ensure_caches(wb: Workbench, layers: Sequence[int | UnitSource], console: Console | None = None) -> dict[int, int]:
+    """Build the workbench's missing caches (a number: that layer's neurons; or unit sources) in one pass
+    (settings.tokens); keep complete ones whatever their budget (building a smaller one would replace
+    them). Returns layer -> cached tokens."""
+    sources = {s.id: s for s in (wb.target.neurons(x) if isinstance(x, int) else x for x in layers)}
     missing = []
-    for layer in sorted(set(layers)):
+    for src in sources.values():
         try:
-            wb.layer(layer, build=False)
+            wb.cache(src, build=False)
         except CacheError:
-            missing.append(layer)
+            missing.append(src)
     if missing:
-        build_cache(missing, model=wb.model, corpus=wb.corpus, settings=wb.settings, console=console,
-                    progress=console is not None)
-        for layer in missing:
-            wb.forget(layer)
-    return {layer: wb.layer(layer, build=False).n_tokens for layer in sorted(set(layers))}
+        build_cache([src.layer if src.kind == "neuron" else src for src in missing], model=wb.model,
+                    corpus=wb.corpus, settings=wb.settings, console=console, progress=console is not None)
+        for src in missing:
+            wb.forget(src.layer)
+    return {src.layer: wb.cache(src, build=False).n_tokens for src in sorted(sources.values(), key=lambda s: s.layer)}
 
 
 def finish(result: R, markdown: str, name: str, out: Path | None, journal: Journal | None) -> tuple[R, str]:

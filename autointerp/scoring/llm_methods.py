@@ -142,17 +142,20 @@ class ClassifierScorer:
     def needs_llm(self, options: ScoreOptions) -> bool:
         return True
 
-    def config(self, options: ScoreOptions) -> SampleConfig:
+    def config(self, options: ScoreOptions, fire_fraction: float = 0.1) -> SampleConfig:
+        """`fire_fraction`: the unit source's rule, where the options leave it to the source."""
         n = self.default_n if options.n is None else options.n
         return SampleConfig(n_positive=n, n_quantiles=options.quantiles, n_negative=n,
-                            example_len=options.example_len, fire_threshold=options.fire_threshold)
+                            example_len=options.example_len,
+                            fire_threshold=fire_fraction if options.fire_threshold is None else options.fire_threshold)
 
     def check(self, options: ScoreOptions) -> None:
         self.config(options).check()
 
     def score(self, wb: Workbench, neuron: UnitId | str, explanation: str, options: ScoreOptions,
               llm: LLM | None) -> Score:
-        return self.classify(wb, neuron, explanation, _given(llm, self.name), self.config(options))
+        cfg = self.config(options, wb.source(neuron).fire_fraction)
+        return self.classify(wb, neuron, explanation, _given(llm, self.name), cfg)
 
     def shown(self, neuron: UnitId, s: Sample, seed: int) -> tuple[list[str], dict[str, float]]:
         """The text each example is shown as, and figures the showing adds to the details."""

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from autointerp.config import Settings, get_settings
 from autointerp.errors import InputError
-from autointerp.records import Explanation, UnitId
+from autointerp.records import Explanation, UnitId, UnitKind
 from autointerp.store import keys
 from autointerp.store.backend import LocalBackend, ServerBackend
 from autointerp.store.embedding import embed_texts
@@ -126,12 +126,16 @@ class Store:
         return max(self.get(model, neuron), key=keys.rank, default=None)
 
     def list(self, model: str | None = None, layer: int | None = None,
-             confident: bool | None = None) -> list[Explanation]:
+             confident: bool | None = None, kind: UnitKind | None = None,
+             dictionary: str | None = None) -> list[Explanation]:
         """Current explanations sorted by layer, index, then explainer and prompt version; `confident`:
-        only those whose flag is this (None: all)."""
+        only those whose flag is this (None: all); `kind` only neurons or only latents, `dictionary`
+        only that dictionary's latents."""
         found = self._fetch("current", _where(model, layer, None))
         if confident is not None:
             found = [e for e in found if e.confident is confident]
+        if kind is not None or dictionary is not None:
+            found = [e for e in found if _unit_matches(UnitId.parse(e.neuron).dictionary, kind, dictionary)]
         return sorted(found, key=lambda e: (UnitId.parse(e.neuron).layer, UnitId.parse(e.neuron).index,
                                             e.model, e.explainer, e.prompt_version))
 
@@ -147,15 +151,17 @@ class Store:
             return current.count()
 
     def search(self, query: str, model: str | None = None, layer: int | None = None,
-               min_score: float | None = None, k: int = 10, confident: bool | None = None) -> list[SearchHit]:
+               min_score: float | None = None, k: int = 10, confident: bool | None = None,
+               kind: UnitKind | None = None, dictionary: str | None = None) -> list[SearchHit]:
         """Current explanations nearest in meaning to `query` (MiniLM cosine), best first; `confident`:
-        only those whose flag is this (None: all)."""
+        only those whose flag is this (None: all); `kind`: only neurons or only latents; `dictionary`:
+        only that dictionary's latents."""
         if not query.strip():
             raise InputError("empty search query")
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
         vec = embed_texts([query])
-        where = _where(model, layer, min_score, confident)
+        where = _where(model, layer, min_score, confident, kind, dictionary)
         include = ["metadatas", "distances"]
         with self._backend.op() as (current, _):
             if where is None:
@@ -165,7 +171,7 @@ class Store:
             # records are then exactly the first matches. Fall back when too few match.
             n = max(50, 10 * k)
             res = current.query(query_embeddings=vec, n_results=n, include=include)
-            hits = _hits(res, _matcher(model, layer, min_score, confident), k)
+            hits = _hits(res, _matcher(model, layer, min_score, confident, kind, dictionary), k)
             if len(hits) >= k or len(res["ids"][0]) < n:  # enough, or the whole store was seen
                 return hits
             return _hits(current.query(query_embeddings=vec, n_results=k, where=where, include=include))
@@ -209,7 +215,9 @@ def _plain(where: dict | None, model: str | None = None) -> dict:
 
 
 def _where(model: str | None, layer: int | None, min_score: float | None,
-           confident: bool | None = None) -> dict | None:
+           confident: bool | None = None, kind: UnitKind | None = None, dictionary: str | None = None) -> dict | None:
+    """Chroma's filter. The `dictionary` field ("" for a neuron) is on rows written since it existed;
+    `autointerp store rebuild-index` writes it on older ones."""
     conds: list[dict] = []
     if model is not None:
         conds.append({"model": model})
@@ -219,15 +227,29 @@ def _where(model: str | None, layer: int | None, min_score: float | None,
         conds += [{"has_score": True}, {"score": {"$gte": float(min_score)}}]
     if confident is not None:  # `$ne` also matches rows written before the flag existed: not confident
         conds.append({"confident": True} if confident else {"confident": {"$ne": True}})
+    if dictionary is not None:
+        conds.append({"dictionary": dictionary})
+    elif kind is not None:
+        conds.append({"dictionary": ""} if kind == "neuron" else {"dictionary": {"$ne": ""}})
     return None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
 
 
-def _matcher(model: str | None, layer: int | None, min_score: float | None, confident: bool | None = None):
+def _matcher(model: str | None, layer: int | None, min_score: float | None, confident: bool | None = None,
+             kind: UnitKind | None = None, dictionary: str | None = None):
     def match(meta: dict) -> bool:
         return ((model is None or meta["model"] == model) and (layer is None or meta["layer"] == layer)
                 and (min_score is None or (meta["has_score"] and meta["score"] >= min_score))
-                and (confident is None or keys.is_confident(meta) is confident))
+                and (confident is None or keys.is_confident(meta) is confident)
+                and (kind is None and dictionary is None
+                     or _unit_matches(keys.dictionary_of(meta), kind, dictionary)))
     return match
+
+
+def _unit_matches(found: str | None, kind: UnitKind | None, dictionary: str | None) -> bool:
+    """Does a unit of dictionary `found` (None: a neuron) pass the kind and dictionary filters?"""
+    if dictionary is not None:
+        return found == dictionary
+    return kind is None or (found is None) == (kind == "neuron")
 
 
 def _hits(res: dict, match=None, k: int | None = None) -> list[SearchHit]:

@@ -77,6 +77,7 @@ def metadata(expl: Explanation) -> dict[str, str | int | float | bool]:
         "neuron": str(nid),
         "layer": nid.layer,
         "index": nid.index,
+        "dictionary": nid.dictionary or "",  # "" for a neuron: Chroma has no null
         "explainer": expl.explainer,
         "prompt_version": expl.prompt_version,
         "method": expl.method,
@@ -89,6 +90,12 @@ def metadata(expl: Explanation) -> dict[str, str | int | float | bool]:
         "record_id": id_of(expl),
         "record": expl.model_dump_json(),
     }
+
+
+def dictionary_of(meta: dict) -> str | None:
+    """A row's dictionary (None for a neuron), from its id: rows written before the `dictionary`
+    field existed have none."""
+    return UnitId.parse(meta["neuron"]).dictionary
 
 
 def from_metadata(meta: dict) -> Explanation:

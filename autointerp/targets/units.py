@@ -34,6 +34,9 @@ class UnitSource(ABC):
     """One family of units of a target, all read at one hook point of one layer."""
 
     kind: ClassVar[UnitKind]
+    fire_fraction: ClassVar[float] = 0.1
+    """Detection and fuzzing: a unit fires above this fraction of its max. A SiLU/GELU neuron is
+    almost never exactly 0; a dictionary latent is, when silent (delphi's rule for it: above 0)."""
 
     def __init__(self, target: Target, layer: int, dictionary: str | None = None) -> None:
         target.check_layer(layer)

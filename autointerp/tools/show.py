@@ -10,7 +10,7 @@ from rich.text import Text
 
 from autointerp.present import templates
 from autointerp.present.tokens import sparkline
-from autointerp.records import ActivationRecord, NeuronExamples, UnitId
+from autointerp.records import ActivationRecord, Firing, NeuronExamples, UnitId
 from autointerp.tools.words import span_of, word_spans
 from autointerp.workbench import Workbench
 
@@ -56,6 +56,8 @@ def render_text(ex: NeuronExamples, console: Console, n: int = 20) -> None:
                   f"({ex.n_tokens:,} tokens, hash {ex.corpus_hash[:12]})")
     console.print(f"max {s.max:.4f}  min {s.min:.4f}  mean {s.mean:.4f}  std {s.std:.4f}  "
                   f"tokens > 0: {100 * s.frac_positive:.1f}%")
+    if ex.firing is not None:
+        console.print(firing_line(ex.firing, ex.dictionary_fvu), highlight=False)
     h = s.histogram
     nz = [i for i, c in enumerate(h.counts) if c]
     if nz:
@@ -76,6 +78,15 @@ def render_text(ex: NeuronExamples, console: Console, n: int = 20) -> None:
     console.print(table)
     uniq = ", ".join(f"{t.token!r}×{t.count}" for t in ex.unique_top_tokens[:20])
     console.print(f"[bold]unique top tokens[/] ({len(ex.unique_top_tokens)}): {uniq}")
+
+
+def firing_line(f: Firing, fvu: float | None) -> str:
+    """A latent's firing frequency, its dead / rare / live status, and its dictionary's FVU."""
+    status = {"dead": "dead: never fires", "rare": f"rare: fires in fewer than {f.min_windows} windows",
+              "live": "live"}[f.activity]
+    where = f"{f.windows_firing} windows" if f.windows_firing < 100 else f"{f.windows_firing}+ windows"
+    return (f"fires on {f.tokens_firing:,} of {f.tokens:,} tokens (frequency {f.frequency:.3g}), in {where}: "
+            f"{status}  ·  dictionary FVU {'unknown' if fvu is None else format(fvu, '.4f')}")
 
 
 def render_html(ex: NeuronExamples) -> str:

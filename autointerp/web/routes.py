@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import get_args
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,7 +21,7 @@ from autointerp.llm import check_llm
 from autointerp.present.best import best_per_neuron
 from autointerp.present.figures import max_plot_svg
 from autointerp.ranges import check_within, parse_indices
-from autointerp.records import Explanation, UnitId
+from autointerp.records import DICTIONARY_NAME, Explanation, UnitId, UnitKind
 from autointerp.web import views
 from autointerp.web.pages import render
 from autointerp.web.runs import Busy
@@ -116,7 +117,7 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
     served = model == state.model
     cache = state.cache(nid) if served else None
     ctx: dict = {"stats": None, "top": [], "n_top": 0, "quantiles": [], "random": [], "scale": 0.0,
-                 "unique": []}
+                 "unique": [], "firing": None, "fvu": None}
     if cache is not None:
         n = nid.index
         stats = cache.stats(n)
@@ -128,8 +129,10 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
             "stats": stats, "scale": scale, "n_top": n_top, "top": top_recs,
             "quantiles": [(q, q.examples[:PER_BIN]) for q in reversed(cache.quantiles(n))],
             "random": cache.random(n)[:RANDOM_SHOWN],
-            "unique": uniq.most_common(),
+            "unique": uniq.most_common(), "firing": None, "fvu": None,
         }
+        if nid.dictionary is not None:  # a latent: how often it fires, and its dictionary's FVU
+            ctx.update(firing=cache.firing(n), fvu=getattr(getattr(cache.source, "info", None), "fvu", None))
     explanations, older = _explanation_views(state, model, nid)
     run = state.runs.active(model, str(nid)) if served else None
     n_units = state.wb.target.units(nid).n_units if served else None
@@ -144,20 +147,26 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
 
 @router.get("/search")
 def search_page(request: Request, q: str = "", model: str = "", layer: str = "", min_score: str = "",
-                k: int = Query(20, ge=1, le=200), confident: str = ""):
+                k: int = Query(20, ge=1, le=200), confident: str = "", kind: str = "", dictionary: str = ""):
     state = web(request)
     hits, error = [], None
     if q.strip():
         try:
-            hits = _search(state, q, model, layer, min_score, k, confident)
+            hits = _search(state, q, model, layer, min_score, k, confident, kind, dictionary)
         except BadRequest as e:
             error = e.detail
     models = sorted({m.name for m in state.overview()})
     return render(request, "search.html", title=f"search: {q}" if q else "search", q=q, model=model, layer=layer,
-                  min_score=min_score, k=k, confident=confident, hits=hits, error=error, models=models)
+                  min_score=min_score, k=k, confident=confident, kind=kind, dictionary=dictionary, hits=hits,
+                  error=error, models=models)
 
 
-def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: int, confident: str = ""):
+def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: int, confident: str = "",
+            kind: str = "", dictionary: str = ""):
+    if kind.strip() not in ("", *get_args(UnitKind)):
+        raise BadRequest(f"kind must be neuron, latent or empty (any), got {kind!r}")
+    if dictionary.strip() and not DICTIONARY_NAME.match(dictionary.strip()):
+        raise BadRequest(f"malformed dictionary name {dictionary!r}: lowercase letters, digits and dashes")
     flags = {"": None, "true": True, "false": False}
     if confident.strip().lower() not in flags:
         raise BadRequest(f"confident must be true, false or empty (any), got {confident!r}")
@@ -170,7 +179,7 @@ def _search(state: WebState, q: str, model: str, layer: str, min_score: str, k: 
     if not q.strip():
         raise BadRequest("empty search query")
     return state.store.search(q, model=model.strip() or None, layer=layer_n, min_score=score, k=k,
-                              confident=flag)
+                              confident=flag, kind=kind.strip() or None, dictionary=dictionary.strip() or None)
 
 
 # ---- the JSON API ----
@@ -259,8 +268,8 @@ async def api_effects(request: Request, neuron: str):
 
 @router.get("/api/search")
 def api_search(request: Request, q: str = "", k: int = Query(10, ge=1, le=200), model: str = "", layer: str = "",
-               min_score: str = "", confident: str = ""):
-    hits = _search(web(request), q, model, layer, min_score, k, confident)
+               min_score: str = "", confident: str = "", kind: str = "", dictionary: str = ""):
+    hits = _search(web(request), q, model, layer, min_score, k, confident, kind, dictionary)
     return JSONResponse([h.model_dump(mode="json") for h in hits])
 
 

@@ -282,3 +282,39 @@ def test_the_web_app_serves_a_latents_pages(fresh_settings, tmp_path):
         eff = http.post(f"/api/neurons/1-res64/{busiest}/effects")
         assert eff.status_code == 200 and eff.json()["neuron"] == f"1-res64/{busiest}", eff.text
         assert http.get("/api/neurons/1-res64/64").status_code == 404
+
+
+@pytest.mark.integration
+def test_fuzzing_and_the_neuronpedia_export_of_a_saelens_latent(fresh_settings, tmp_path):
+    """A SAELens folder someone wrote: its latent is explained and stored, scored by fuzzing with
+    delphi's rule for latents (fires above 0), and exported with Neuronpedia's source id as layer."""
+    import subprocess
+    import sys
+
+    from tests.conftest import env_for
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "autointerp.cli", *args], timeout=900, capture_output=True,
+                              env=env_for(fresh_settings, AUTOINTERP_TOKENS="8192", AUTOINTERP_MODEL="tiny-random"),
+                              text=True)
+
+    saelens_folder(tmp_path / "sl", 64, n=48, arch="topk", k=2)  # each latent fires on ~1 token in 24
+    wb = Workbench.open("tiny-random", settings=fresh_settings.model_copy(update={"tokens": 8192}), progress=False)
+    add_dictionary(wb.target, fresh_settings.layout, tmp_path / "sl", "jb48")
+    cache = wb.cache(UnitId.parse("1-jb48/0"))
+    freq = torch.tensor([cache.stats(i).frac_positive for i in range(48)])
+    busiest = int(torch.where(freq < 0.06, freq, 0.0).argmax())  # firing often, yet silent in whole stretches
+    uid = f"1-jb48/{busiest}"
+    r = run("explain", uid, "--heuristic", "--json")
+    assert r.returncode == 0, r.stderr
+    text = json.loads(r.stdout)["text"]
+    r = run("score", uid, text, "--method", "fuzzing", "-n", "6", "--quantiles", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    score = json.loads(r.stdout)
+    assert score["neuron"] == uid and score["details"]["fire_threshold"] == 0.0
+    assert 0.0 <= score["value"] <= 1.0
+    out = tmp_path / "np.jsonl"
+    r = run("export", "--format", "neuronpedia", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(row["layer"], row["index"]) for row in rows] == [("1-jb48", str(busiest))]
