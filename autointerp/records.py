@@ -211,15 +211,17 @@ class SkippedUnit(BaseModel):
 
 
 class OmitNone(BaseModel):
-    """Leaves the `_optional` fields out of dumps when all of them are None, so a record that gained
-    fields for latents dumps byte-identical JSON for neurons (and a latent's unknown value stays null)."""
+    """Leaves the `_optional` fields out of dumps when all of them hold their defaults (None, or a
+    neuron's value), so a record that gained fields for latents dumps byte-identical JSON for
+    neurons (and a latent's unknown value stays null)."""
 
     _optional: ClassVar[tuple[str, ...]] = ()
 
     @model_serializer(mode="wrap")
     def _drop_none(self, handler: SerializerFunctionWrapHandler) -> dict:
         data = handler(self)
-        if all(data.get(name) is None for name in self._optional):
+        fields = type(self).model_fields
+        if all(data.get(name) == fields[name].default for name in self._optional):
             for name in self._optional:
                 data.pop(name, None)
         return data

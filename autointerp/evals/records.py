@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
 from autointerp.evals.judge import Calibration, Verdict
-from autointerp.records import ExplainMethod, SimulatorName
+from autointerp.records import ExplainMethod, OmitNone, SimulatorName
 
 EvalName = Literal["planted", "real", "output"]
 PlantedUnits = Literal["neurons", "latents"]  # what the planted eval plants: MLP neurons, or a dictionary's latents
@@ -111,7 +111,9 @@ class PlantedSummary(BaseModel):
     mean_similarity: float | None = Field(default=None, description="mean judge similarity to the concept description")
 
 
-class PlantedResult(BaseModel):
+class PlantedResult(OmitNone):
+    _optional: ClassVar[tuple[str, ...]] = ("units", "dictionary")  # neurons' results dump as they did
+
     info: RunInfo
     planted_model: str = Field(description="the model explained: the planted copy (neurons) or the unmodified "
                                "model (latents)")
@@ -133,7 +135,9 @@ class RealSummary(BaseModel):
     unconfident: Interval | None = Field(default=None, description="held-out score of those marked unconfident")
 
 
-class RealResult(BaseModel):
+class RealResult(OmitNone):
+    _optional: ClassVar[tuple[str, ...]] = ("dictionary", "skipped_dead", "dead_latents")  # as above
+
     info: RunInfo
     neurons: list[str]
     summary: list[RealSummary]
