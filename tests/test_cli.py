@@ -161,7 +161,7 @@ def test_layers_and_neurons_reach_the_library_through_one_grammar(monkeypatch):
 
     monkeypatch.setattr(batch_lib, "run_batch", fake_run_batch)
 
-    def fake_triage(wb, layer, neurons, threshold=0.6):
+    def fake_triage(wb, layer, neurons, threshold=0.6, dictionary=None):
         seen["triage"] = (layer, list(neurons), threshold)
         return triage_lib.TriageResult(model="stub", layer=layer, threshold=threshold, examples=20, rows=[])
 
