@@ -43,7 +43,8 @@ def sample_neurons(n: int, layers: list[int], d_mlp: int, seed: int) -> list[Uni
 
 def sample_latents(n: int, maxes: np.ndarray, seed: int, name: str) -> tuple[list[int], int]:
     """(n distinct latents in a seeded order, how many dead ones the walk skipped): a latent whose
-    cached maximum is not above 0 never fired on the corpus and has nothing to explain."""
+    entry in `maxes` (its cached count of firing tokens, or its maximum) is not above 0 never fired on
+    the corpus and has nothing to explain."""
     if n < 1:
         raise InputError(f"n must be >= 1, got {n}")
     live = int((maxes > 0).sum())
@@ -76,10 +77,10 @@ def _sample(wb: Workbench, n: int, layers: list[int], dictionary: str | None, se
 
     source = wb.source(UnitId(layer=open_dictionary(target, dictionary).layer, index=0, dictionary=dictionary))
     tokens = ensure_caches(wb, [source], console)
-    maxes = np.asarray(wb.cache(source, build=False).arrays["max"])
-    picked, skipped = sample_latents(n, maxes, seed, dictionary)
+    firing = np.asarray(wb.cache(source, build=False).arrays["npos"])  # dead: npos 0 (records.unit_activity)
+    picked, skipped = sample_latents(n, firing, seed, dictionary)
     units = [UnitId(layer=source.layer, index=i, dictionary=dictionary) for i in picked]
-    return units, tokens, skipped, int((maxes <= 0).sum())
+    return units, tokens, skipped, int((firing <= 0).sum())
 
 
 def _score(r: ExplainerRun, llm: bool = False) -> float | None:
