@@ -46,12 +46,13 @@ class LayerCache:
         return int(self.arrays["counters"][1])
 
     def record(self, window: int, acts: np.ndarray, max_activation: float | None = None) -> ActivationRecord:
-        ids = [int(i) for i in self.plan.windows.tokens[window]]
+        ids = np.asarray(self.plan.windows.tokens[window]).tolist()
         acts = np.asarray(acts, dtype=np.float32)
         idx = self.start + int(np.argmax(acts[self.start:]))
         tokens = [self._decode(i) for i in ids]
         return ActivationRecord(
-            window=window, tokens=tokens, token_ids=ids, activations=[round(float(a), 5) for a in acts],
+            window=window, tokens=tokens, token_ids=ids,
+            activations=[round(a, 5) for a in acts.astype(np.float64).tolist()],
             max_index=idx, max_token=tokens[idx],
             max_activation=float(acts[idx]) if max_activation is None else max_activation,
             has_bos=bool(self.start),
@@ -92,21 +93,28 @@ class LayerCache:
         order = [i for i in np.argsort(keys, kind="stable") if wins[i] >= 0][:limit]
         return [self.record(int(wins[i]), acts[i], max_activation=float(-keys[i])) for i in order]
 
-    def random(self, n: int) -> list[ActivationRecord]:
+    def random(self, n: int, limit: int | None = None) -> list[ActivationRecord]:
+        """The random windows in window order; only the first `limit` are decoded."""
         wins, acts = self.arrays["r_win"], self.arrays["r_acts"]
-        return [self.record(int(wins[i]), acts[i, :, n]) for i in np.argsort(wins) if wins[i] >= 0]
+        order = [i for i in np.argsort(wins) if wins[i] >= 0][:limit]
+        return [self.record(int(wins[i]), acts[i, :, n]) for i in order]
 
-    def quantiles(self, n: int) -> list[QuantileBin]:
-        """Equal-count bins (by window max) of a uniform sample of the neuron's activating windows."""
-        wins, acts = self.arrays["q_win"][n], self.arrays["q_acts"][n]
-        recs = sorted((self.record(int(wins[i]), acts[i]) for i in range(len(wins)) if wins[i] >= 0),
-                      key=lambda r: r.max_activation)
-        if not recs:
+    def quantiles(self, n: int, per_bin: int | None = None) -> list[QuantileBin]:
+        """Equal-count bins (by window max) of a uniform sample of the neuron's activating windows;
+        windows are ordered by their max before any is decoded, and at most `per_bin` per bin are."""
+        wins, acts = np.asarray(self.arrays["q_win"][n]), self.arrays["q_acts"][n]
+        live = np.flatnonzero(wins >= 0)
+        if not live.size:
             return []
+        peak = np.asarray(acts[live], dtype=np.float32)[:, self.start:].max(axis=1)  # each record's max
+        rank = np.argsort(peak, kind="stable")
+        order, peak = live[rank], peak[rank]
         s = self.plan.settings
-        groups = [g for g in np.array_split(np.arange(len(recs)), min(s.quantile_bins, len(recs))) if len(g)]
-        return [QuantileBin(bin=b, low=recs[g[0]].max_activation, high=recs[g[-1]].max_activation,
-                            examples=[recs[i] for i in g[: s.per_bin]]) for b, g in enumerate(groups)]
+        keep = s.per_bin if per_bin is None else min(per_bin, s.per_bin)
+        groups = [g for g in np.array_split(np.arange(len(order)), min(s.quantile_bins, len(order))) if len(g)]
+        return [QuantileBin(bin=b, low=float(peak[g[0]]), high=float(peak[g[-1]]),
+                            examples=[self.record(int(wins[order[i]]), acts[order[i]]) for i in g[:keep]])
+                for b, g in enumerate(groups)]
 
     def unit(self, unit: UnitId) -> NeuronExamples:
         """The unit's examples and statistics (a unit of this cache's source)."""

@@ -3,8 +3,17 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
+
+
+class FastJSON(JSONResponse):
+    """JSONResponse's bytes for finite values, encoded by orjson: a neuron's JSON took 30 ms of
+    json.dumps under the GIL that every page shares. A non-finite number becomes null, not a 500."""
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
 
 
 def render(request: Request, name: str, status_code: int = 200, **ctx) -> HTMLResponse:

@@ -23,7 +23,7 @@ from autointerp.present.figures import max_plot_svg
 from autointerp.ranges import check_within, parse_indices
 from autointerp.records import DICTIONARY_NAME, Explanation, UnitId, UnitKind
 from autointerp.web import views
-from autointerp.web.pages import render
+from autointerp.web.pages import FastJSON, render
 from autointerp.web.runs import Busy
 from autointerp.web.state import BadRequest, NotFound, WebState
 from autointerp.web.worker import Full
@@ -127,8 +127,8 @@ def neuron_page(request: Request, neuron: str, model: str | None = None, top: in
         uniq = Counter(r.max_token for r in top_recs)
         ctx = {
             "stats": stats, "scale": scale, "n_top": n_top, "top": top_recs,
-            "quantiles": [(q, q.examples[:PER_BIN]) for q in reversed(cache.quantiles(n))],
-            "random": cache.random(n)[:RANDOM_SHOWN],
+            "quantiles": [(q, q.examples) for q in reversed(cache.quantiles(n, PER_BIN))],
+            "random": cache.random(n, RANDOM_SHOWN),
             "unique": uniq.most_common(), "firing": None, "fvu": None,
         }
         if nid.dictionary is not None:  # a latent: how often it fires, and its dictionary's FVU
@@ -201,7 +201,7 @@ def api_layer(request: Request, layer: str, model: str | None = None):
     state = web(request)
     model, n = state.layer_number(layer, _model(state, model))
     rows, summary = _layer_rows(state, model, n)
-    return JSONResponse({"model": model, "layer": n, "cached": summary is not None, "rows": rows})
+    return FastJSON({"model": model, "layer": n, "cached": summary is not None, "rows": rows})
 
 
 class TriageRequest(BaseModel):
@@ -228,7 +228,7 @@ def api_neuron(request: Request, neuron: str, model: str | None = None):
     out = examples.model_dump(mode="json")
     out["explanations"] = [e.model_dump(mode="json") for e in state.store.get(model, nid)]
     out["history"] = [e.model_dump(mode="json") for e in state.store.history(model, nid)]
-    return JSONResponse(out)
+    return FastJSON(out)
 
 
 class ProbeRequest(BaseModel):
@@ -256,7 +256,7 @@ async def api_probe(request: Request, body: ProbeRequest):
         raise BadRequest(f"this server runs {state.model}, not {body.model}")
     _, nid = await run_in_threadpool(state.neuron, body.neuron)
     result = await _model_work(lambda: state.worker.probe(nid, body.texts))
-    return await run_in_threadpool(lambda: JSONResponse(result.model_dump(mode="json")))  # off the event loop
+    return await run_in_threadpool(lambda: FastJSON(result.model_dump(mode="json")))  # off the event loop
 
 
 @router.post("/api/neurons/{neuron:path}/effects")
@@ -270,7 +270,7 @@ async def api_effects(request: Request, neuron: str):
 def api_search(request: Request, q: str = "", k: int = Query(10, ge=1, le=200), model: str = "", layer: str = "",
                min_score: str = "", confident: str = "", kind: str = "", dictionary: str = ""):
     hits = _search(web(request), q, model, layer, min_score, k, confident, kind, dictionary)
-    return JSONResponse([h.model_dump(mode="json") for h in hits])
+    return FastJSON([h.model_dump(mode="json") for h in hits])
 
 
 class ExplainRequest(BaseModel):

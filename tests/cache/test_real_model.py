@@ -56,6 +56,24 @@ def test_summaries_match_brute_force(real_cache, smol, fresh_settings):
         assert ex.max_activation == pytest.approx(float(wmax[:, n].max()), abs=1e-5)
         assert real_cache.max_activation(n) == ex.max_activation
         assert sum(ex.stats.histogram.counts) == real_cache.n_tokens
+        # quantile bins: the sampled windows ordered by their max in the full tensor (float16
+        # storage: ties within its precision may swap), each bin's low and high its first and last
+        sampled = [int(w) for w in a["q_win"][n] if w >= 0]
+        want = np.sort(wmax[sampled, n].numpy()).astype(float)
+        bins = real_cache.quantiles(n)
+        assert bins and sum(len(b.examples) for b in bins) <= len(sampled)
+        edges = np.array([(b.low, b.high) for b in bins]).ravel()
+        assert np.all(np.diff(edges) >= 0)
+        assert edges[0] == pytest.approx(want[0], abs=2e-3 * max(1.0, float(want[-1])))
+        assert edges[-1] == pytest.approx(want[-1], abs=2e-3 * max(1.0, float(want[-1])))
+        for b in bins:
+            for r in b.examples:
+                assert b.low <= r.max_activation <= b.high
+                assert r.max_activation == pytest.approx(max(r.activations[1:]), abs=1e-4)
+        # a page's limited reads decode a prefix of the full ones, nothing else
+        assert [b.examples for b in real_cache.quantiles(n, 2)] == [b.examples[:2] for b in bins]
+        assert [(b.low, b.high) for b in real_cache.quantiles(n, 2)] == [(b.low, b.high) for b in bins]
+        assert real_cache.random(n, 5) == real_cache.random(n)[:5]
 
 
 def test_show_on_real_model(real_cache, fresh_settings):
