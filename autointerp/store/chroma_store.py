@@ -21,7 +21,7 @@ from autointerp.errors import InputError
 from autointerp.records import Explanation, UnitId, UnitKind
 from autointerp.store import keys
 from autointerp.store.backend import LocalBackend, ServerBackend
-from autointerp.store.embedding import embed_texts
+from autointerp.store.embedding import embed_query, embed_texts
 from autointerp.store.ledger import Ledger
 
 _WRITE_BATCH = 1000
@@ -160,7 +160,7 @@ class Store:
             raise InputError("empty search query")
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
-        vec = embed_texts([query])
+        vec = embed_query(query)
         where = _where(model, layer, min_score, confident, kind, dictionary)
         include = ["metadatas", "distances"]
         with self._backend.op() as (current, _):

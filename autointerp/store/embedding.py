@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,56 @@ def embed_texts(texts: list[str]) -> np.ndarray:
 
     with _one_thread():
         return embed(texts)
+
+
+class QueryBatcher:
+    """Search queries embedded together: MiniLM encodes one batch at a time (its fast tokenizer fails
+    when two threads encode at once), so queries that arrive while one is embedded wait and are then
+    embedded in one forward by this thread (8 short queries: 4.3 ms each batched, 11.4 ms one at a
+    time). A query alone gets exactly its own vector; in a batch, bf16 kernels of another shape may
+    move a similarity by up to ~1e-3. Without it concurrent searches queued behind the lock one by
+    one: a web server's search p99 was 0.4-1.3 s under 32 clients."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def embed(self, query: str) -> np.ndarray:
+        """The unit-norm float32 [384] vector of one query."""
+        fut: Future = Future()
+        self._queue.put((query, fut))
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="autointerp-query-embed", daemon=True)
+                self._thread.start()
+        return fut.result()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            texts = list(dict.fromkeys(q for q, _ in batch))
+            try:
+                vecs = dict(zip(texts, embed_texts(texts)))
+            except BaseException as e:  # noqa: BLE001 - every waiting search gets the failure
+                for _, fut in batch:
+                    fut.set_exception(e)
+                continue
+            for q, fut in batch:
+                fut.set_result(vecs[q].copy())
+
+
+QUERIES = QueryBatcher()
+
+
+def embed_query(query: str) -> np.ndarray:
+    """[1, 384]: `query`'s vector, batched with any searches running at the same time."""
+    return QUERIES.embed(query)[None, :]
 
 
 @register_embedding_function
