@@ -1,8 +1,9 @@
 """Planted latents: the planted-neuron eval's ground truth as a dictionary, on the unmodified model.
 
 One latent per concept reads the same score z = w·x + b of the MLP input x (after the pre-MLP norm)
-as the planted neuron (`planting.fit_concepts`, the same fits), scaled as the neuron is: latent i is
-relu((8/z̄) z), so about 8 on a typical concept token and 0 wherever z < 0. It is written in
+as the planted neuron (`planting.fit_concepts`, the same fits), scaled as the neuron is at a typical
+concept token: latent i is relu((8/z̄) z), about 8 there and 0 wherever z < 0 (linear above 0, where
+the neuron's silu(αz)·βz grows as z²). It is written in
 SAELens's on-disk layout (cfg.json + sae_weights.safetensors, `standard` ReLU architecture) as a
 transcoder reading `blocks.L.ln2.hook_normalized` (our reader maps it to the MLP input) and writing
 `blocks.L.hook_mlp_out` with unit decoder rows w/|w|, then registered with `add_dictionary` under a
