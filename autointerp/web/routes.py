@@ -21,7 +21,14 @@ from autointerp.llm import check_llm
 from autointerp.present.best import best_per_neuron
 from autointerp.present.figures import max_plot_svg
 from autointerp.ranges import check_within, parse_indices
-from autointerp.records import DICTIONARY_NAME, Explanation, UnitId, UnitKind
+from autointerp.records import (
+    DICTIONARY_NAME,
+    RARE_WINDOWS,
+    DictionaryInfo,
+    Explanation,
+    UnitId,
+    UnitKind,
+)
 from autointerp.web import views
 from autointerp.web.pages import FastJSON, render
 from autointerp.web.runs import Busy
@@ -50,19 +57,19 @@ def index(request: Request):
     return render(request, "index.html", title="autointerp", models=state.overview(), count=state.store.count())
 
 
-def _layer_rows(state: WebState, model: str, layer: int) -> tuple[list[dict], views.LayerSummary | None]:
-    records = state.store.list(model=model, layer=layer)
+def _unit_rows(records: list[Explanation], summary: views.LayerSummary | None, triaged: dict[int, dict],
+               name: Callable[[int], str]) -> list[dict]:
+    """One row per unit of a source (a layer's neurons, a dictionary's latents): its cache figures
+    where cached, else the units the store explains; `name` gives each unit's id."""
     best = best_per_neuron(records)
-    summary = state.summary(layer) if model == state.model else None
-    triaged = state.triage(layer) if model == state.model else {}
     indices = range(len(summary.maxes)) if summary is not None else sorted(best)
     layer_max = max(summary.maxes, default=0.0) if summary is not None else 0.0
     rows = []
     for i in indices:
         rec, n = best.get(i, (None, 0))
         t = triaged.get(i)
-        rows.append({
-            "index": i, "neuron": f"L{layer}.N{i}",
+        row = {
+            "index": i, "neuron": name(i),
             "max": summary.maxes[i] if summary else None,
             "normalised": (summary.maxes[i] / layer_max if layer_max > 0 else 0.0) if summary else None,
             "tokens": summary.top_tokens[i] if summary else (
@@ -71,8 +78,28 @@ def _layer_rows(state: WebState, model: str, layer: int) -> tuple[list[dict], vi
             "explanation": rec.text if rec else None, "score": rec.score if rec else None,
             "explainer": rec.explainer if rec else None, "method": rec.method if rec else None,
             "n_explanations": n, "confident": rec.confident if rec else None,
-        })
-    return rows, summary
+        }
+        if summary is not None and summary.firing is not None:
+            f = summary.firing[i]
+            row.update(frequency=f.frequency, tokens_firing=f.tokens_firing, windows_firing=f.windows_firing,
+                       activity=f.activity)
+        rows.append(row)
+    return rows
+
+
+def _layer_rows(state: WebState, model: str, layer: int) -> tuple[list[dict], views.LayerSummary | None]:
+    records = state.store.list(model=model, layer=layer, kind="neuron")
+    summary = state.summary(layer) if model == state.model else None
+    triaged = state.triage(layer) if model == state.model else {}
+    return _unit_rows(records, summary, triaged, lambda i: f"L{layer}.N{i}"), summary
+
+
+def _dictionary_rows(state: WebState, name: str) -> tuple[DictionaryInfo, list[dict], views.LayerSummary | None]:
+    """The served model's dictionary `name`: its latents' rows, as the layer's neurons' (never built here)."""
+    info, source = state.dictionary(name)
+    records = state.store.list(model=state.model, layer=info.layer, dictionary=name)
+    summary = state.summary(source)
+    return info, _unit_rows(records, summary, {}, lambda i: f"{info.source_id}/{i}"), summary
 
 
 @router.get("/layers/{layer}")
@@ -92,6 +119,18 @@ def layer_page(request: Request, layer: str, model: str | None = None):
                   plot=plot, triaged=any(r["relatedness"] is not None for r in rows),
                   explained=sum(1 for r in rows if r["explanation"]), cached=summary is not None,
                   model_q="" if model == state.model else f"?model={model}")
+
+
+@router.get("/dictionaries/{name}")
+def dictionary_page(request: Request, name: str):
+    state = web(request)
+    info, rows, summary = _dictionary_rows(state, name)
+    plot = max_plot_svg(summary.maxes, {r["index"] for r in rows if r["explanation"]}) if summary else ""
+    activity = Counter(r["activity"] for r in rows if "activity" in r)
+    return render(request, "dictionary.html", title=f"{state.model} {name}", model=state.model, info=info,
+                  sparsity=views.DictionaryEntry(info).sparsity, rows=rows, plot=plot, cached=summary is not None,
+                  note=None if summary is not None else state.no_dictionary_cache(name),
+                  explained=sum(1 for r in rows if r["explanation"]), activity=activity, rare_windows=RARE_WINDOWS)
 
 
 def _explanation_views(state: WebState, model: str, nid: UnitId) -> tuple[list[dict], list[Explanation]]:
@@ -192,7 +231,8 @@ def api_models(request: Request):
     out = []
     for m in web(request).overview():
         out.append({"model": m.name, "served": m.served,
-                    "layers": [vars(li) for li in m.sorted_layers]})
+                    "layers": [vars(li) for li in m.sorted_layers],
+                    "dictionaries": [d.as_json() for d in m.dictionaries]})
     return out
 
 
@@ -202,6 +242,14 @@ def api_layer(request: Request, layer: str, model: str | None = None):
     model, n = state.layer_number(layer, _model(state, model))
     rows, summary = _layer_rows(state, model, n)
     return FastJSON({"model": model, "layer": n, "cached": summary is not None, "rows": rows})
+
+
+@router.get("/api/dictionaries/{name}")
+def api_dictionary(request: Request, name: str):
+    state = web(request)
+    info, rows, summary = _dictionary_rows(state, name)
+    return FastJSON({"model": state.model, "dictionary": info.model_dump(mode="json"), "cached": summary is not None,
+                     "rows": rows})
 
 
 class TriageRequest(BaseModel):

@@ -15,7 +15,8 @@ from autointerp.config import Settings
 from autointerp.errors import AutointerpError, CacheError, InputError
 from autointerp.fileio import atomic_write_text
 from autointerp.llm import LLM, make_llm
-from autointerp.records import Explanation, UnitId
+from autointerp.records import DICTIONARY_NAME, DictionaryInfo, Explanation, UnitId
+from autointerp.targets import UnitSource
 from autointerp.tools.effects import effects as neuron_effects
 from autointerp.tools.triage import triage as layer_triage
 from autointerp.web import views
@@ -47,7 +48,7 @@ class WebState:
         self.runs = Runs(views.event_view)
         self._lock = threading.Lock()
         self._llm_lock = threading.Lock()  # loading the local LLM takes seconds: not under _lock
-        self._summaries: dict[int, tuple[str, views.LayerSummary]] = {}
+        self._summaries: dict[str, tuple[str, views.LayerSummary]] = {}  # source id -> (checkpoint, summary)
         self._overview: tuple[float, list[views.ModelInfo]] | None = None
         self._effects: dict[str, Future] = {}
         self.worker = ModelWorker(wb)  # every probe and effects request runs on its thread
@@ -103,7 +104,23 @@ class WebState:
         if nid is not None and nid.dictionary is None and not 0 <= nid.index < d_mlp:
             raise NotFound(f"neuron {nid} is out of range for {model}: neurons are 0..{d_mlp - 1} per layer")
 
-    def cache(self, layer: int | UnitId):
+    def dictionary(self, name: str) -> tuple[DictionaryInfo, UnitSource]:
+        """A dictionary registered for the served model and its source (opened once, kept by the
+        target); NotFound, naming the input, for a malformed or unregistered name."""
+        from autointerp.dictionaries import list_dictionaries
+
+        if not DICTIONARY_NAME.match(name):
+            raise NotFound(f"malformed dictionary name {name!r}: lowercase letters, digits and dashes, e.g. res4k")
+        info = next((i for i in list_dictionaries(self.settings.layout, self.model) if i.name == name), None)
+        if info is None:
+            raise NotFound(f"no dictionary named {name!r} is registered for {self.model}: add one with "
+                           f"`autointerp sae add PATH --name {name}`")
+        try:
+            return info, self.wb.target.units(UnitId(layer=info.layer, index=0, dictionary=name))
+        except InputError as e:
+            raise NotFound(str(e)) from None
+
+    def cache(self, layer: int | UnitId | UnitSource):
         """The served model's cache of a layer's neurons (or of a unit's source), never built here
         (that takes minutes): None when missing."""
         try:
@@ -121,17 +138,23 @@ class WebState:
         return (f"layer {layer} of {self.model} has no complete cache: run `autointerp cache --layers {layer}` "
                 f"(then reload)")
 
-    def summary(self, layer: int) -> views.LayerSummary | None:
-        cache = self.cache(layer)
+    def no_dictionary_cache(self, name: str) -> str:
+        return (f"the dictionary {name} of {self.model} has no complete cache: run "
+                f"`autointerp cache --dictionary {name}` (then reload)")
+
+    def summary(self, source: int | UnitSource) -> views.LayerSummary | None:
+        """The figures of every unit of a layer (a number) or a unit source, kept per cache checkpoint."""
+        cache = self.cache(source)
         if cache is None:
             return None
+        key = cache.source.id
         with self._lock:
-            found = self._summaries.get(layer)
+            found = self._summaries.get(key)
             if found is not None and found[0] == cache.manifest.checkpoint:
                 return found[1]
         summary = views.layer_summary(cache)
         with self._lock:
-            self._summaries[layer] = (cache.manifest.checkpoint, summary)
+            self._summaries[key] = (cache.manifest.checkpoint, summary)
         return summary
 
     # ---- the store ----

@@ -20,7 +20,13 @@ from autointerp.agent import transcript as tr
 from autointerp.cache.store import read_manifest
 from autointerp.config import Settings
 from autointerp.present.scores import value_text
-from autointerp.records import CacheManifest, Explanation, UnitId
+from autointerp.records import (
+    CacheManifest,
+    DictionaryInfo,
+    Explanation,
+    Firing,
+    UnitId,
+)
 
 # ---- transcripts ----
 
@@ -80,10 +86,33 @@ class LayerInfo:
 
 
 @dataclass
+class DictionaryEntry:
+    """A registered dictionary of the served model as the index lists it: what `sae list` shows, whether
+    its cache is complete, and how many of its latents the store explains."""
+
+    info: DictionaryInfo
+    cached: bool = False
+    corpus: str = ""
+    explained: int = 0  # latents with at least one current explanation
+    confident: int = 0  # explained latents with at least one current explanation marked confident
+
+    @property
+    def sparsity(self) -> str:
+        """`k 32`, `θ 0.12` or `relu`: the same words as `sae list`."""
+        i = self.info
+        return f"k {i.k}" if i.k is not None else f"θ {i.threshold:.3g}" if i.threshold is not None else "relu"
+
+    def as_json(self) -> dict:
+        return {**self.info.model_dump(mode="json"), "cached": self.cached, "corpus": self.corpus,
+                "explained": self.explained, "confident": self.confident}
+
+
+@dataclass
 class ModelInfo:
     name: str
     served: bool
     layers: dict[int, LayerInfo] = field(default_factory=dict)
+    dictionaries: list[DictionaryEntry] = field(default_factory=list)  # the served model's only
 
     def layer(self, n: int) -> LayerInfo:
         return self.layers.setdefault(n, LayerInfo(n))
@@ -93,32 +122,66 @@ class ModelInfo:
         return [self.layers[k] for k in sorted(self.layers)]
 
 
-def cache_manifests(settings: Settings) -> list[CacheManifest]:
-    """Every complete layer cache of the served cache seed under the data dir (read from the
-    manifests; nothing is loaded)."""
+def cache_manifests(settings: Settings, dictionaries: bool = False) -> list[CacheManifest]:
+    """Every complete layer cache (or, with `dictionaries`, every dictionary cache) of the served cache
+    seed under the data dir (read from the manifests; nothing is loaded)."""
     found = []
     for manifest in settings.layout.cache_manifests():
         m = read_manifest(manifest.parent)
-        if m is not None and m.status == "complete" and m.seed == settings.cache_seed and m.dictionary is None:
+        if (m is not None and m.status == "complete" and m.seed == settings.cache_seed
+                and (m.dictionary is not None) == dictionaries):
             found.append(m)
     return found
 
 
+def _corpus_line(m: CacheManifest) -> str:
+    return f"{m.corpus}: {m.n_windows_target:,} windows of {m.window} tokens"
+
+
+def dictionary_entries(settings: Settings, records: list[Explanation], model: str) -> list[DictionaryEntry]:
+    """The dictionaries registered for `model`, each with its cache (from the manifests) and the
+    latents its current explanations cover."""
+    from autointerp.dictionaries import list_dictionaries
+
+    entries = {i.name: DictionaryEntry(i) for i in list_dictionaries(settings.layout, model)}
+    for m in cache_manifests(settings, dictionaries=True):
+        e = entries.get(m.dictionary or "") if m.model == model else None
+        if e is not None and m.layer == e.info.layer and m.d_mlp == e.info.n_latents:
+            e.cached = True
+            e.corpus = "; ".join(filter(None, [e.corpus, _corpus_line(m)]))
+    explained: dict[str, set[str]] = {}
+    confident: dict[str, set[str]] = {}
+    for r in records:
+        nid = UnitId.parse(r.neuron)
+        e = entries.get(nid.dictionary or "") if r.model == model else None
+        if e is not None and nid.layer == e.info.layer:
+            explained.setdefault(e.info.name, set()).add(r.neuron)
+            if r.confident:
+                confident.setdefault(e.info.name, set()).add(r.neuron)
+    for name, e in entries.items():
+        e.explained, e.confident = len(explained.get(name, ())), len(confident.get(name, ()))
+    return list(entries.values())
+
+
 def overview(settings: Settings, records: list[Explanation], served: str) -> list[ModelInfo]:
     """Models with caches or stored explanations; per layer, neurons cached, explained, confident
-    (the neurons' caches: a dictionary's cache is not a layer's)."""
+    (the neurons' caches and records: a dictionary's latents are counted with their dictionary, which
+    the served model lists)."""
     models: dict[str, ModelInfo] = {served: ModelInfo(served, True)}
     for m in cache_manifests(settings):
         info = models.setdefault(m.model, ModelInfo(m.model, m.model == served))
         layer = info.layer(m.layer)
         layer.cached = max(layer.cached, m.d_mlp)
-        layer.corpora.append(f"{m.corpus}: {m.n_windows_target:,} windows of {m.window} tokens")
+        layer.corpora.append(_corpus_line(m))
     explained: dict[tuple[str, int], set[str]] = {}
     confident: dict[tuple[str, int], set[str]] = {}
     for r in records:
         nid = UnitId.parse(r.neuron)
         key = (r.model, nid.layer)
-        models.setdefault(r.model, ModelInfo(r.model, r.model == served)).layer(nid.layer).records += 1
+        info = models.setdefault(r.model, ModelInfo(r.model, r.model == served))
+        if nid.dictionary is not None:
+            continue
+        info.layer(nid.layer).records += 1
         explained.setdefault(key, set()).add(r.neuron)
         if r.confident:
             confident.setdefault(key, set()).add(r.neuron)
@@ -126,22 +189,26 @@ def overview(settings: Settings, records: list[Explanation], served: str) -> lis
         info = models[model].layer(layer)
         info.explained = len(neurons)
         info.confident = len(confident.get((model, layer), ()))
+    models[served].dictionaries = dictionary_entries(settings, records, served)
     return sorted(models.values(), key=lambda m: (not m.served, m.name))
 
 
-# ---- one layer ----
+# ---- one unit source: a layer's neurons or a dictionary's latents ----
 
 
 @dataclass
 class LayerSummary:
-    """Figures of every neuron of a cached layer, computed from the cache arrays in one pass."""
+    """Figures of every unit of a cached source (a layer's neurons, a dictionary's latents), computed
+    from the cache arrays in one pass; `firing` for latents only (a neuron is never dead or rare)."""
 
     maxes: list[float]
     top_tokens: list[list[str]]
+    firing: list[Firing] | None = None
 
 
 def layer_summary(cache, examples: int = 20, tokens: int = 5) -> LayerSummary:
-    """Per neuron: the largest window max and the first distinct max tokens of its top windows."""
+    """Per unit: the largest window max and the first distinct max tokens of its top windows; per
+    latent also how often it fires (`LayerCache.firing`: the one dead / rare / live rule)."""
     a = cache.arrays
     keys, wins = np.asarray(a["top_keys"]), np.asarray(a["top_win"])
     valid = wins >= 0
@@ -160,4 +227,5 @@ def layer_summary(cache, examples: int = 20, tokens: int = 5) -> LayerSummary:
     for n in range(ids.shape[0]):
         row = [decoded[int(i)] for i, ok in zip(ids[n], picked_wins[n] >= 0) if ok]
         top_tokens.append([t for t, _ in Counter(row).most_common(tokens)])
-    return LayerSummary(maxes=[round(float(m), 5) for m in maxes], top_tokens=top_tokens)
+    firing = [cache.firing(n) for n in range(ids.shape[0])] if cache.source.dictionary is not None else None
+    return LayerSummary(maxes=[round(float(m), 5) for m in maxes], top_tokens=top_tokens, firing=firing)
