@@ -81,6 +81,11 @@ class Served:
     settings: Settings
 
 
+def no_traceback(text: str) -> None:
+    """An error page or reply gives its reason, never a Python traceback."""
+    assert "Traceback" not in text and 'File "' not in text
+
+
 def free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

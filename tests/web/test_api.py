@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 
 from autointerp.records import NeuronExamples
-from tests.web.conftest import CONFIDENT, EVIL, SEEDED
+from tests.web.conftest import CONFIDENT, EVIL, SEEDED, no_traceback
 
 MODEL = "smollm2-135m"
 
@@ -22,10 +22,6 @@ MODEL = "smollm2-135m"
 def http(server):
     with httpx.Client(base_url=server.url, timeout=120) as c:
         yield c
-
-
-def no_traceback(text: str) -> None:
-    assert "Traceback" not in text and 'File "' not in text
 
 
 def test_index_lists_models_layers_and_counts(http):

@@ -15,7 +15,7 @@ from markupsafe import escape
 from autointerp.records import RARE_WINDOWS, UnitId
 from tests.conftest import linked_home
 from tests.dictionaries.test_dictionaries import saelens_folder, sparsify_folder
-from tests.web.conftest import EVIL, explanation, serving
+from tests.web.conftest import EVIL, explanation, no_traceback, serving
 
 MODEL = "tiny-random"
 N_LATENTS = 64
@@ -58,10 +58,6 @@ def served(home, tmp_path_factory):
 def http(served):
     with httpx.Client(base_url=served.url, timeout=120) as c:
         yield c
-
-
-def no_traceback(text: str) -> None:
-    assert "Traceback" not in text and 'File "' not in text
 
 
 def expected_firing(cache) -> list[dict]:
