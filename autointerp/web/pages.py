@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 
 class FastJSON(JSONResponse):
-    """JSONResponse's bytes for finite values, encoded by orjson: a neuron's JSON took 30 ms of
-    json.dumps under the GIL that every page shares. A non-finite number becomes null, not a 500."""
+    """JSONResponse's JSON (read back equal; floats may be spelled differently), encoded by orjson: a
+    neuron's JSON took 30 ms of json.dumps under the lock every request shares. A non-finite number
+    becomes null, not a 500."""
 
     def render(self, content: object) -> bytes:
         return orjson.dumps(content)

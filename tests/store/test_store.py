@@ -182,8 +182,9 @@ def test_searches_at_the_same_time_are_embedded_together_and_answer_as_alone(sto
     from autointerp.store import embedding
 
     store.add_many(varied())
-    queries = ["neurons about legal text", "baking bread in the kitchen", "numbers", "a much longer query about "
-               "the months of the year, dates and calendars in news text", "code", "French words", "x"] * 3
+    long = "a much longer query about the months of the year, dates and calendars in news text"
+    queries = ["neurons about legal text", "baking bread in the kitchen", "numbers", long, "code", "French words",
+               "x"] * 3
     for q in set(queries):  # one query alone: exactly MiniLM's own vector
         assert np.array_equal(embedding.embed_query(q)[0], embedding.embed_texts([q])[0])
     alone = {q: {h.id: h.similarity for h in store.search(q, k=4)} for q in set(queries)}
