@@ -30,6 +30,14 @@ from autointerp.records import (
 from autointerp.targets import Target, UnitSource
 
 
+@lru_cache(maxsize=1)
+def rounded_f16() -> np.ndarray:
+    """round(v, 5) of every float16 value, indexed by its bits: the cache stores activations as
+    float16, and Python's correctly rounded round() of each one was half the cost of a unit's examples."""
+    values = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float64).tolist()
+    return np.array([round(v, 5) if math.isfinite(v) else v for v in values], dtype=np.float64)
+
+
 class LayerCache:
     """A verified, complete cache of one unit source (arrays memory-mapped): a layer's neurons or a
     dictionary's latents at a layer."""
@@ -47,12 +55,14 @@ class LayerCache:
 
     def record(self, window: int, acts: np.ndarray, max_activation: float | None = None) -> ActivationRecord:
         ids = np.asarray(self.plan.windows.tokens[window]).tolist()
-        acts = np.asarray(acts, dtype=np.float32)
+        raw = np.asarray(acts)
+        acts = raw.astype(np.float32)
         idx = self.start + int(np.argmax(acts[self.start:]))
         tokens = [self._decode(i) for i in ids]
         return ActivationRecord(
             window=window, tokens=tokens, token_ids=ids,
-            activations=[round(a, 5) for a in acts.astype(np.float64).tolist()],
+            activations=rounded_f16()[raw.view(np.uint16)].tolist() if raw.dtype == np.float16 else
+            [round(a, 5) for a in acts.astype(np.float64).tolist()],
             max_index=idx, max_token=tokens[idx],
             max_activation=float(acts[idx]) if max_activation is None else max_activation,
             has_bos=bool(self.start),
