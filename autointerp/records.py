@@ -131,6 +131,13 @@ class DictionaryInfo(BaseModel):
     def source_id(self) -> str:
         return f"{self.layer}-{self.name}"
 
+    @property
+    def sparsity(self) -> str:
+        """`k 32`, `θ 0.12` or `relu`: how the dictionary keeps latents sparse, as `sae list` and the
+        web app show it."""
+        return f"k {self.k}" if self.k is not None else f"θ {self.threshold:.3g}" if self.threshold is not None \
+            else "relu"
+
 
 class TrainSpec(BaseModel):
     """What `autointerp sae train` trains; a checkpoint resumes only under the same spec."""

@@ -59,8 +59,7 @@ def list_(model: ModelOpt = None, json_: JsonListOpt = False) -> None:
     table = Table("name", "layout", "site", "layer", "hook", "latents", "k / threshold", "fvu", "l0", "dead")
     fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
     for i in found:
-        sparsity = f"k {i.k}" if i.k is not None else f"θ {i.threshold:.3g}" if i.threshold is not None else "relu"
-        table.add_row(lit(i.name), i.layout, i.site, str(i.layer), lit(i.hook), f"{i.n_latents:,}", sparsity,
+        table.add_row(lit(i.name), i.layout, i.site, str(i.layer), lit(i.hook), f"{i.n_latents:,}", i.sparsity,
                       fmt(i.fvu, ".3f"), fmt(i.l0, ".1f"), fmt(i.dead_fraction, ".1%"))
     out.print(table)
 

@@ -128,7 +128,7 @@ def dictionary_page(request: Request, name: str):
     plot = max_plot_svg(summary.maxes, {r["index"] for r in rows if r["explanation"]}) if summary else ""
     activity = Counter(r["activity"] for r in rows if "activity" in r)
     return render(request, "dictionary.html", title=f"{state.model} {name}", model=state.model, info=info,
-                  sparsity=views.DictionaryEntry(info).sparsity, rows=rows, plot=plot, cached=summary is not None,
+                  rows=rows, plot=plot, cached=summary is not None,
                   note=None if summary is not None else state.no_dictionary_cache(name),
                   explained=sum(1 for r in rows if r["explanation"]), activity=activity, rare_windows=RARE_WINDOWS)
 

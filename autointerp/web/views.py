@@ -96,12 +96,6 @@ class DictionaryEntry:
     explained: int = 0  # latents with at least one current explanation
     confident: int = 0  # explained latents with at least one current explanation marked confident
 
-    @property
-    def sparsity(self) -> str:
-        """`k 32`, `θ 0.12` or `relu`: the same words as `sae list`."""
-        i = self.info
-        return f"k {i.k}" if i.k is not None else f"θ {i.threshold:.3g}" if i.threshold is not None else "relu"
-
     def as_json(self) -> dict:
         return {**self.info.model_dump(mode="json"), "cached": self.cached, "corpus": self.corpus,
                 "explained": self.explained, "confident": self.confident}
