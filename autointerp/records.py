@@ -328,7 +328,7 @@ class CacheManifest(BaseModel):
     files: dict[str, str] = Field(description="file name -> sha256")
 
 
-SimulatorName = Literal["embedding", "lexical", "llm", "llm-logprob"]
+SimulatorName = Literal["embedding", "embedding-v1", "lexical", "llm", "llm-logprob"]
 # The built-in scorers (`score --method`); a Score's method may also name one a user registered.
 ScoreMethod = Literal["simulation", "detection", "fuzzing", "counterfactual"]
 # What a simulation is correlated with: "raw" activations, negatives included (OpenAI's

@@ -39,7 +39,8 @@ def gather(session: Session, transcript: Transcript) -> None:
     agent_tools.record_silent(session)
     words = {w.lower() for w, _ in top_words(session.findings)}
     on_words = [i for i, p in enumerate(session.findings.peaks) if p.word.lower() in words][:CONTEXT_EXAMPLES]
-    runs = [("substitute", {}, lambda: agent_tools.run_substitute(session))]
+    runs = [("substitute", {}, lambda: agent_tools.run_substitute(session)),
+            ("contrast", {}, lambda: agent_tools.run_senses(session))]
     runs += [("context", {"example": i}, lambda i=i: agent_tools.run_context(session, i, counterexample=True))
              for i in on_words]
     runs.append(("effects", {}, lambda: agent_tools.run_effects(session)))

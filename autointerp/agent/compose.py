@@ -14,6 +14,10 @@ Rules (each candidate records the rule that made it):
   silent is not the trigger alone; the phrases it fired in (the word before it, then the word)
   become a candidate ("it will", "They will" when "an act of will" is silent), scored on
   validation with those silent windows too;
+- sense: a peak word that fires in some of its corpus occurrences and not in others, where the words
+  before it separate the two (contrast evidence: smoothed log-odds, then edits that insert or delete
+  a separating word and move the activation as predicted) -> "the word X in contexts with A, B
+  (not C)", which the simulator reads as a condition (scoring/conditions.py);
 - output (in explain.py): what the neuron promotes, when DLA and ablation agree.
 The LLM names and proposes; every candidate is scored on the validation windows and the best wins."""
 
@@ -24,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from autointerp.agent.findings import PUNCT, Findings, Piece
+from autointerp.tools.contrast import WordContrast
 
 CATEGORY_KEEP = 0.5  # similar words keep at least this share of the activation on average: a category
 CATEGORY_CLEAR = 2 / 3  # ... and at least this share: clearly one
@@ -38,8 +43,9 @@ STRONG_DRIVER = 0.5  # a condition from one example alone needs a word that cost
 # then a composed candidate, then a written one, then the bare token list, then the shorter text.
 # 0.02 is well inside the spread of a 12-window validation score.
 TIE = 0.02
-COMPOSED = ("words", "exact", "category", "context", "contrast", "heuristic")
-CONDITIONS = ("context", "contrast")
+COMPOSED = ("words", "exact", "category", "context", "contrast", "sense", "heuristic")
+CONDITIONS = ("context", "contrast", "sense")
+SENSE_WORDS = 3  # separating context words named for the firing side (the silent side: one fewer)
 PLACEHOLDER = re.compile(r"\[\[|\]\]|\[[^\[\]]{0,24}\]|<[A-Za-z_ ]{1,24}>|\$\{?[A-Za-z_]\w*", re.I)
 
 
@@ -173,6 +179,36 @@ def contrast_phrases(f: Findings) -> list[str]:
     return [spelling[k] for k, _ in counts.most_common(MAX_ITEMS)]
 
 
+def supported(c: WordContrast) -> bool:
+    """The separation survives intervention: some edit moved the activation the way the log-odds
+    predict (a firing-side word inserted raised it, deleted lowered it; a silent-side word the reverse)
+    and carried at least one context across the firing threshold."""
+    fire, silent = {w.word for w in c.fire_after}, {w.word for w in c.silent_after}
+    for e in c.edits:
+        up = (e.kind == "insert") == (e.word in fire)
+        if e.word in fire | silent and e.flipped and (e.after > e.before if up else e.after < e.before):
+            return True
+    return False
+
+
+def senses(f: Findings) -> list[Draft]:
+    """One candidate per peak word whose corpus contexts separate firing from silent, and whose
+    edits support it: 'the word "will" in contexts with "it", "they" (not "free")', or only what
+    silences it: 'the word "left" (not in contexts with "from", "the")'."""
+    out = []
+    for c in f.senses:
+        if c.firing < 2 or c.silent < 2 or not (c.fire_after or c.silent_after) or not supported(c):
+            continue
+        pos = [w.word for w in c.fire_after[:SENSE_WORDS]]
+        neg = [w.word for w in c.silent_after[:SENSE_WORDS - (1 if pos else 0)]]
+        if pos:
+            text = f'the word "{c.word}" in contexts with {_quoted(pos)}' + (f" (not {_quoted(neg)})" if neg else "")
+        else:
+            text = f'the word "{c.word}" (not in contexts with {_quoted(neg)})'
+        out.append(Draft(text, [c.word], "sense"))
+    return out
+
+
 def compose(f: Findings, name: str | None = None) -> list[Draft]:
     """Every candidate the rules make from the findings; `name` (the LLM's category name) is used
     only when substitution shows a category."""
@@ -195,7 +231,7 @@ def compose(f: Findings, name: str | None = None) -> list[Draft]:
         drafts.append(Draft(f'{subj} after "{cond}"', triggers, "context"))
     if len(seen := contrast_phrases(f)) >= 2:
         drafts.append(Draft(f"the phrases {_quoted(seen)}", seen, "contrast"))
-    return drafts
+    return drafts + senses(f)
 
 
 def placeholder(text: str) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from autointerp.records import ActivationRecord
+from autointerp.tools.contrast import WordContrast
 from autointerp.tools.words import span_of, word_spans
 
 Piece = Literal["whole", "first", "middle", "last"]
@@ -102,6 +103,7 @@ class Findings:
     contexts: list[ContextEdit] = field(default_factory=list)
     probes: list[ProbeRun] = field(default_factory=list)
     output: list[str] = field(default_factory=list)  # tokens DLA and ablation agree the neuron promotes
+    senses: list[WordContrast] = field(default_factory=list)  # a peak word's firing vs silent corpus contexts
 
     def vocabulary(self) -> set[str]:
         """Every token and word the evidence names (lower case): what a grounded explanation mentions."""
@@ -109,6 +111,7 @@ class Findings:
         words |= {s.word for s in self.swaps} | {w for s in self.swaps for w in s.kept}
         words |= {d.word for c in self.contexts for d in c.drivers} | set(self.output)
         words |= {p.token.strip() for p in self.probes if p.activation >= 5}
+        words |= {c.word for s in self.senses for c in s.fire_after + s.silent_after}
         return {w.lower() for w in words if w and any(ch.isalnum() for ch in w)}
 
 

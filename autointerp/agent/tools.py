@@ -8,7 +8,7 @@ from typing import Literal
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-from autointerp.agent.compose import peer_share, top_words
+from autointerp.agent.compose import CONTRAST_SHARE, peer_share, top_words
 from autointerp.agent.findings import (
     DRIVER,
     SILENT,
@@ -24,6 +24,7 @@ from autointerp.agent.findings import (
 from autointerp.agent.session import Session, ToolError
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord
+from autointerp.tools import contrast as contrast_mod
 from autointerp.tools import effects as effects_mod
 from autointerp.tools import probe as probe_mod
 from autointerp.tools import substitute as substitute_mod
@@ -110,6 +111,30 @@ def record_silent(session: Session) -> None:
             break
 
 
+SENSE_PEAK_WORDS = 2  # peak words whose corpus contexts are contrasted: the commonest, and the next if it holds
+# CONTRAST_SHARE of the peaks
+
+
+
+
+def run_senses(session: Session) -> str:
+    """Contrast evidence for the commonest peak words: their other corpus
+    occurrences (none in a validation or test window), where the neuron fires and where it stays
+    silent, the preceding words that separate the two, and edits that test them."""
+    f = session.findings
+    held = [w for w, _ in top_words(f)]
+    counts = {w: sum(p.word.lower() == w.lower() for p in f.peaks) for w in held}
+    words = held[:1] + [w for w in held[1:SENSE_PEAK_WORDS] if counts[w] >= CONTRAST_SHARE * len(f.peaks)]
+    if not words:
+        return "no whole peak word: nothing to contrast"
+    res = contrast_mod.contrast(session.wb, session.neuron, words=words,
+                                windows={r.window for r in session.validation + session.test})
+    session.detail = res.model_dump(mode="json")
+    f.senses = [c for c in res.words if c.occurrences]
+    session.evidence.context += [c.summary() for c in f.senses]
+    return "\n".join(c.summary() for c in res.words)
+
+
 def _pairs(items: tuple[tuple[str, float], ...]) -> str:
     """Substitutes and their activations, as the model and the evidence read them: "cat 7.5, cow 6.0"."""
     return ", ".join(f"{w} {a}" for w, a in items)
@@ -193,6 +218,7 @@ def findings_table(session: Session) -> str:
         lines.append("silent on: " + ", ".join(f'"{s.phrase}"' for s in f.silent[:4]))
     lines += [f"context {c.peak!r}: " + (", ".join(f"{d.word!r} -{d.importance:.0%}" for d in c.drivers) or "none")
               for c in f.contexts[:3]]
+    lines += [f"corpus contexts: {c.summary()}" for c in f.senses if c.fire_after or c.silent_after]
     if f.output:
         lines.append("promotes (DLA and ablation agree): " + ", ".join(repr(t) for t in f.output[:3]))
     return "\n".join(lines)

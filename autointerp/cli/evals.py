@@ -24,7 +24,8 @@ from autointerp.cli.options import (
 from autointerp.cli.output import err, note, out
 from autointerp.errors import InputError
 
-EvalSimulatorOpt = Annotated[EvalSimulator, typer.Option("--simulator", help="embedding (offline) or llm "
+EvalSimulatorOpt = Annotated[EvalSimulator, typer.Option("--simulator", help="embedding (offline), "
+                                                         "embedding-v1 (offline, as before it read conditions) or llm "
                                                          "(the --llm model simulates)")]
 EvalTokensOpt = Annotated[Optional[int], typer.Option("--tokens", "-t", help="token budget for caches that must be "
                                                       "built (default AUTOINTERP_TOKENS); complete caches are reused")]
@@ -33,8 +34,9 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", help="result folder (de
 EvalJsonOpt = Annotated[bool, typer.Option("--json", help="print the result as one JSON object instead of the table")]
 
 LlmSimulatorOpt = Annotated[LlmSimulator, typer.Option(
-    "--llm-simulator", help="also score the same windows with llm-logprob | llm | none; auto = llm-logprob "
-    "when the LLM is local (exact and cheap), none for an API (it bills per call)")]
+    "--llm-simulator", help="also score the same windows with llm-logprob | llm | embedding-v1 (the offline "
+    "simulator before it read conditions) | none; auto = llm-logprob when the LLM is local (exact and cheap), none "
+    "for an API (it bills per call)")]
 DictionaryOpt = Annotated[Optional[str], typer.Option("--dictionary", "-d", help="sample the live latents of this "
                                                       "registered dictionary instead of neurons (--layers is then "
                                                       "its layer)")]

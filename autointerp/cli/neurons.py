@@ -1,4 +1,4 @@
-"""`autointerp cache | show | probe | synonyms | substitute | context | effects | triage`: the cache and the
+"""`autointerp cache | show | probe | synonyms | substitute | context | contrast | effects | triage`: the cache and the
 neuron experiment toolbox, each a thin layer over one library function."""
 
 from __future__ import annotations
@@ -210,6 +210,51 @@ def context(
     out.print(table)
 
 
+def contrast(
+    neuron: NeuronArg,
+    words: Annotated[Optional[str], typer.Option("--words", help="comma-separated peak words (default: the unit's "
+                                                 "commonest whole peak words, at most 3)")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="corpus occurrences per word")] = 128,
+    model: ModelOpt = None,
+    corpus: CorpusOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Contrast evidence: the words before a peak word where the unit fires vs where it stays silent,
+    each tested by inserting and deleting it."""
+    precheck(model, neuron_id(neuron))
+    at_least(n, 1, "--n")
+    picked = None if words is None else [w.strip() for w in words.split(",") if w.strip()]
+    if picked is not None and not picked:
+        raise InputError(f"--words names no word to contrast for {neuron}")
+    from rich.table import Table
+
+    from autointerp.tools.contrast import contrast as run
+
+    res = run(workbench(model, corpus), neuron, picked, n)
+    if json_:
+        return emit_json(res)
+    for w in res.words:
+        if not (w.fire_after or w.silent_after):
+            out.print(w.summary(), markup=False, highlight=False, soft_wrap=True)
+            continue
+        table = Table(title=lit(f"{res.unit} on {w.word!r}: {w.firing} firing, {w.silent} silent of "
+                                f"{w.occurrences} (max {res.max_activation:.3f})"))
+        for col in ("side", "word", "log-odds", "z", "firing", "silent"):
+            table.add_column(col)
+        for side, found in (("fire after", w.fire_after), ("silent after", w.silent_after)):
+            for c in found:
+                table.add_row(side, lit(c.word), f"{c.log_odds:+.3f}", f"{c.z:+.2f}", str(c.firing), str(c.silent))
+        out.print(table)
+        if w.edits:
+            edits = Table(title=lit(f"edits on {w.word!r}"))
+            for col in ("edit", "word", "contexts", "before", "after", "flipped"):
+                edits.add_column(col)
+            for e in w.edits:
+                edits.add_row(e.kind, lit(e.word), str(e.n), f"{e.before:.3f}", f"{e.after:.3f}", str(e.flipped))
+            out.print(edits)
+        out.print(w.summary(), markup=False, highlight=False, soft_wrap=True)
+
+
 def effects(
     neuron: NeuronArg,
     k: Annotated[int, typer.Option("-k", help="tokens per list")] = 20,
@@ -319,5 +364,5 @@ def _announce_build(wb, layer: int) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (cache, show, probe, synonyms, substitute, context, effects, triage):
+    for command in (cache, show, probe, synonyms, substitute, context, contrast, effects, triage):
         app.command()(command)

@@ -33,9 +33,9 @@ Method = _choices("Method", records.ScoreMethod)
 Rule = _choices("Rule", records.ScoreRule)
 Split = _choices("Split", records.SplitKind)
 Simulator = _choices("Simulator", records.SimulatorName)
-EvalSimulator = _choices("EvalSimulator", records.SimulatorName, ("embedding", "llm"))
+EvalSimulator = _choices("EvalSimulator", records.SimulatorName, ("embedding", "embedding-v1", "llm"))
 # `eval real --llm-simulator`: a second simulator on the same windows, `auto` or `none`.
-LlmSimulator = _choices("LlmSimulator", None, ("auto", "llm-logprob", "llm", "none"))
+LlmSimulator = _choices("LlmSimulator", None, ("auto", "llm-logprob", "llm", "embedding-v1", "none"))
 ExportFormat = _choices("ExportFormat", records.ExportFormat)
 Kind = _choices("Kind", records.UnitKind)
 
@@ -99,8 +99,9 @@ MaxStepsOpt = Annotated[int, typer.Option("--max-steps", help="agent steps at mo
 OneShotOpt = Annotated[bool, typer.Option("--one-shot", help="OpenAI-style baseline: top examples once, no tools")]
 HeuristicOpt = Annotated[bool, typer.Option("--heuristic", help="the seed paper's top-unique-tokens explanation, "
                                             "no LLM")]
-SimulatorOpt = Annotated[Simulator, typer.Option("--simulator", help="embedding (offline default), lexical, llm, "
-                                                 "llm-logprob")]
+SimulatorOpt = Annotated[Simulator, typer.Option("--simulator", help="embedding (offline default; reads the context "
+                                                 "a condition names), embedding-v1 (the same without conditions), "
+                                                 "lexical, llm, llm-logprob")]
 HtmlOpt = Annotated[Optional[Path], typer.Option("--html", help="write a self-contained HTML page")]
 ExplainersOpt = Annotated[str, typer.Option("--explainers", callback=_check_explainers,
                                             help="comma-separated subset of the explainers: heuristic, one-shot, "

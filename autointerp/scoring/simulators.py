@@ -10,6 +10,7 @@ import numpy as np
 from autointerp.embeddings import embed, embed_cached
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord, SimulatorName
+from autointerp.scoring.conditions import Condition, condition
 from autointerp.scoring.llm_simulators import LLMSimulator, LogprobSimulator
 from autointerp.tools.words import span_of, word_spans
 
@@ -46,11 +47,22 @@ VIEWS = (2, 1, 0)  # each token seen as its word with 2, 1 and 0 words before it
 class EmbeddingSimulator:
     """Offline, no LLM. Each token (as its word, and as its word with the two words before it: a
     causal neuron sees only the left) is compared by MiniLM cosine with the explanation and with
-    each item it lists; the best match above the average match predicts the activation."""
+    each item it lists; the best match above the average match predicts the activation. An
+    explanation that states a condition (`conditions.py`) is matched by its head, and each matching
+    token is weighed by how its preceding words (CONTEXT_WORDS) read against the condition."""
 
     name: ClassVar[SimulatorName] = "embedding"
 
+    def __init__(self, contexts: bool = True) -> None:
+        self.contexts = contexts  # False: the simulator as it was before conditions were read
+
     def predict(self, explanation: str, triggers: list[str], records: list[ActivationRecord]) -> list[list[float]]:
+        cond = condition(explanation, triggers) if self.contexts else None
+        preds = self._words(cond.head if cond else explanation, triggers, records)
+        return _gated(preds, cond, records) if cond else preds
+
+    @staticmethod
+    def _words(explanation: str, triggers: list[str], records: list[ActivationRecord]) -> list[list[float]]:
         views = [list(zip(*(_contexts(r, words_before=k) for k in VIEWS))) for r in records]
         unique = sorted({t for v in views for triple in v for t in triple if t})
         index = {c: i for i, c in enumerate(unique)}
@@ -61,6 +73,55 @@ class EmbeddingSimulator:
         floor = float(np.mean([v for r in raw for v in r if v is not None]))
         top = max([v for r in raw for v in r if v is not None] + [floor + 1e-6])
         return [[0.0 if v is None else 10.0 * max(0.0, (v - floor) / (top - floor)) for v in r] for r in raw]
+
+
+class EmbeddingV1Simulator(EmbeddingSimulator):
+    """The embedding simulator as it was before it read conditions: evals report both, so a gain
+    that comes only from the new simulator shows."""
+
+    name: ClassVar[SimulatorName] = "embedding-v1"
+
+    def __init__(self) -> None:
+        super().__init__(contexts=False)
+
+
+CONTEXT_WORDS = 12  # preceding words read against a condition: a sentence or so
+MATCHED = 0.5  # a token matches the head at half the best word prediction or more
+GATE_FLOOR = 0.1  # a matched token in the wrong context keeps this share of its prediction
+LEXICAL = 0.1  # a listed condition word among the preceding words adds this to the context match
+
+
+def _before(rec: ActivationRecord, i: int, n: int = CONTEXT_WORDS) -> str:
+    """The n words before the word holding token i (the word itself left out: the head matches it)."""
+    spans = word_spans(rec.tokens, int(rec.has_bos))
+    w = span_of(spans, i)
+    return "".join(rec.tokens[spans[max(0, w - n)][0]: spans[w][0]]).strip()
+
+
+def _gated(preds: list[list[float]], cond: Condition, records: list[ActivationRecord]) -> list[list[float]]:
+    """Weigh each matched token by its context's match with the condition, scaled between the
+    matched tokens' 10th and 90th percentiles; unmatched tokens get the mean weight (their order
+    among themselves is kept, and a condition counts only where the token also matches)."""
+    top = max((v for p in preds for v in p), default=0.0)
+    where = [(r, i) for r, p in enumerate(preds) for i, v in enumerate(p) if top > 0 and v >= MATCHED * top]
+    if len(where) < 2:
+        return preds
+    ctx = [_before(records[r], i) for r, i in where]
+    vecs = embed_cached(ctx)
+    score = vecs @ embed([cond.when])[0] if cond.when else np.zeros(len(ctx), dtype=np.float32)
+    if cond.unless:
+        score = score - vecs @ embed([cond.unless])[0]
+    pos, neg = set(cond.when_items), set(cond.unless_items)
+    for k, text in enumerate(ctx):
+        seen = {w.strip(".,;:!?\"'()").lower() for w in text.split()}
+        score[k] += LEXICAL * (len(seen & pos) - len(seen & neg))
+    lo, hi = np.percentile(score, 10), np.percentile(score, 90)
+    gate = np.clip((score - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.ones_like(score)
+    weight = GATE_FLOOR + (1 - GATE_FLOOR) * gate
+    out = [[v * float(weight.mean()) for v in p] for p in preds]
+    for (r, i), w in zip(where, weight):
+        out[r][i] = preds[r][i] * float(w)
+    return out
 
 
 def _norm(s: str) -> str:
@@ -95,7 +156,8 @@ class LexicalSimulator:
         return out
 
 
-OFFLINE: dict[str, type] = {"embedding": EmbeddingSimulator, "lexical": LexicalSimulator}
+OFFLINE: dict[str, type] = {"embedding": EmbeddingSimulator, "embedding-v1": EmbeddingV1Simulator,
+                             "lexical": LexicalSimulator}
 ASKS_LLM: dict[str, type] = {"llm": LLMSimulator, "llm-logprob": LogprobSimulator}
 
 
@@ -105,11 +167,11 @@ def needs_llm(name: str) -> bool:
 
 
 def get_simulator(name: str, llm=None) -> Simulator:
-    """`embedding` and `lexical` need nothing; `llm` and `llm-logprob` need an LLM."""
+    """`embedding`, `embedding-v1` and `lexical` need nothing; `llm` and `llm-logprob` need an LLM."""
     if name in OFFLINE:
         return OFFLINE[name]()
     if name in ASKS_LLM:
         if llm is None:
             raise InputError(f"simulator {name!r} needs an LLM (local, openai:..., openai-compatible:...)")
         return ASKS_LLM[name](llm)
-    raise InputError(f"unknown simulator {name!r}: choose from embedding, lexical, llm, llm-logprob")
+    raise InputError(f"unknown simulator {name!r}: choose from embedding, embedding-v1, lexical, llm, llm-logprob")

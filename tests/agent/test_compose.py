@@ -18,6 +18,8 @@ from autointerp.agent.compose import (
 from autointerp.agent.findings import ContextEdit, Driver, Findings, PeakWord, Silent, Swap, left_words, whole_word
 from autointerp.agent.session import Candidate
 from autointerp.records import ActivationRecord
+from autointerp.scoring.conditions import Condition, condition
+from autointerp.tools.contrast import ContextWord, ContrastEdit, WordContrast
 
 
 def record(tokens: list[str], peak: int) -> ActivationRecord:
@@ -266,3 +268,64 @@ def test_a_clear_category_in_the_tie_still_wins_over_the_best_token_list():
     assert choose([listed, named], f) is named, "similar words keep 9 in 10 of the activation: a clear category"
     doubtful = [Swap(m, 9.0, (("March", 5.0), ("April", 5.0)), ()) for m in months]  # 56% kept: a category, in doubt
     assert choose([listed, named], Findings(peaks=f.peaks, swaps=doubtful)) is listed
+
+
+def _sense(edits: list[ContrastEdit], firing: int = 17, silent: int = 23) -> WordContrast:
+    """party (politics), as the contrast tool found it on the planted neuron: fires after
+    "democratic", "republican"; silent after "birthday"."""
+    return WordContrast(word="party", occurrences=48, firing=firing, silent=silent,
+                        fire_after=[ContextWord(word="democratic", log_odds=2.1, z=3.0, firing=9, silent=0),
+                                    ContextWord(word="republican", log_odds=1.8, z=2.5, firing=6, silent=0)],
+                        silent_after=[ContextWord(word="birthday", log_odds=-1.5, z=-2.2, firing=0, silent=5)],
+                        edits=edits)
+
+
+RAISED = ContrastEdit(word="democratic", kind="insert", n=8, before=0.2, after=4.1, flipped=6)
+
+
+def test_contrasted_contexts_that_edits_support_make_a_sense_candidate():
+    """The corpus contexts separate firing from silent and inserting the firing-side word raises
+    the activation: 'the word X in contexts with A, B (not C)', which the simulator reads as a
+    condition on the word."""
+    [draft] = [d for d in compose(Findings(peaks=peaks((" party", "party", "whole")), senses=[_sense([RAISED])]))
+               if d.rule == "sense"]
+    assert draft.text == 'the word "party" in contexts with "democratic", "republican" (not "birthday")'
+    assert draft.triggers == ["party"]
+    assert condition(draft.text, draft.triggers) == Condition(
+        'the word "party"', '"democratic", "republican"', '"birthday"')
+
+
+@pytest.mark.parametrize("edits, why", [
+    ([], "no edit tested the separation"),
+    ([RAISED.model_copy(update={"after": 0.1})], "the insertion lowered it"),
+    ([RAISED.model_copy(update={"flipped": 0})], "no context crossed the threshold"),
+    ([ContrastEdit(word="democratic", kind="delete", n=5, before=5.0, after=6.0, flipped=1)], "deleting it raised it"),
+    ([ContrastEdit(word="birthday", kind="insert", n=5, before=5.0, after=6.0, flipped=1)],
+     "a silent-side word inserted into firing contexts raised it"),
+])
+def test_a_separation_the_edits_do_not_support_makes_no_sense_candidate(edits, why):
+    f = Findings(peaks=peaks((" party", "party", "whole")), senses=[_sense(edits)])
+    assert "sense" not in {d.rule for d in compose(f)}, why
+
+
+def test_a_word_that_always_or_never_fires_makes_no_sense_candidate():
+    for firing, silent in ((40, 0), (0, 40), (1, 40)):
+        f = Findings(peaks=peaks((" party", "party", "whole")), senses=[_sense([RAISED], firing, silent)])
+        assert "sense" not in {d.rule for d in compose(f)}, (firing, silent)
+
+
+def test_a_supported_silent_side_edit_counts():
+    """Inserting "birthday" before "party" where it fired silences it: that supports the sense too."""
+    silenced = ContrastEdit(word="birthday", kind="insert", n=8, before=6.0, after=0.3, flipped=7)
+    f = Findings(peaks=peaks((" party", "party", "whole")), senses=[_sense([silenced])])
+    assert "sense" in {d.rule for d in compose(f)}
+
+
+def test_a_supported_silent_side_alone_makes_a_not_candidate():
+    """left (departed): silent after "from" ("from the left"), no firing-side word passes."""
+    c = WordContrast(word="left", occurrences=128, firing=56, silent=38, fire_after=[],
+                     silent_after=[ContextWord(word="from", log_odds=-1.2, z=-2.4, firing=1, silent=9)],
+                     edits=[ContrastEdit(word="from", kind="insert", n=8, before=2.78, after=0.0, flipped=8)])
+    [draft] = [d for d in compose(Findings(peaks=peaks((" left", "left", "whole")), senses=[c])) if d.rule == "sense"]
+    assert draft.text == 'the word "left" (not in contexts with "from")'
+    assert condition(draft.text, draft.triggers) == Condition('the word "left"', "", '"from"')
