@@ -278,7 +278,7 @@ def contrast(wb: Workbench, unit: UnitId | str, words: list[str] | None = None, 
     if words is None:
         found = peak_words([r for r in cache.top(unit.index) if r.window not in skip])
     else:
-        found = {w.strip(): {w.strip()} for w in words if w.strip()}
+        found = {w: {w, w.lower(), w[:1].upper() + w[1:]} for w in (x.strip() for x in words) if w}
     if not found:
         raise InputError(f"{unit} has no whole peak words to contrast" if words is None else
                          f"no words given to contrast for {unit}")

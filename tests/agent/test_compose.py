@@ -322,10 +322,25 @@ def test_a_supported_silent_side_edit_counts():
 
 
 def test_a_supported_silent_side_alone_makes_a_not_candidate():
-    """left (departed): silent after "from" ("from the left"), no firing-side word passes."""
+    """left (departed): silent after "turn" ("turn left"), no firing-side word passes."""
     c = WordContrast(word="left", occurrences=128, firing=56, silent=38, fire_after=[],
-                     silent_after=[ContextWord(word="from", log_odds=-1.2, z=-2.4, firing=1, silent=9)],
-                     edits=[ContrastEdit(word="from", kind="insert", n=8, before=2.78, after=0.0, flipped=8)])
+                     silent_after=[ContextWord(word="turn", log_odds=-1.2, z=-2.4, firing=1, silent=9)],
+                     edits=[ContrastEdit(word="turn", kind="insert", n=8, before=2.78, after=0.0, flipped=8)])
     [draft] = [d for d in compose(Findings(peaks=peaks((" left", "left", "whole")), senses=[c])) if d.rule == "sense"]
-    assert draft.text == 'the word "left" (not in contexts with "from")'
-    assert condition(draft.text, draft.triggers) == Condition('the word "left"', "", '"from"')
+    assert draft.text == 'the word "left" (not in contexts with "turn")'
+    assert condition(draft.text, draft.triggers) == Condition('the word "left"', "", '"turn"')
+
+
+def test_function_words_make_no_sense_candidate():
+    """capital: fires after "the", silent after "a" ("a capital letter"): a grammatical use the
+    phrase rules name; as a condition it names no sense. A supported edit of a function word does
+    not stand in for the content words named."""
+    c = WordContrast(word="capital", occurrences=104, firing=56, silent=30,
+                     fire_after=[ContextWord(word="the", log_odds=1.0, z=3.1, firing=40, silent=5)],
+                     silent_after=[ContextWord(word="a", log_odds=-1.5, z=-3.3, firing=2, silent=20)],
+                     edits=[ContrastEdit(word="a", kind="insert", n=8, before=13.6, after=0.03, flipped=8)])
+    assert "sense" not in {d.rule for d in compose(Findings(peaks=peaks((" capital", "capital", "whole")), senses=[c]))}
+    mixed = c.model_copy(update={"fire_after": [*c.fire_after, ContextWord(word="state", log_odds=0.9, z=2.1,
+                                                                           firing=6, silent=0)]})
+    f = Findings(peaks=peaks((" capital", "capital", "whole")), senses=[mixed])
+    assert "sense" not in {d.rule for d in compose(f)}, "only the function word's edit was supported"
