@@ -5,13 +5,11 @@ evidence as lines."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from autointerp.records import ActivationRecord
 from autointerp.tools.contrast import WordContrast
-from autointerp.tools.words import span_of, word_spans
+from autointerp.tools.words import Piece, span_of, whole_word, word_spans
 
-Piece = Literal["whole", "first", "middle", "last"]
 # A context word drives the neuron when deleting it costs at least this share of the peak activation.
 DRIVER = 0.3
 SILENT = 0.05  # a peak word where the activation stays under this share of the neuron's max is silent
@@ -116,26 +114,6 @@ class Findings:
 
 
 PUNCT = "\"'`()[]{},.;:!?"
-
-
-def _wordish(t: str) -> bool:
-    return t.strip().isalnum()
-
-
-def whole_word(rec: ActivationRecord, index: int | None = None) -> tuple[str, Piece]:
-    """The word around token `index` (default: the peak): neighbouring alphanumeric pieces joined
-    while no space separates them, and which piece of it the token is."""
-    toks, i, start = rec.tokens, rec.max_index if index is None else index, int(rec.has_bos)
-    if not _wordish(toks[i]):
-        return toks[i].strip(), "whole"
-    a, b = i, i + 1
-    while a > start and not toks[a][:1].isspace() and _wordish(toks[a - 1]) and not toks[a - 1][-1:].isspace():
-        a -= 1
-    while b < len(toks) and not toks[b][:1].isspace() and _wordish(toks[b]) and not toks[b - 1][-1:].isspace():
-        b += 1
-    word = "".join(toks[a:b]).strip()
-    piece: Piece = "whole" if b - a == 1 else "first" if i == a else "last" if i == b - 1 else "middle"
-    return word, piece
 
 
 def left_words(rec: ActivationRecord, index: int | None = None, n: int = LEFT) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord, UnitId
 from autointerp.tools.probe import run_ids
-from autointerp.tools.words import word_spans
+from autointerp.tools.words import whole_word, word_spans
 from autointerp.workbench import Workbench
 
 FIRE = 0.3  # an occurrence fires at >= this share of the unit's max activation
@@ -134,24 +134,14 @@ def clean(word: str) -> str:
 
 
 def peak_words(records: list[ActivationRecord], n: int = MAX_WORDS) -> dict[str, set[str]]:
-    """The unit's most frequent whole peak words (case folded; sub-word pieces joined while no space
-    separates them, as the agent's findings' `whole_word` does; not imported: the agent imports the
-    toolbox), each with the spellings seen, commonest first."""
-    def wordish(t: str) -> bool:
-        return t.strip().isalnum()
-
+    """The unit's most frequent whole peak words (case folded; sub-word pieces joined as the agent's
+    findings join them), each with the spellings seen, commonest first."""
     counts: Counter[str] = Counter()
     spellings: dict[str, Counter[str]] = {}
     for rec in records:
-        toks, i, start = rec.tokens, rec.max_index, int(rec.has_bos)
-        if not wordish(toks[i]):
+        if not rec.tokens[rec.max_index].strip().isalnum():
             continue
-        a, b = i, i + 1
-        while a > start and not toks[a][:1].isspace() and wordish(toks[a - 1]) and not toks[a - 1][-1:].isspace():
-            a -= 1
-        while b < len(toks) and not toks[b][:1].isspace() and wordish(toks[b]) and not toks[b - 1][-1:].isspace():
-            b += 1
-        word = "".join(toks[a:b]).strip()
+        word, _ = whole_word(rec)
         counts[word.lower()] += 1
         spellings.setdefault(word.lower(), Counter())[word] += 1
     return {spellings[k].most_common(1)[0][0]: set(spellings[k]) for k, _ in counts.most_common(n)}

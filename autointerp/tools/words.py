@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from autointerp.records import ActivationRecord
+
+Piece = Literal["whole", "first", "middle", "last"]
+
 
 def word_spans(tokens: list[str], start: int = 0) -> list[tuple[int, int]]:
     """[(first, end)] token ranges of the words in tokens[start:] (end exclusive)."""
@@ -35,3 +42,23 @@ def alpha_run(tokens: list[str], index: int, start: int = 0) -> tuple[int, int]:
     while b < len(tokens) and not tokens[b][:1].isspace() and _letters(tokens[b]) and _letters(tokens[b - 1]):
         b += 1
     return a, b
+
+
+def _wordish(t: str) -> bool:
+    return t.strip().isalnum()
+
+
+def whole_word(rec: ActivationRecord, index: int | None = None) -> tuple[str, Piece]:
+    """The word around token `index` (default: the peak): neighbouring alphanumeric pieces joined
+    while no space separates them, and which piece of it the token is."""
+    toks, i, start = rec.tokens, rec.max_index if index is None else index, int(rec.has_bos)
+    if not _wordish(toks[i]):
+        return toks[i].strip(), "whole"
+    a, b = i, i + 1
+    while a > start and not toks[a][:1].isspace() and _wordish(toks[a - 1]) and not toks[a - 1][-1:].isspace():
+        a -= 1
+    while b < len(toks) and not toks[b][:1].isspace() and _wordish(toks[b]) and not toks[b - 1][-1:].isspace():
+        b += 1
+    word = "".join(toks[a:b]).strip()
+    piece: Piece = "whole" if b - a == 1 else "first" if i == a else "last" if i == b - 1 else "middle"
+    return word, piece

@@ -64,7 +64,7 @@ def _context_ids(real_wb, occ):
 
 @pytest.mark.integration
 def test_contrast_on_a_real_neuron_measures_what_it_reports(real_wb):
-    res = contrast(real_wb, UNIT, words=[WORD, "Qzxvbwq"], n=48)
+    res = contrast(real_wb, UNIT, words=[WORD, "Qzxvbwq"])
     peak = real_wb.layer(3).max_activation(445)
     assert res.unit == UNIT and res.max_activation == pytest.approx(peak)
     wc, missing = res.words
