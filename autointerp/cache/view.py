@@ -29,6 +29,8 @@ from autointerp.records import (
 )
 from autointerp.targets import Target, UnitSource
 
+WINDOWS_KEPT = 8192  # decoded windows kept per open cache (about 10 MB at 64 tokens)
+
 
 @lru_cache(maxsize=1)
 def rounded_f16() -> np.ndarray:
@@ -48,19 +50,25 @@ class LayerCache:
         self.arrays = store.load_arrays(p.directory(source), manifest)
         self.start = int(p.windows.has_bos)
         self._decode = lru_cache(maxsize=None)(lambda i: self.target.tokenizer.decode([i]))
+        # A window's ids and token strings, shared by every unit that shows it (the random windows are
+        # the same for all): decoded once, not once per unit and request.
+        self._window = lru_cache(maxsize=WINDOWS_KEPT)(self._read_window)
+
+    def _read_window(self, window: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        ids = tuple(np.asarray(self.plan.windows.tokens[window]).tolist())
+        return ids, tuple(self._decode(i) for i in ids)
 
     @property
     def n_tokens(self) -> int:
         return int(self.arrays["counters"][1])
 
     def record(self, window: int, acts: np.ndarray, max_activation: float | None = None) -> ActivationRecord:
-        ids = np.asarray(self.plan.windows.tokens[window]).tolist()
+        ids, tokens = self._window(window)
         raw = np.asarray(acts)
         acts = raw.astype(np.float32)
         idx = self.start + int(np.argmax(acts[self.start:]))
-        tokens = [self._decode(i) for i in ids]
         return ActivationRecord(
-            window=window, tokens=tokens, token_ids=ids,
+            window=window, tokens=list(tokens), token_ids=list(ids),
             activations=rounded_f16()[raw.view(np.uint16)].tolist() if raw.dtype == np.float16 else
             [round(a, 5) for a in acts.astype(np.float64).tolist()],
             max_index=idx, max_token=tokens[idx],

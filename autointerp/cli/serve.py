@@ -40,6 +40,9 @@ def serve(
 ) -> None:
     """Browse, search, probe and explain neurons in a local web app (model loaded once, nothing fetched)."""
     _check_port(host, port)  # before anything heavy loads
+    from autointerp.web.memory import limit_arenas
+
+    limit_arenas()
     import torch
     import uvicorn
 
