@@ -115,8 +115,6 @@ SENSE_PEAK_WORDS = 2  # peak words whose corpus contexts are contrasted: the com
 # CONTRAST_SHARE of the peaks
 
 
-
-
 def run_senses(session: Session) -> str:
     """Contrast evidence for the commonest peak words: their other corpus
     occurrences (none in a validation or test window), where the neuron fires and where it stays

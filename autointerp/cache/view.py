@@ -49,14 +49,14 @@ class LayerCache:
         self.target: Target = p.target
         self.arrays = store.load_arrays(p.directory(source), manifest)
         self.start = int(p.windows.has_bos)
-        self._decode = lru_cache(maxsize=None)(lambda i: self.target.tokenizer.decode([i]))
+        self.decode = lru_cache(maxsize=None)(lambda i: self.target.tokenizer.decode([i]))  # one token id
         # A window's ids and token strings, shared by every unit that shows it (the random windows are
         # the same for all): decoded once, not once per unit and request.
         self._window = lru_cache(maxsize=WINDOWS_KEPT)(self._read_window)
 
     def _read_window(self, window: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
         ids = tuple(np.asarray(self.plan.windows.tokens[window]).tolist())
-        return ids, tuple(self._decode(i) for i in ids)
+        return ids, tuple(self.decode(i) for i in ids)
 
     @property
     def n_tokens(self) -> int:

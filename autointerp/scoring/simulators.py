@@ -91,9 +91,9 @@ GATE_FLOOR = 0.1  # a matched token in the wrong context keeps this share of its
 LEXICAL = 0.1  # a listed condition word among the preceding words adds this to the context match
 
 
-def _before(rec: ActivationRecord, i: int, n: int = CONTEXT_WORDS) -> str:
-    """The n words before the word holding token i (the word itself left out: the head matches it)."""
-    spans = word_spans(rec.tokens, int(rec.has_bos))
+def _before(rec: ActivationRecord, spans: list[tuple[int, int]], i: int, n: int = CONTEXT_WORDS) -> str:
+    """The n words before the word holding token i (the word itself left out: the head matches it);
+    `spans` are the record's word spans."""
     w = span_of(spans, i)
     return "".join(rec.tokens[spans[max(0, w - n)][0]: spans[w][0]]).strip()
 
@@ -106,7 +106,8 @@ def _gated(preds: list[list[float]], cond: Condition, records: list[ActivationRe
     where = [(r, i) for r, p in enumerate(preds) for i, v in enumerate(p) if top > 0 and v >= MATCHED * top]
     if len(where) < 2:
         return preds
-    ctx = [_before(records[r], i) for r, i in where]
+    spans = {r: word_spans(records[r].tokens, int(records[r].has_bos)) for r, _ in where}  # once per record
+    ctx = [_before(records[r], spans[r], i) for r, i in where]
     vecs = embed_cached(ctx)
     score = vecs @ embed([cond.when])[0] if cond.when else np.zeros(len(ctx), dtype=np.float32)
     if cond.unless:

@@ -5,7 +5,6 @@ unit fires with those where it stays silent, find the preceding words that separ
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections import Counter
@@ -274,7 +273,7 @@ def contrast(wb: Workbench, unit: UnitId | str, words: list[str] | None = None, 
                          f"no words given to contrast for {unit}")
     tokens = cache.plan.windows.tokens
     start = int(cache.plan.windows.has_bos)
-    decode = functools.lru_cache(maxsize=None)(lambda i: wb.target.tokenizer.decode([i]))
+    decode = cache.decode  # the open cache's, kept across calls
     results = []
     for word, spellings in found.items():
         hits = [h for h in _find(wb, tokens, spellings, start, decode) if h[0] not in skip]
