@@ -61,6 +61,65 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     return vecs.float().numpy()
 
 
+@lru_cache(maxsize=1)
+def _traced():
+    """(tokenizer, TorchScript graph, max tokens) of the bundled MiniLM, the graph its transformer,
+    pooling and normalisation. A traced forward runs in C++ and takes the GIL once, where the eager
+    one takes it back between each of its ~230 operations: with another thread busy in Python (a web
+    server rendering pages) each may wait a switch interval (benchmarks/query_embed.py). Traced on a padded pair, so the padding mask is
+    part of the graph (traced on unpadded text, transformers would bake in its "no padding: no mask"
+    branch). The weights are the eager model's own; its tokenizer is a separate instance, since a
+    fast tokenizer fails when two threads use it at once and `embed` holds the model's for a batch."""
+    import warnings
+
+    import torch
+    from transformers import AutoTokenizer
+
+    model = _model()
+    bert, pool, norm = model[0].auto_model, model[1], model[2]
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids, types, mask):
+            hidden = self.bert(input_ids=ids, token_type_ids=types, attention_mask=mask).last_hidden_state
+            # sentence-transformers' own mean pooling and normalisation, traced with the rest
+            return norm(pool({"token_embeddings": hidden, "attention_mask": mask}))["sentence_embedding"]
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
+    example = _tokenize(tokenizer, ["a b c d e f", "x"], model.max_seq_length)
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # trace's deprecation notice and transformers' shape-to-bool notes
+        graph = torch.jit.trace(Hidden().eval(), tuple(example.values()), check_trace=False)
+    return tokenizer, graph, model.max_seq_length
+
+
+def _tokenize(tokenizer, texts: list[str], max_length: int) -> dict:
+    """As sentence-transformers tokenizes for MiniLM: padded to the longest, cut at `max_length`."""
+    enc = tokenizer(texts, padding=True, truncation="longest_first", max_length=max_length, return_tensors="pt")
+    return {"ids": enc["input_ids"], "types": enc["token_type_ids"], "mask": enc["attention_mask"]}
+
+
+_TRACED_LOCK = threading.Lock()
+
+
+def embed_traced(texts: list[str]) -> np.ndarray:
+    """`embed` through the traced model (`_traced`), for latency in a busy process: search queries in
+    `autointerp serve`. The same weights, pooling and normalisation; a vector may differ from `embed`'s
+    in the last bfloat16 bit (at most ~1e-3 per component, measured)."""
+    import torch
+
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    tokenizer, graph, max_length = _traced()
+    with _TRACED_LOCK:
+        enc = _tokenize(tokenizer, texts, max_length)
+    with torch.inference_mode():
+        return graph(*enc.values()).float().numpy()
+
+
 CACHE_SIZE = 60_000  # texts remembered by `embed_cached` (about 90 MB of vectors)
 _CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
 _CACHE_LOCK = threading.Lock()

@@ -40,12 +40,22 @@ def embed_texts(texts: list[str]) -> np.ndarray:
         return embed(texts)
 
 
+def embed_queries(texts: list[str]) -> np.ndarray:
+    """Search queries: `embed_texts` through the traced MiniLM, which needs the GIL once per forward
+    rather than once per operation, so a query is not held up by a server's other threads."""
+    from autointerp.embeddings import embed_traced
+
+    with _one_thread():
+        return embed_traced(texts)
+
+
 class QueryBatcher:
     """Search queries embedded together: MiniLM encodes one batch at a time (its fast tokenizer fails
     when two threads encode at once), so queries that arrive while one is embedded wait and are then
     embedded in one forward by this thread (8 short queries: 4.3 ms each batched, 11.4 ms one at a
-    time). A query alone gets exactly its own vector; in a batch, bf16 kernels of another shape may
-    move a similarity by up to ~1e-3. Without it concurrent searches queued behind the lock one by
+    time), through the traced MiniLM (`embed_queries`). A query's vector may differ from the same
+    text's stored one in the last bf16 bit, alone or in a batch: a similarity moves by ~1e-3 at most.
+    Without it concurrent searches queued behind the lock one by
     one: a web server's search p99 was 0.4-1.3 s under 32 clients."""
 
     def __init__(self) -> None:
@@ -73,7 +83,7 @@ class QueryBatcher:
                     break
             texts = list(dict.fromkeys(q for q, _ in batch))
             try:
-                vecs = dict(zip(texts, embed_texts(texts)))
+                vecs = dict(zip(texts, embed_queries(texts)))
             except BaseException as e:  # noqa: BLE001 - every waiting search gets the failure
                 for _, fut in batch:
                     fut.set_exception(e)
