@@ -539,6 +539,8 @@ class Explanation(RichHTML, BaseModel):
     explainer: str = Field(description="the explaining LLM, e.g. local or openai:gpt-4o-mini")
     prompt_version: str = Field(description="e.g. agent_v1; ids derive from it")
     steps: int = 0
+    stage: ExplainMethod | None = Field(default=None, description="a composite explainer's (the cascade's): the "
+                                        "explainer whose answer this is, e.g. heuristic or agent")
     confident: bool = Field(default=False, description="the chosen explanation's validation evidence clears the "
                             "calibrated floor; an unconfident record holds the best guess and says so")
     prompt_tokens: int = 0

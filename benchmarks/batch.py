@@ -14,7 +14,11 @@ stored agent explanation is the same text both ways (reuse must not change the o
 `prefix_speedup`, from the same runs: `llm_prefix_speedup`, the LLM's own seconds without reuse
 over with (reuse leaves the experiments and scoring as they are, so a whole neuron gains less
 than its LLM part), and `prefix_speedup_ceiling`, the no-reuse run's seconds over what they would
-be if every LLM call took no time at all (Amdahl's). Last line: one JSON object.
+be if every LLM call took no time at all (Amdahl's). The `cascade` explainer (heuristic first, the
+agent where the heuristic validates under `cascade.THRESHOLD`) then labels the same neurons one by
+one: `cascade.score_gap` is the agent's mean held-out score minus the cascade's, `time_share` its
+seconds over the agent's (with prefix reuse, as the cascade runs it), `agent_units` how many of the
+neurons it sent on to the agent. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=8)
     args = ap.parse_args()
 
+    from autointerp.agent.cascade import THRESHOLD
     from autointerp.batch import BatchOptions, ThreadExecutor, run_batch
     from autointerp.config import Settings, get_settings
     from autointerp.embeddings import clear_cache
@@ -53,15 +58,19 @@ def main() -> None:
         store = open_store(settings)
         texts: dict[str, list[str]] = {"agent_no_prefix": [], "agent": []}
         runs = {"one_shot": [("one-shot", wb, f"0:{args.n}")]}
-        runs["agent_no_prefix"], runs["agent"] = [], []
+        runs["agent_no_prefix"], runs["agent"], runs["cascade"] = [], [], []
         for i in range(args.n):
             runs["agent_no_prefix"].append(("agent", no_reuse, str(i)))
             runs["agent"].append(("agent", wb, str(i)))
+            runs["cascade"].append(("cascade", wb, str(i)))
+        scores: dict[str, list[float | None]] = {"agent": [], "cascade": []}
+        stages: dict[str, int] = {}
         totals = {key: {"seconds": 0.0, "done": 0, "failed": 0, "tokens": 0, "llm_seconds": 0.0} for key in runs}
         run_batch(BatchOptions(layers=[args.layer], neurons=str(args.n), method="agent", max_steps=args.max_steps,
                                redo=True), wb=wb, store=store, executor=ThreadExecutor(args.workers))  # warm-up
         pair = ("agent_no_prefix", "agent")
-        order = [("one_shot", 0)] + [(key, i) for i in range(args.n) for key in (pair if i % 2 else pair[::-1])]
+        order = [("one_shot", 0)] + [(key, i) for i in range(args.n) for key in (pair if i % 2 else pair[::-1])] \
+            + [("cascade", i) for i in range(args.n)]
         for key, i in order:
             method, bench, neurons = runs[key][i]
             opts = BatchOptions(layers=[args.layer], neurons=neurons, method=method, max_steps=args.max_steps,
@@ -70,6 +79,10 @@ def main() -> None:
             s = run_batch(opts, wb=bench, store=store, executor=ThreadExecutor(args.workers))
             if key in texts:
                 texts[key] += [r.text for r in store.get(wb.model, f"L{args.layer}.N{i}") if r.method == "agent"]
+            if key in scores:
+                scores[key] += [r.score for r in store.get(wb.model, f"L{args.layer}.N{i}") if r.method == method]
+            for stage, k in s.stages.items():
+                stages[stage] = stages.get(stage, 0) + k
             t = totals[key]
             t["seconds"] += s.seconds
             t["done"] += s.done
@@ -96,6 +109,16 @@ def main() -> None:
     same = sum(a == b for a, b in zip(texts["agent_no_prefix"], texts["agent"]))
     out["same_explanations"] = f"{same}/{min(len(texts['agent']), len(texts['agent_no_prefix']))}"
     out["layer_hours"] = round(d_mlp / rates["agent"], 1) if rates["agent"] else None  # the whole layer, one process
+    paired = [(a, c) for a, c in zip(scores["agent"], scores["cascade"]) if a is not None and c is not None]
+    gap = round(sum(a - c for a, c in paired) / len(paired), 4) if paired else None
+    share = round(totals["cascade"]["seconds"] / totals["agent"]["seconds"], 3) if totals["agent"]["seconds"] else None
+    out["cascade"] = {"threshold": THRESHOLD, "score_gap": gap, "time_share": share, "agent_units": stages.get("agent", 0),
+                      "heuristic_units": stages.get("heuristic", 0), "paired": len(paired),
+                      "agent_mean": round(sum(a for a, _ in paired) / len(paired), 4) if paired else None,
+                      "cascade_mean": round(sum(c for _, c in paired) / len(paired), 4) if paired else None}
+    print(f"cascade (threshold {THRESHOLD}): {stages.get('agent', 0)} of {args.n} neurons sent on to the agent; "
+          f"mean held-out {out['cascade']['cascade_mean']} against the agent's {out['cascade']['agent_mean']} "
+          f"(gap {gap}) in {share} of its time")
     print(json.dumps(out))
 
 

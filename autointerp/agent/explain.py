@@ -45,10 +45,10 @@ def explain(wb: Workbench, neuron: UnitId | str, llm: LLM | str | None = None, m
                             phase=first_phase(explainer),
                             explainer=llm_obj.name if llm_obj else None, simulator=simulator,
                             config=config.model_dump(), split=session.split.model_dump()))
-    steps, stop = 0, None
+    steps, stop, stage = 0, None, None
     try:
         proposal = explainer.explain(ExplainContext(session, llm_obj, transcript, config, store))
-        chosen, steps, stop = proposal.chosen, proposal.steps, proposal.stop
+        chosen, steps, stop, stage = proposal.chosen, proposal.steps, proposal.stop, proposal.stage
         text = proposal.text or chosen.text
         kind = proposal.kind or (session.kind if chosen is session.submitted else "input")
         sure = confident(chosen.validation)
@@ -64,7 +64,7 @@ def explain(wb: Workbench, neuron: UnitId | str, llm: LLM | str | None = None, m
         neuron=str(session.neuron), model=session.target.name, text=text if sure else hedged(text), kind=kind,
         triggers=chosen.triggers, evidence=session.evidence, scores=[score], method=explainer.name,
         explainer=llm_obj.name if llm_obj else "none", prompt_version=explainer.prompt_version, steps=steps,
-        confident=sure, prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens, cost_usd=cost,
+        stage=stage, confident=sure, prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens, cost_usd=cost,
         transcript=str(transcript.path))
     transcript.add(ev.Final(step=steps, stop=stop, validation=chosen.validation, source=chosen.source, confident=sure,
                             record=record.model_dump(mode="json")))

@@ -1,4 +1,4 @@
-"""The explainers, by name: the built-ins (heuristic, one-shot, agent, cheapest first), any a caller
+"""The explainers, by name: the built-ins (heuristic, one-shot, agent, cheapest first, then cascade), any a caller
 registers with `register_explainer`, and any an installed package declares under the entry point
 group `autointerp.explainers`. Every caller asks the registry (`get_explainer(name).needs_llm`,
 `.prompt_version`), never compares names; `autointerp.agent.explain.explain` runs any of them."""
@@ -9,6 +9,7 @@ import re
 
 from autointerp.agent.agentic import AgentExplainer
 from autointerp.agent.baselines import HeuristicExplainer, OneShotExplainer
+from autointerp.agent.cascade import CascadeExplainer
 from autointerp.agent.protocol import ExplainContext, ExplanationFailed, Explainer, Proposal
 from autointerp.errors import InputError
 from autointerp.plugins import Registry
@@ -61,7 +62,7 @@ def needs_llm(names: list[str] | tuple[str, ...]) -> bool:
     return any(get_explainer(n).needs_llm for n in names)
 
 
-for _builtin in (HeuristicExplainer, OneShotExplainer, AgentExplainer):
+for _builtin in (HeuristicExplainer, OneShotExplainer, AgentExplainer, CascadeExplainer):
     register_explainer(_builtin)
 
 __all__ = ["ExplainContext", "ExplanationFailed", "Explainer", "Proposal", "discover_explainers",

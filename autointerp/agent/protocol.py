@@ -35,13 +35,15 @@ class ExplainContext:
 class Proposal:
     """An explainer's answer: the chosen candidate (made by `session.validate`, so it carries its
     validation score) is what the held-out split scores. `text` and `kind`, when given, are what the
-    record says instead (the agent appends what the neuron promotes); `steps` and `stop` describe a loop."""
+    record says instead (the agent appends what the neuron promotes); `steps` and `stop` describe a loop;
+    `stage`: which of its explainers a composite one (the cascade) took this answer from."""
 
     chosen: Candidate
     steps: int = 0
     stop: StopReason | None = None
     text: str | None = None
     kind: ExplanationKind | None = None
+    stage: str | None = None
 
 
 @runtime_checkable

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ class Outcome:
     error: str | None = None
     llm_seconds: float = 0.0  # waiting on the LLM, of the neuron's wall time
     fatal: bool = False  # the store failed, not the unit: the batch stops, and the unit is not a failure
+    stage: str | None = None  # a composite explainer's stage that answered (the cascade: heuristic or agent)
+    seconds: float = 0.0  # the unit's wall time in its worker
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ def label(wb: Workbench, llm: LLM | None, neuron: UnitId | str, job: Job, store,
     which may have stored the record already (then it is not explained twice)."""
     name = str(neuron)
     spent = Usage()  # this neuron's calls alone, though the chat model is shared: a failed run's too
+    t0 = time.perf_counter()
     try:
         if again and not job.opts.redo and store.has(wb.model, name, job.explainer, job.prompt_version):
             return Outcome(name, True)
@@ -76,7 +80,8 @@ def label(wb: Workbench, llm: LLM | None, neuron: UnitId | str, job: Job, store,
         store.add(rec)
         if failures is not None:
             failures.clear(name)
-        return Outcome(name, True, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd, llm_seconds=spent.seconds)
+        return Outcome(name, True, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd, llm_seconds=spent.seconds,
+                       stage=rec.stage, seconds=time.perf_counter() - t0)
     except StoreError as e:
         return Outcome(name, False, spent.prompt_tokens, spent.completion_tokens, spent.cost_usd, error=str(e),
                        llm_seconds=spent.seconds, fatal=True)

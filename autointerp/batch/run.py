@@ -66,6 +66,8 @@ class BatchSummary(BaseModel):
     llm_seconds: float = 0.0  # summed over neurons: with several workers it can exceed `seconds`
     skipped_dead: int = 0  # latents that never fire: recorded (`Skips`), never explained
     skipped_rare: int = 0  # latents firing in too few windows to fill the explainer's and scoring's windows
+    stages: dict[str, int] = {}  # a composite explainer's (the cascade's) units stored, by the stage that answered
+    stage_seconds: dict[str, float] = {}  # their summed wall time in the workers, by stage
 
     @property
     def neurons_per_hour(self) -> float:
@@ -186,8 +188,13 @@ class _Totals:
         self.prompt = self.completion = self.done = self.failed = 0
         self.cost: float | None = 0.0
         self.llm_seconds = 0.0
+        self.stages: dict[str, int] = {}
+        self.stage_seconds: dict[str, float] = {}
 
     def add(self, o: Outcome) -> None:
+        if o.ok and o.stage is not None:
+            self.stages[o.stage] = self.stages.get(o.stage, 0) + 1
+            self.stage_seconds[o.stage] = round(self.stage_seconds.get(o.stage, 0.0) + o.seconds, 2)
         self.prompt += o.prompt_tokens
         self.completion += o.completion_tokens
         self.llm_seconds += o.llm_seconds
@@ -275,6 +282,6 @@ def _run(opts: BatchOptions, wb: Workbench, store, executor: Executor, stop: thr
                         already_done=len(done), skipped_failed=len(skipped), done=totals.done, failed=totals.failed,
                         stopped=stopped, prompt_tokens=totals.prompt, completion_tokens=totals.completion,
                         cost_usd=totals.cost, seconds=round(time.perf_counter() - t0, 2), executor=executor.name,
-                        llm_seconds=totals.llm_seconds,
+                        llm_seconds=totals.llm_seconds, stages=totals.stages, stage_seconds=totals.stage_seconds,
                         skipped_dead=sum(s.reason == "dead" for s in idle.values()),
                         skipped_rare=sum(s.reason == "rare" for s in idle.values()))

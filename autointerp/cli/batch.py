@@ -127,6 +127,9 @@ def batch(
          f"already stored, {idle}{summary.skipped_failed} failed before (--retry-failed) of {summary.planned}; "
          f"{summary.neurons_per_hour:.0f} neurons/h, {summary.prompt_tokens + summary.completion_tokens:,} "
          f"tokens, {cost}{waited}")
+    if summary.stages:  # a cascade: which units got which explainer, and what each stage cost
+        note(f"{opts.method}: " + ", ".join(f"{n} by {stage} ({summary.stage_seconds.get(stage, 0):.0f} s)"
+                                          for stage, n in summary.stages.items()))
     if summary.skipped_dead or summary.skipped_rare:
         note(f"dead and rare latents are not explained; each is recorded with its firing frequency under "
              f"{wb.settings.layout.batch_skipped_dir(summary.model)} (`autointerp report` counts them)")
