@@ -66,10 +66,11 @@ def _traced():
     """(tokenizer, TorchScript graph, max tokens) of the bundled MiniLM, the graph its transformer,
     pooling and normalisation. A traced forward runs in C++ and takes the GIL once, where the eager
     one takes it back between each of its ~230 operations: with another thread busy in Python (a web
-    server rendering pages) each may wait a switch interval (benchmarks/query_embed.py). Traced on a padded pair, so the padding mask is
-    part of the graph (traced on unpadded text, transformers would bake in its "no padding: no mask"
-    branch). The weights are the eager model's own; its tokenizer is a separate instance, since a
-    fast tokenizer fails when two threads use it at once and `embed` holds the model's for a batch."""
+    server rendering pages) each may wait a switch interval (benchmarks/query_embed.py). Traced on a
+    padded pair, so the padding mask is part of the graph (traced on unpadded text, transformers
+    would bake in its "no padding: no mask" branch). The weights are the eager model's own; the
+    tokenizer is a separate instance, since a fast tokenizer fails when two threads use it at once
+    and `embed` holds the model's for a whole batch."""
     import warnings
 
     import torch

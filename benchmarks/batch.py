@@ -112,8 +112,9 @@ def main() -> None:
     paired = [(a, c) for a, c in zip(scores["agent"], scores["cascade"]) if a is not None and c is not None]
     gap = round(sum(a - c for a, c in paired) / len(paired), 4) if paired else None
     share = round(totals["cascade"]["seconds"] / totals["agent"]["seconds"], 3) if totals["agent"]["seconds"] else None
-    out["cascade"] = {"threshold": THRESHOLD, "score_gap": gap, "time_share": share, "agent_units": stages.get("agent", 0),
-                      "heuristic_units": stages.get("heuristic", 0), "paired": len(paired),
+    out["cascade"] = {"threshold": THRESHOLD, "score_gap": gap, "time_share": share,
+                      "agent_units": stages.get("agent", 0), "heuristic_units": stages.get("heuristic", 0),
+                      "paired": len(paired),
                       "agent_mean": round(sum(a for a, _ in paired) / len(paired), 4) if paired else None,
                       "cascade_mean": round(sum(c for _, c in paired) / len(paired), 4) if paired else None}
     print(f"cascade (threshold {THRESHOLD}): {stages.get('agent', 0)} of {args.n} neurons sent on to the agent; "

@@ -64,8 +64,8 @@ def explain(wb: Workbench, neuron: UnitId | str, llm: LLM | str | None = None, m
         neuron=str(session.neuron), model=session.target.name, text=text if sure else hedged(text), kind=kind,
         triggers=chosen.triggers, evidence=session.evidence, scores=[score], method=explainer.name,
         explainer=llm_obj.name if llm_obj else "none", prompt_version=explainer.prompt_version, steps=steps,
-        stage=stage, confident=sure, prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens, cost_usd=cost,
-        transcript=str(transcript.path))
+        stage=stage, confident=sure, prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens,
+        cost_usd=cost, transcript=str(transcript.path))
     transcript.add(ev.Final(step=steps, stop=stop, validation=chosen.validation, source=chosen.source, confident=sure,
                             record=record.model_dump(mode="json")))
     transcript.save()

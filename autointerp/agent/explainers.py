@@ -1,7 +1,8 @@
-"""The explainers, by name: the built-ins (heuristic, one-shot, agent, cheapest first, then cascade), any a caller
-registers with `register_explainer`, and any an installed package declares under the entry point
-group `autointerp.explainers`. Every caller asks the registry (`get_explainer(name).needs_llm`,
-`.prompt_version`), never compares names; `autointerp.agent.explain.explain` runs any of them."""
+"""The explainers, by name: the built-ins (heuristic, one-shot, agent, cheapest first, then the
+cascade of heuristic and agent), any a caller registers with `register_explainer`, and any an
+installed package declares under the entry point group `autointerp.explainers`. Every caller asks
+the registry (`get_explainer(name).needs_llm`, `.prompt_version`), never compares names;
+`autointerp.agent.explain.explain` runs any of them."""
 
 from __future__ import annotations
 

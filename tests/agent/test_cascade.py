@@ -21,7 +21,8 @@ def scripted(*replies) -> LLM:
     return LLM("scripted", ScriptedChatModel(script=list(replies)), price=None, capabilities=Capabilities())
 
 
-def test_the_cascade_keeps_the_heuristic_at_the_threshold_and_runs_the_agent_under_it(real_wb, asks_category):  # noqa: F811
+def test_the_cascade_keeps_the_heuristic_at_the_threshold_and_runs_the_agent_under_it(
+        real_wb, asks_category):  # noqa: F811
     cheap = explain(real_wb, NEURON, method="heuristic")
     validation = next(e for e in load(cheap.transcript) if e.type == "final").validation
 
@@ -41,14 +42,16 @@ def test_the_cascade_keeps_the_heuristic_at_the_threshold_and_runs_the_agent_und
 def test_the_cascade_is_a_registered_explainer_with_its_own_batch_key():
     cascade = get_explainer("cascade")
     assert isinstance(cascade, CascadeExplainer) and cascade.needs_llm
-    assert cascade.prompt_version.startswith("cascade_v") and get_explainer("agent").prompt_version in cascade.prompt_version
+    assert cascade.prompt_version.startswith("cascade_v")
+    assert get_explainer("agent").prompt_version in cascade.prompt_version, "a new agent prompt is a new batch key"
 
 
 def test_a_batch_counts_the_units_and_seconds_of_each_stage():
     totals = _Totals()
-    for o in (Outcome("L6.N1", True, stage="heuristic", seconds=1.5), Outcome("L6.N2", True, stage="agent", seconds=20.0),
-              Outcome("L6.N3", True, stage="heuristic", seconds=2.0), Outcome("L6.N4", False, stage=None, seconds=3.0),
-              Outcome("L6.N5", True)):
+    for o in (Outcome("L6.N1", True, stage="heuristic", seconds=1.5),
+              Outcome("L6.N2", True, stage="agent", seconds=20.0),
+              Outcome("L6.N3", True, stage="heuristic", seconds=2.0),
+              Outcome("L6.N4", False, stage=None, seconds=3.0), Outcome("L6.N5", True)):
         totals.add(o)
     assert totals.stages == {"heuristic": 2, "agent": 1} and totals.stage_seconds == {"heuristic": 3.5, "agent": 20.0}
     assert (totals.done, totals.failed) == (4, 1)
