@@ -60,10 +60,11 @@ def explain(wb: Workbench, neuron: UnitId | str, llm: LLM | str | None = None, m
         raise
     spent = session.usage
     cost = None if spent.cost_usd is None else round(spent.cost_usd, 8)
+    asked = llm_obj is not None and (stage is None or get_explainer(stage).needs_llm)  # a cascade's heuristic: none
     record = Explanation(
         neuron=str(session.neuron), model=session.target.name, text=text if sure else hedged(text), kind=kind,
         triggers=chosen.triggers, evidence=session.evidence, scores=[score], method=explainer.name,
-        explainer=llm_obj.name if llm_obj else "none", prompt_version=explainer.prompt_version, steps=steps,
+        explainer=llm_obj.name if asked else "none", prompt_version=explainer.prompt_version, steps=steps,
         stage=stage, confident=sure, prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens,
         cost_usd=cost, transcript=str(transcript.path))
     transcript.add(ev.Final(step=steps, stop=stop, validation=chosen.validation, source=chosen.source, confident=sure,

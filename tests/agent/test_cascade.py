@@ -29,12 +29,12 @@ def test_the_cascade_keeps_the_heuristic_at_the_threshold_and_runs_the_agent_und
     kept = explain(real_wb, NEURON, llm=scripted(), method=CascadeExplainer(threshold=validation), config=CONFIG)
     assert kept.method == "cascade" and kept.stage == "heuristic"
     assert (kept.text, kept.score, kept.triggers) == (cheap.text, cheap.score, cheap.triggers)
-    assert kept.prompt_tokens == 0 and kept.steps == 0, "the LLM was never asked"
+    assert kept.prompt_tokens == 0 and kept.steps == 0 and kept.explainer == "none", "the LLM was never asked"
 
     agent = explain(real_wb, NEURON, llm=scripted(*seeds(asks_category)), config=CONFIG)
     ran = explain(real_wb, NEURON, llm=scripted(*seeds(asks_category)),
                   method=CascadeExplainer(threshold=validation + 1e-4), config=CONFIG)
-    assert ran.stage == "agent" and agent.stage is None
+    assert ran.stage == "agent" and agent.stage is None and ran.explainer == agent.explainer == "scripted"
     assert (ran.text, ran.score, ran.kind) == (agent.text, agent.score, agent.kind)
     assert ran.prompt_tokens == agent.prompt_tokens
 
