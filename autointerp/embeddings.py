@@ -75,6 +75,7 @@ def _traced():
 
     import torch
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     model = _model()
     bert, pool, norm = model[0].auto_model, model[1], model[2]
@@ -91,9 +92,14 @@ def _traced():
 
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
     example = _tokenize(tokenizer, ["a b c d e f", "x"], model.max_seq_length)
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")  # trace's deprecation notice and transformers' shape-to-bool notes
-        graph = torch.jit.trace(Hidden().eval(), tuple(example.values()), check_trace=False)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # tracing reads every attribute, `loss_function` too, which logs a notice
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")  # trace's deprecation notice and transformers' shape-to-bool notes
+            graph = torch.jit.trace(Hidden().eval(), tuple(example.values()), check_trace=False)
+    finally:
+        hf_logging.set_verbosity(verbosity)
     return tokenizer, graph, model.max_seq_length
 
 

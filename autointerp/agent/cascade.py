@@ -21,7 +21,7 @@ class CascadeExplainer:
     name = "cascade"
     needs_llm = True  # for the units that reach the agent
     first_phase = "reading the top tokens"
-    prompt_version = f"cascade_v1+{AgentExplainer.prompt_version}"
+    prompt_version = f"{HeuristicExplainer.prompt_version}+{AgentExplainer.prompt_version}"  # none of its own
 
     def __init__(self, threshold: float = THRESHOLD) -> None:
         self.threshold = threshold

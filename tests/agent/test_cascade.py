@@ -39,11 +39,12 @@ def test_the_cascade_keeps_the_heuristic_at_the_threshold_and_runs_the_agent_und
     assert ran.prompt_tokens == agent.prompt_tokens
 
 
-def test_the_cascade_is_a_registered_explainer_with_its_own_batch_key():
+def test_the_cascade_is_a_registered_explainer_whose_batch_key_follows_its_stages():
     cascade = get_explainer("cascade")
     assert isinstance(cascade, CascadeExplainer) and cascade.needs_llm
-    assert cascade.prompt_version.startswith("cascade_v")
-    assert get_explainer("agent").prompt_version in cascade.prompt_version, "a new agent prompt is a new batch key"
+    assert cascade.prompt_version.split("+") == [*get_explainer("heuristic").prompt_version.split("+"),
+                                                 *get_explainer("agent").prompt_version.split("+")], \
+        "a new agent or heuristic prompt is a new batch key"
 
 
 def test_a_batch_counts_the_units_and_seconds_of_each_stage():
