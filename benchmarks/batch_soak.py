@@ -11,7 +11,7 @@ ones: the simulator's window embeddings, `embeddings.embed_cached`, 60,000 texts
 size; oneDNN's primitives for MiniLM's batch shapes); `growth_per_100_units_mib` spreads it over the
 units between, and `late_growth_per_100_units_mib` does the same from the first sample at or past
 half the units: what a longer batch would still add once every cache is full. (Each unit ends by
-handing freed heap pages back to the OS, `batch.executors._give_back_memory`: without it glibc kept
+handing freed heap pages back to the OS, `memory.give_back`: without it glibc kept
 them and RSS grew without levelling off.) Last line: one JSON object.
 """
 

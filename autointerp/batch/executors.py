@@ -14,14 +14,12 @@ driver's failure ledger."""
 
 from __future__ import annotations
 
-import ctypes
 import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
 from autointerp.agent import AgentConfig, explain, get_explainer
@@ -30,6 +28,7 @@ from autointerp.batch.options import BatchOptions
 from autointerp.config import Settings
 from autointerp.errors import AutointerpError, InputError, StoreError
 from autointerp.llm import LLM, Usage, check_llm, make_llm
+from autointerp.memory import give_back
 from autointerp.records import UnitId
 from autointerp.workbench import Workbench
 
@@ -92,23 +91,7 @@ def label(wb: Workbench, llm: LLM | None, neuron: UnitId | str, job: Job, store,
         return Outcome(name, False, spent.prompt_tokens, spent.completion_tokens, spent.cost_usd, error=reason,
                        llm_seconds=spent.seconds)
     finally:
-        _give_back_memory()
-
-
-@lru_cache(maxsize=1)
-def _malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to call
-        return None
-
-
-def _give_back_memory() -> None:
-    """Hand the heap's freed pages back to the OS, which glibc keeps (per thread arena) after MiniLM's
-    batches of ever-different shapes: a 500-unit batch grew from 923 to 1,981 MiB without it, still
-    rising at the end, and levels off at ~1,450 MiB with it (`benchmarks/batch_soak.py`; ~30 ms a unit)."""
-    if (trim := _malloc_trim()) is not None:
-        trim(0)
+        give_back()  # glibc keeps what MiniLM's batches of ever-different shapes freed
 
 
 class Executor(Protocol):

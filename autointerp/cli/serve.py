@@ -40,7 +40,7 @@ def serve(
 ) -> None:
     """Browse, search, probe and explain neurons in a local web app (model loaded once, nothing fetched)."""
     _check_port(host, port)  # before anything heavy loads
-    from autointerp.web.memory import limit_arenas
+    from autointerp.memory import limit_arenas
 
     limit_arenas()
     import torch
