@@ -109,7 +109,7 @@ class Findings:
         words |= {s.word for s in self.swaps} | {w for s in self.swaps for w in s.kept}
         words |= {d.word for c in self.contexts for d in c.drivers} | set(self.output)
         words |= {p.token.strip() for p in self.probes if p.activation >= 5}
-        words |= {c.word for s in self.senses for c in s.fire_after + s.silent_after}
+        words |= {w for s in self.senses for side in s.separating() for w in side}
         return {w.lower() for w in words if w and any(ch.isalnum() for ch in w)}
 
 

@@ -234,16 +234,20 @@ def contrast(
     if json_:
         return emit_json(res)
     for w in res.words:
-        if not (w.fire_after or w.silent_after):
+        if not any(w.separating()):
             out.print(w.summary(), markup=False, highlight=False, soft_wrap=True)
             continue
+        auroc = "" if w.topic_auroc is None else f", topic AUROC {w.topic_auroc:.2f}"
         table = Table(title=lit(f"{res.unit} on {w.word!r}: {w.firing} firing, {w.silent} silent of "
-                                f"{w.occurrences} (max {res.max_activation:.3f})"))
-        for col in ("side", "word", "log-odds", "z", "firing", "silent"):
+                                f"{w.occurrences} (max {res.max_activation:.3f}{auroc})"))
+        for col in ("side", "word", "log-odds", "z", "topic", "firing", "silent"):
             table.add_column(col)
         for side, found in (("fire after", w.fire_after), ("silent after", w.silent_after)):
             for c in found:
-                table.add_row(side, lit(c.word), f"{c.log_odds:+.3f}", f"{c.z:+.2f}", str(c.firing), str(c.silent))
+                table.add_row(side, lit(c.word), f"{c.log_odds:+.3f}", f"{c.z:+.2f}", "", str(c.firing), str(c.silent))
+        for side, topic in (("fires about", w.fire_topic), ("silent about", w.silent_topic)):
+            for t in topic:
+                table.add_row(side, lit(t.word), "", "", f"{t.alignment:+.3f}", str(t.firing), str(t.silent))
         out.print(table)
         if w.edits:
             edits = Table(title=lit(f"edits on {w.word!r}"))

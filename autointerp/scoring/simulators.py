@@ -89,6 +89,7 @@ CONTEXT_WORDS = 12  # preceding words read against a condition: a sentence or so
 MATCHED = 0.5  # a token matches the head at half the best word prediction or more
 GATE_FLOOR = 0.1  # a matched token in the wrong context keeps this share of its prediction
 LEXICAL = 0.1  # a listed condition word among the preceding words adds this to the context match
+BACKGROUND_STEP = 8  # every 8th token's context is read as the background a condition is weighed against
 
 
 def _before(rec: ActivationRecord, spans: list[tuple[int, int]], i: int, n: int = CONTEXT_WORDS) -> str:
@@ -98,16 +99,9 @@ def _before(rec: ActivationRecord, spans: list[tuple[int, int]], i: int, n: int 
     return "".join(rec.tokens[spans[max(0, w - n)][0]: spans[w][0]]).strip()
 
 
-def _gated(preds: list[list[float]], cond: Condition, records: list[ActivationRecord]) -> list[list[float]]:
-    """Weigh each matched token by its context's match with the condition, scaled between the
-    matched tokens' 10th and 90th percentiles; unmatched tokens get the mean weight (their order
-    among themselves is kept, and a condition counts only where the token also matches)."""
-    top = max((v for p in preds for v in p), default=0.0)
-    where = [(r, i) for r, p in enumerate(preds) for i, v in enumerate(p) if top > 0 and v >= MATCHED * top]
-    if len(where) < 2:
-        return preds
-    spans = {r: word_spans(records[r].tokens, int(records[r].has_bos)) for r, _ in where}  # once per record
-    ctx = [_before(records[r], spans[r], i) for r, i in where]
+def _condition_match(cond: Condition, ctx: list[str]) -> np.ndarray:
+    """How each context reads against the condition: cosine with what it fires in, minus cosine with
+    what it does not, plus LEXICAL per listed word present (minus per unless-word)."""
     vecs = embed_cached(ctx)
     score = vecs @ embed([cond.when])[0] if cond.when else np.zeros(len(ctx), dtype=np.float32)
     if cond.unless:
@@ -116,7 +110,27 @@ def _gated(preds: list[list[float]], cond: Condition, records: list[ActivationRe
     for k, text in enumerate(ctx):
         seen = {w.strip(".,;:!?\"'()").lower() for w in text.split()}
         score[k] += LEXICAL * (len(seen & pos) - len(seen & neg))
-    lo, hi = np.percentile(score, 10), np.percentile(score, 90)
+    return score
+
+
+def _gated(preds: list[list[float]], cond: Condition, records: list[ActivationRecord]) -> list[list[float]]:
+    """Weigh each matched token by its context's match with the condition, scaled from the median
+    match of the text at large (every BACKGROUND_STEP-th token's context) up to the matched tokens'
+    90th percentile: a context that reads like the condition no better than any other keeps the
+    floor, and matched tokens that all sit in fitting contexts all keep most of their prediction
+    (scaled among the matched tokens alone, a tenth of them always fell to the floor). Unmatched
+    tokens get the mean weight (their order among themselves is kept, and a condition counts only
+    where the token also matches)."""
+    top = max((v for p in preds for v in p), default=0.0)
+    where = [(r, i) for r, p in enumerate(preds) for i, v in enumerate(p) if top > 0 and v >= MATCHED * top]
+    if len(where) < 2:
+        return preds
+    spans = [word_spans(rec.tokens, int(rec.has_bos)) for rec in records]  # once per record
+    score = _condition_match(cond, [_before(records[r], spans[r], i) for r, i in where])
+    background = [_before(rec, spans[r], i) for r, rec in enumerate(records)
+                  for i in range(int(rec.has_bos) + 1, len(rec.tokens), BACKGROUND_STEP)]
+    lo = float(np.median(_condition_match(cond, background))) if background else np.percentile(score, 10)
+    hi = np.percentile(score, 90)
     gate = np.clip((score - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.ones_like(score)
     weight = GATE_FLOOR + (1 - GATE_FLOOR) * gate
     out = [[v * float(weight.mean()) for v in p] for p in preds]

@@ -1,7 +1,13 @@
 """`contrast`: which context makes a unit fire on its peak word. A neuron that fires on "bank" only
 in texts about rivers is not "the word bank": compare the corpus occurrences of the word where the
 unit fires with those where it stays silent, find the preceding words that separate the two
-(Fightin' Words log-odds), and test each separating word by inserting and deleting it."""
+(Fightin' Words log-odds), and test each separating word by inserting and deleting it.
+
+A topic rarely repeats one word ("yacht", "fleet", "skippers" before "race"; "bank", "rates",
+"loans" before "interest"), so counting words often finds nothing. The topic side embeds each
+context (MiniLM) and takes the direction from the silent contexts' mean to the firing ones'; how
+well it separates them is measured leave-one-out (`topic_auroc`), and the words of the firing
+(silent) contexts closest to it (farthest from it) name the topic, tested by the same edits."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
+from autointerp.embeddings import embed
 from autointerp.errors import InputError
 from autointerp.records import ActivationRecord, UnitId
 from autointerp.tools.probe import run_ids
@@ -25,7 +32,8 @@ SILENT = 0.05  # and stays silent under this share (occurrences in between are n
 ALPHA0 = 50.0  # total pseudo-count of the Dirichlet prior (fixed, so more contexts outweigh it)
 Z = 1.96  # |z| a separating word needs (two-sided 5%)
 MAX_WORDS = 3  # peak words tried by default
-FIRE_EDITED, SILENT_EDITED = 2, 1  # separating words tested by intervention, from each side
+FIRE_EDITED, SILENT_EDITED = 2, 1  # separating words tested by intervention, from each side (each list)
+TOPIC_MIN = 3  # firing and silent contexts each needed before a topic direction is fitted
 TOKENS_PER_WORD = 2  # context kept before the target: 2 tokens a word (+ 4) covers `before` words
 
 
@@ -33,6 +41,13 @@ class ContextWord(BaseModel):
     word: str  # a preceding word (lower case, punctuation stripped)
     log_odds: float  # smoothed log-odds ratio, firing vs silent (> 0: more in firing contexts)
     z: float  # log-odds over its standard deviation
+    firing: int  # firing contexts holding it
+    silent: int  # silent contexts holding it
+
+
+class TopicWord(BaseModel):
+    word: str  # a preceding word (lower case, punctuation stripped)
+    alignment: float  # cosine of its embedding with the topic direction (> 0: the firing side)
     firing: int  # firing contexts holding it
     silent: int  # silent contexts holding it
 
@@ -71,8 +86,17 @@ class WordContrast(BaseModel):
     silent: int  # those where it stays silent (< SILENT share of its max)
     fire_after: list[ContextWord] = []  # words before the target that mark firing contexts, strongest first
     silent_after: list[ContextWord] = []  # words before the target that mark silent contexts, strongest first
+    fire_topic: list[TopicWord] = []  # words of firing contexts nearest the topic direction, strongest first
+    silent_topic: list[TopicWord] = []  # words of silent contexts farthest from it
+    topic_auroc: float | None = None  # the direction's leave-one-out AUROC, firing vs silent (None: too few)
     edits: list[ContrastEdit] = []
     contexts: list[Occurrence] = []  # every occurrence measured, in window order
+
+    def separating(self) -> tuple[list[str], list[str]]:
+        """The words that mark firing and silent contexts: counted ones first, then topic words."""
+        fire = list(dict.fromkeys([w.word for w in self.fire_after] + [w.word for w in self.fire_topic]))
+        silent = list(dict.fromkeys([w.word for w in self.silent_after] + [w.word for w in self.silent_topic]))
+        return fire, silent
 
     def summary(self) -> str:
         """One line for the agent and the terminal."""
@@ -91,7 +115,11 @@ class WordContrast(BaseModel):
                      if self.silent_after else f"silent in {self.silent}")
         if not (self.fire_after or self.silent_after):
             parts[-1] += ", no context word separates them"
-        marks_fire = {w.word for w in self.fire_after}
+        if self.fire_topic or self.silent_topic:
+            topic = [f"fires in contexts about {', '.join(w.word for w in self.fire_topic)}"] if self.fire_topic else []
+            topic += [f"silent about {', '.join(w.word for w in self.silent_topic)}"] if self.silent_topic else []
+            parts.append(f"{' and '.join(topic)} (topic AUROC {self.topic_auroc:.2f})")
+        marks_fire = set(self.separating()[0])
         for e in self.edits:
             verb = "inserting" if e.kind == "insert" else "deleting"
             moved = "raised" if e.after > e.before else "lowered"
@@ -155,6 +183,7 @@ class _Context:
     first: int  # the target word's first token
     spaced: bool  # the target word has its leading space (a word can be inserted before it)
     words: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # context word -> its token spans
+    text: str = ""  # the kept context before the word, as text (what the topic direction embeds)
     activation: float = 0.0
 
 
@@ -191,7 +220,8 @@ def _context(wb: Workbench, tokens: np.ndarray, hit: tuple[int, int, int, bool],
     lo = max(start, first - TOKENS_PER_WORD * before - 4)
     bos = [wb.target.bos_id] if start else []
     ids = bos + [int(t) for t in tokens[w, lo: last + 1]]
-    ctx = _Context(window=w, start=lo, last=last, ids=ids, first=first - lo + len(bos), spaced=spaced)
+    ctx = _Context(window=w, start=lo, last=last, ids=ids, first=first - lo + len(bos), spaced=spaced,
+                   text="".join(decode(i) for i in ids[len(bos): first - lo + len(bos)]).strip())
     spans = [s for s in word_spans([decode(i) for i in ids], len(bos)) if s[1] <= ctx.first]
     if lo > start:
         spans = spans[1:]  # the cut may have split the first word
@@ -220,13 +250,51 @@ def _separating(fire: list[_Context], silent: list[_Context], top: int) -> tuple
     return fire_after, silent_after
 
 
-def _edits(wb: Workbench, unit: UnitId, fire: list[_Context], silent: list[_Context], fire_after: list[ContextWord],
-           silent_after: list[ContextWord], edits: int, fire_at: float) -> list[ContrastEdit]:
+def _auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a firing context projects above a silent one), ties half."""
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def _topics(fire: list[_Context], silent: list[_Context], top: int,
+            target: set[str]) -> tuple[list[TopicWord], list[TopicWord], float | None]:
+    """Topic words for each side and the topic direction's leave-one-out AUROC (module docstring).
+    A word counts for a side only where it is commoner there (by share of contexts) and aligned
+    with that side; function words and the target word itself name no topic."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # imported when used
+
+    if len(fire) < TOPIC_MIN or len(silent) < TOPIC_MIN:
+        return [], [], None
+    vecs = embed([c.text for c in fire + silent])
+    nf, ns = len(fire), len(silent)
+    sum_f, sum_s = vecs[:nf].sum(0), vecs[nf:].sum(0)
+    loo_f = [float(v @ ((sum_f - v) / (nf - 1) - sum_s / ns)) for v in vecs[:nf]]
+    loo_s = [float(v @ (sum_f / nf - (sum_s - v) / (ns - 1))) for v in vecs[nf:]]
+    auroc = round(_auroc(np.array(loo_f), np.array(loo_s)), 4)
+    direction = sum_f / nf - sum_s / ns
+    direction /= np.linalg.norm(direction) or 1.0
+    f_counts = Counter(w for c in fire for w in c.words)
+    s_counts = Counter(w for c in silent for w in c.words)
+    words = sorted(w for w in set(f_counts) | set(s_counts)
+                   if w.isalpha() and len(w) > 2 and w not in ENGLISH_STOP_WORDS and w not in target)
+    if not words:
+        return [], [], auroc
+    align = embed(words) @ direction
+    scored = [TopicWord(word=w, alignment=round(float(a), 4), firing=f_counts[w], silent=s_counts[w])
+              for w, a in zip(words, align)]
+    fire_topic = sorted((t for t in scored if t.alignment > 0 and t.firing / nf > t.silent / ns),
+                        key=lambda t: (-t.alignment, t.word))[:top]
+    silent_topic = sorted((t for t in scored if t.alignment < 0 and t.silent / ns > t.firing / nf),
+                          key=lambda t: (t.alignment, t.word))[:top]
+    return fire_topic, silent_topic, auroc
+
+
+def _edits(wb: Workbench, unit: UnitId, fire: list[_Context], silent: list[_Context], fire_words: list[str],
+           silent_words: list[str], edits: int, fire_at: float) -> list[ContrastEdit]:
     """Insert each separating word right before the target in contexts of the other side, and delete it
     (all its tokens) from the contexts of its own side holding it; one batched run for all."""
     plans = []  # (word, kind, makes_fire, [(context, edited ids)])
-    sides = [(w.word, silent, fire, True) for w in fire_after[:FIRE_EDITED]] + \
-            [(w.word, fire, silent, False) for w in silent_after[:SILENT_EDITED]]
+    sides = [(w, silent, fire, True) for w in fire_words] + [(w, fire, silent, False) for w in silent_words]
     for word, others, own, raises in sides:
         new = wb.target.encode(" " + word)
         ins = [(c, c.ids[: c.first] + new + c.ids[c.first:]) for c in others if c.spaced][:edits]
@@ -286,9 +354,15 @@ def contrast(wb: Workbench, unit: UnitId | str, words: list[str] | None = None, 
         fire = [ctxs[i] for i in order if ctxs[i].activation >= fire_at]
         silent = [ctxs[i] for i in order if ctxs[i].activation < silent_at]
         fire_after, silent_after = _separating(fire, silent, top)
+        fire_topic, silent_topic, auroc = _topics(fire, silent, top, {clean(x) for x in spellings})
+        fire_words = list(dict.fromkeys([w.word for w in fire_after[:FIRE_EDITED]] +
+                                        [w.word for w in fire_topic[:FIRE_EDITED]]))
+        silent_words = list(dict.fromkeys([w.word for w in silent_after[:SILENT_EDITED]] +
+                                          [w.word for w in silent_topic[:SILENT_EDITED]]))
         results.append(WordContrast(word=word, occurrences=len(ctxs), firing=len(fire), silent=len(silent),
-                                    fire_after=fire_after, silent_after=silent_after,
-                                    edits=_edits(wb, unit, fire, silent, fire_after, silent_after, edits, fire_at),
+                                    fire_after=fire_after, silent_after=silent_after, fire_topic=fire_topic,
+                                    silent_topic=silent_topic, topic_auroc=auroc,
+                                    edits=_edits(wb, unit, fire, silent, fire_words, silent_words, edits, fire_at),
                                     contexts=[Occurrence(window=c.window, start=c.start, position=c.last,
                                                          activation=round(c.activation, 5)) for c in ctxs]))
     return ContrastResult(unit=str(unit), model=wb.target.name, max_activation=peak, words=results)

@@ -109,3 +109,21 @@ def test_a_condition_may_name_only_where_the_word_is_silent():
     silent = _at_word(EmbeddingSimulator().predict('the word "capital" (not in contexts with "letter", "alphabet", '
                                                    '"names", "write")', ["capital"], records), records)
     assert min(silent[:3]) > max(silent[3:]), silent
+
+
+
+def test_matched_tokens_in_fitting_contexts_all_keep_their_prediction():
+    """The gate is measured from how the text at large reads against the condition: when every
+    matched token sits in a context that fits, none falls to the floor (scaled among the matched
+    tokens alone, the least fitting of them always did)."""
+    other = ["The dog chased the red ball across the garden all afternoon",
+             "She planted tomatoes and beans in the warm spring soil",
+             "The orchestra played a slow waltz for the dancers"]
+    seats = ["The president and the government moved to the new capital",
+             "The parliament of the country sits in the capital",
+             "The national government of the country is based in the capital"]
+    records = [_record(s, "capital") for s in seats] + [_record(s, s.split()[3]) for s in other]
+    text = 'the word "capital" in contexts about government, country, city'
+    gated = _at_word(EmbeddingSimulator().predict(text, ["capital"], records), records)[:3]
+    plain = _at_word(EmbeddingSimulator().predict('the word "capital"', ["capital"], records), records)[:3]
+    assert min(g / p for g, p in zip(gated, plain)) > 0.5, (gated, plain)

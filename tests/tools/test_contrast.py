@@ -7,11 +7,14 @@ from collections import Counter
 
 import pytest
 
+from autointerp.embeddings import embed
 from autointerp.errors import InputError
 from autointerp.tools.contrast import (
     FIRE,
     SILENT,
     WordContrast,
+    _Context,
+    _topics,
     clean,
     contrast,
     log_odds,
@@ -54,6 +57,50 @@ def test_context_words_and_summaries():
     assert missing.summary() == '"bank" was not found in the corpus'
     assert "never fires" in WordContrast(word="bank", occurrences=5, firing=0, silent=5).summary()
     assert "silent in none" in WordContrast(word="bank", occurrences=5, firing=5, silent=0).summary()
+
+
+def _ctx(text: str) -> _Context:
+    return _Context(window=0, start=0, last=0, ids=[], first=0, spaced=True, text=text,
+                    words={clean(w): [(0, 1)] for w in text.split()})
+
+
+FIRING = ["the yacht fleet sailed out of the harbour for the", "skippers of every yacht entered the annual",
+          "the horse was favourite to win the", "thousands of runners lined up for the marathon",
+          "the cyclists climbed the mountain stage of the"]
+SILENT_CTX = ["the census asked each household to state its ethnic origin and",
+              "laws banned discrimination on the basis of", "segregation divided citizens by",
+              "she described herself as of mixed"]
+
+
+def test_topic_direction_and_words_against_a_separate_computation():
+    """The leave-one-out AUROC equals scikit-learn's on projections recomputed here, each context on the
+    direction fitted without it; the topic words come from their own side."""
+    from sklearn.metrics import roc_auc_score
+
+    fire_topic, silent_topic, auroc = _topics([_ctx(t) for t in FIRING], [_ctx(t) for t in SILENT_CTX], 5, {"race"})
+    vecs = embed(FIRING + SILENT_CTX).astype("float64")
+    labels = [1] * len(FIRING) + [0] * len(SILENT_CTX)
+    proj = []
+    for i, v in enumerate(vecs):
+        keep = [j for j in range(len(vecs)) if j != i]
+        f = vecs[[j for j in keep if labels[j]]].mean(0)
+        s = vecs[[j for j in keep if not labels[j]]].mean(0)
+        proj.append(float(v @ (f - s)))
+    assert auroc == pytest.approx(roc_auc_score(labels, proj), abs=1e-4)
+    assert auroc > 0.9
+    firing_words = {clean(w) for t in FIRING for w in t.split()}
+    silent_words = {clean(w) for t in SILENT_CTX for w in t.split()}
+    assert fire_topic and silent_topic
+    assert all(t.word in firing_words and t.alignment > 0 for t in fire_topic)
+    assert all(t.word in silent_words and t.alignment < 0 for t in silent_topic)
+    assert {"yacht", "runners", "marathon", "cyclists", "horse"} & {t.word for t in fire_topic}
+    assert {"segregation", "ethnic", "discrimination", "census"} & {t.word for t in silent_topic}
+    assert not {"the", "of", "for"} & {t.word for t in fire_topic + silent_topic}  # function words name no topic
+    assert _topics([_ctx(t) for t in FIRING[:2]], [_ctx(t) for t in SILENT_CTX], 5, set()) == ([], [], None)
+    line = WordContrast(word="race", occurrences=9, firing=5, silent=4, fire_topic=fire_topic[:2],
+                        silent_topic=silent_topic[:1], topic_auroc=auroc).summary()
+    assert f"fires in contexts about {fire_topic[0].word}, {fire_topic[1].word}" in line
+    assert f"silent about {silent_topic[0].word} (topic AUROC {auroc:.2f})" in line
 
 
 def _context_ids(real_wb, occ):
