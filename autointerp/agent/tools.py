@@ -216,7 +216,7 @@ def findings_table(session: Session) -> str:
         lines.append("silent on: " + ", ".join(f'"{s.phrase}"' for s in f.silent[:4]))
     lines += [f"context {c.peak!r}: " + (", ".join(f"{d.word!r} -{d.importance:.0%}" for d in c.drivers) or "none")
               for c in f.contexts[:3]]
-    lines += [f"corpus contexts: {c.summary()}" for c in f.senses if c.fire_after or c.silent_after]
+    lines += [f"corpus contexts: {c.summary()}" for c in f.senses if any(c.separating())]
     if f.output:
         lines.append("promotes (DLA and ablation agree): " + ", ".join(repr(t) for t in f.output[:3]))
     return "\n".join(lines)

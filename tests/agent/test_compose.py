@@ -344,3 +344,20 @@ def test_function_words_make_no_sense_candidate():
                                                                            firing=6, silent=0)]})
     f = Findings(peaks=peaks((" capital", "capital", "whole")), senses=[mixed])
     assert "sense" not in {d.rule for d in compose(f)}, "only the function word's edit was supported"
+
+
+def test_the_findings_table_shows_a_separation_by_topic_alone():
+    """A contrast that only the topic side separates still reaches the LLM's findings table; one
+    that nothing separates does not."""
+    from types import SimpleNamespace
+
+    from autointerp.agent.tools import findings_table
+    from autointerp.tools.contrast import TopicWord
+
+    topic = WordContrast(word="interest", occurrences=87, firing=22, silent=60, topic_auroc=0.71,
+                         fire_topic=[TopicWord(word="rates", alignment=0.21, firing=1, silent=0)])
+    nothing = WordContrast(word="match", occurrences=60, firing=8, silent=50)
+    f = Findings(peaks=peaks((" interest", "interest", "whole")), senses=[topic, nothing])
+    lines = [ln for ln in findings_table(SimpleNamespace(findings=f)).splitlines() if ln.startswith("corpus contexts")]
+    assert lines == [f"corpus contexts: {topic.summary()}"]
+    assert "fires in contexts about rates" in lines[0]
