@@ -39,6 +39,7 @@ from autointerp.targets import Target, UnitSource, load_target, mlp_in_name
 from autointerp.targets.embedded import converted_dir
 from autointerp.targets.local import PLANTED_PREFIX, local_dir, planted_root
 from autointerp.targets.mlp_edit import Layout, input_has_bias, mlps, neuron_activations, set_detector, widen
+from autointerp.tools.contrast import auroc
 from autointerp.tools.probe import run_ids
 
 PLANTING_VERSION = 2
@@ -148,12 +149,6 @@ def sentence_inputs(target: Target, layer: int, sentences: list[Marked]) -> tupl
     marked = [a[p] for a, (_, ps) in zip(acts, seqs) for p in ps]
     other = [a[k] for a, (ids, ps) in zip(acts, seqs) for k in range(start, len(ids)) if k not in ps]
     return torch.stack(marked), torch.stack(other)
-
-
-def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """P(a random positive scores above a random negative), ties counted half."""
-    pos, neg = np.asarray(pos, float)[:, None], np.asarray(neg, float)[None, :]
-    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
 
 
 def fit_direction(pos: torch.Tensor, neg: torch.Tensor, other: torch.Tensor,

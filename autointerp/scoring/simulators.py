@@ -126,10 +126,11 @@ def _gated(preds: list[list[float]], cond: Condition, records: list[ActivationRe
     if len(where) < 2:
         return preds
     spans = [word_spans(rec.tokens, int(rec.has_bos)) for rec in records]  # once per record
-    score = _condition_match(cond, [_before(records[r], spans[r], i) for r, i in where])
     background = [_before(rec, spans[r], i) for r, rec in enumerate(records)
                   for i in range(int(rec.has_bos) + 1, len(rec.tokens), BACKGROUND_STEP)]
-    lo = float(np.median(_condition_match(cond, background))) if background else np.percentile(score, 10)
+    both = _condition_match(cond, [_before(records[r], spans[r], i) for r, i in where] + background)
+    score = both[: len(where)]  # one pass embeds the condition once for the matched and the background contexts
+    lo = float(np.median(both[len(where):])) if background else np.percentile(score, 10)
     hi = np.percentile(score, 90)
     gate = np.clip((score - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.ones_like(score)
     weight = GATE_FLOOR + (1 - GATE_FLOOR) * gate

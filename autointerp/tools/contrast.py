@@ -250,10 +250,10 @@ def _separating(fire: list[_Context], silent: list[_Context], top: int) -> tuple
     return fire_after, silent_after
 
 
-def _auroc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """P(a firing context projects above a silent one), ties half."""
-    diff = pos[:, None] - neg[None, :]
-    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a random positive scores above a random negative), ties counted half."""
+    pos, neg = np.asarray(pos, float)[:, None], np.asarray(neg, float)[None, :]
+    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
 
 
 def _topics(fire: list[_Context], silent: list[_Context], top: int,
@@ -270,7 +270,7 @@ def _topics(fire: list[_Context], silent: list[_Context], top: int,
     sum_f, sum_s = vecs[:nf].sum(0), vecs[nf:].sum(0)
     loo_f = [float(v @ ((sum_f - v) / (nf - 1) - sum_s / ns)) for v in vecs[:nf]]
     loo_s = [float(v @ (sum_f / nf - (sum_s - v) / (ns - 1))) for v in vecs[nf:]]
-    auroc = round(_auroc(np.array(loo_f), np.array(loo_s)), 4)
+    separation = round(auroc(np.array(loo_f), np.array(loo_s)), 4)
     direction = sum_f / nf - sum_s / ns
     direction /= np.linalg.norm(direction) or 1.0
     f_counts = Counter(w for c in fire for w in c.words)
@@ -278,7 +278,7 @@ def _topics(fire: list[_Context], silent: list[_Context], top: int,
     words = sorted(w for w in set(f_counts) | set(s_counts)
                    if w.isalpha() and len(w) > 2 and w not in ENGLISH_STOP_WORDS and w not in target)
     if not words:
-        return [], [], auroc
+        return [], [], separation
     align = embed(words) @ direction
     scored = [TopicWord(word=w, alignment=round(float(a), 4), firing=f_counts[w], silent=s_counts[w])
               for w, a in zip(words, align)]
@@ -286,7 +286,7 @@ def _topics(fire: list[_Context], silent: list[_Context], top: int,
                         key=lambda t: (-t.alignment, t.word))[:top]
     silent_topic = sorted((t for t in scored if t.alignment < 0 and t.silent / ns > t.firing / nf),
                           key=lambda t: (t.alignment, t.word))[:top]
-    return fire_topic, silent_topic, auroc
+    return fire_topic, silent_topic, separation
 
 
 def _edits(wb: Workbench, unit: UnitId, fire: list[_Context], silent: list[_Context], fire_words: list[str],
@@ -354,14 +354,14 @@ def contrast(wb: Workbench, unit: UnitId | str, words: list[str] | None = None, 
         fire = [ctxs[i] for i in order if ctxs[i].activation >= fire_at]
         silent = [ctxs[i] for i in order if ctxs[i].activation < silent_at]
         fire_after, silent_after = _separating(fire, silent, top)
-        fire_topic, silent_topic, auroc = _topics(fire, silent, top, {clean(x) for x in spellings})
+        fire_topic, silent_topic, separation = _topics(fire, silent, top, {clean(x) for x in spellings})
         fire_words = list(dict.fromkeys([w.word for w in fire_after[:FIRE_EDITED]] +
                                         [w.word for w in fire_topic[:FIRE_EDITED]]))
         silent_words = list(dict.fromkeys([w.word for w in silent_after[:SILENT_EDITED]] +
                                           [w.word for w in silent_topic[:SILENT_EDITED]]))
         results.append(WordContrast(word=word, occurrences=len(ctxs), firing=len(fire), silent=len(silent),
                                     fire_after=fire_after, silent_after=silent_after, fire_topic=fire_topic,
-                                    silent_topic=silent_topic, topic_auroc=auroc,
+                                    silent_topic=silent_topic, topic_auroc=separation,
                                     edits=_edits(wb, unit, fire, silent, fire_words, silent_words, edits, fire_at),
                                     contexts=[Occurrence(window=c.window, start=c.start, position=c.last,
                                                          activation=round(c.activation, 5)) for c in ctxs]))
