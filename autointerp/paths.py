@@ -76,8 +76,10 @@ class DataLayout:
         what = f"layer{layer:02d}" if dictionary is None else f"layer{layer:02d}-{slug(dictionary)}"
         return folder / f"{slug(model)}-{slug(explainer)}-{slug(prompt_version)}-{what}.lock"
 
-    def web_triage(self, model: str, layer: int) -> Path:
-        return self.root / "web" / "triage" / slug(model, "model") / f"layer{layer:02d}.json"
+    def web_triage(self, model: str, layer: int, dictionary: str | None = None) -> Path:
+        """The web app's triage rows of a layer's neurons, or of a dictionary's latents (named as its cache)."""
+        name = f"layer{layer:02d}" if dictionary is None else f"layer{layer:02d}-{slug(dictionary)}"
+        return self.root / "web" / "triage" / slug(model, "model") / f"{name}.json"
 
     def synonyms_index(self, model: str, embedder: str, precision: str, n_words: int) -> Path:
         return self.root / "synonyms" / f"{slug(model)}-{slug(embedder)}-{slug(precision)}-{n_words}.npy"

@@ -43,7 +43,8 @@ def default_lanes() -> list[Lane]:
     return [
         Lane("bulk", slots=1, queue=64, routes=[
             ("GET", re.compile(r"/api/neurons/.+")), ("GET", re.compile(rf"/api/layers/{part}")),
-            ("POST", re.compile(rf"/api/layers/{part}/triage")), ("GET", re.compile(rf"/api/dictionaries/{part}"))]),
+            ("POST", re.compile(rf"/api/layers/{part}/triage")), ("GET", re.compile(rf"/api/dictionaries/{part}")),
+            ("POST", re.compile(rf"/api/dictionaries/{part}/triage"))]),
         Lane("pages", slots=4, queue=256, routes=[
             ("GET", re.compile(r"/")), ("GET", re.compile(r"/neurons/.+")), ("GET", re.compile(rf"/layers/{part}")),
             ("GET", re.compile(rf"/dictionaries/{part}")), ("GET", re.compile(r"/search")),

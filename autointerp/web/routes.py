@@ -99,7 +99,8 @@ def _dictionary_rows(state: WebState, name: str) -> tuple[DictionaryInfo, list[d
     info, source = state.dictionary(name)
     records = state.store.list(model=state.model, layer=info.layer, dictionary=name)
     summary = state.summary(source)
-    return info, _unit_rows(records, summary, {}, lambda i: f"{info.source_id}/{i}"), summary
+    triaged = state.triage(info.layer, name)
+    return info, _unit_rows(records, summary, triaged, lambda i: f"{info.source_id}/{i}"), summary
 
 
 @router.get("/layers/{layer}")
@@ -129,6 +130,7 @@ def dictionary_page(request: Request, name: str):
     activity = Counter(r["activity"] for r in rows if "activity" in r)
     return render(request, "dictionary.html", title=f"{state.model} {name}", model=state.model, info=info,
                   rows=rows, plot=plot, cached=summary is not None,
+                  triaged=any(r["relatedness"] is not None for r in rows),
                   note=None if summary is not None else state.no_dictionary_cache(name),
                   explained=sum(1 for r in rows if r["explanation"]), activity=activity, rare_windows=RARE_WINDOWS)
 
@@ -263,6 +265,14 @@ def api_triage(request: Request, layer: str, body: TriageRequest):
     _, n = state.layer_number(layer)
     picked = check_within(parse_indices(body.neurons, "neurons"), state.wb.target.neurons(n).n_units, "neuron")
     return state.run_triage(n, picked, body.threshold)
+
+
+@router.post("/api/dictionaries/{name}/triage")
+def api_dictionary_triage(request: Request, name: str, body: TriageRequest):
+    state = web(request)
+    info, source = state.dictionary(name)
+    picked = check_within(parse_indices(body.neurons, "neurons"), source.n_units, "latent")
+    return state.run_triage(info.layer, picked, body.threshold, dictionary=name)
 
 
 @router.get("/api/neurons/{neuron:path}")

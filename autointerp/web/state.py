@@ -128,9 +128,12 @@ class WebState:
         except CacheError:
             return None
 
-    def need_cache(self, layer: int | UnitId):
+    def need_cache(self, layer: int | UnitId | UnitSource):
         cache = self.cache(layer)
         if cache is None:
+            dictionary = getattr(layer, "dictionary", None)  # a latent's or a dictionary's: its own command
+            if dictionary is not None:
+                raise NotFound(self.no_dictionary_cache(dictionary))
             raise NotFound(self.no_cache(layer if isinstance(layer, int) else layer.layer))
         return cache
 
@@ -198,26 +201,27 @@ class WebState:
                 self._llms[spec] = make_llm(spec, self.settings)
             return self._llms[spec]
 
-    # ---- triage figures (kept under the data dir, per model and layer) ----
+    # ---- triage figures (kept under the data dir, per model and layer or dictionary) ----
 
-    def triage_path(self, layer: int) -> Path:
-        return self.settings.layout.web_triage(self.model, layer)
+    def triage_path(self, layer: int, dictionary: str | None = None) -> Path:
+        return self.settings.layout.web_triage(self.model, layer, dictionary)
 
-    def triage(self, layer: int) -> dict[int, dict]:
-        """index -> triage row, for the neurons triaged so far."""
+    def triage(self, layer: int, dictionary: str | None = None) -> dict[int, dict]:
+        """index -> triage row, for the neurons (or the dictionary's latents) triaged so far."""
         try:
-            data = json.loads(self.triage_path(layer).read_text(encoding="utf-8"))
+            data = json.loads(self.triage_path(layer, dictionary).read_text(encoding="utf-8"))
             return {int(r["index"]): r for r in data["rows"]}
         except (OSError, ValueError, KeyError, TypeError):
             return {}
 
-    def run_triage(self, layer: int, neurons: list[int], threshold: float) -> dict:
-        self.need_cache(layer)
-        res = layer_triage(self.wb, layer, neurons, threshold)
+    def run_triage(self, layer: int, neurons: list[int], threshold: float, dictionary: str | None = None) -> dict:
+        """`autointerp triage` on the layer's neurons, or on `dictionary`'s latents; its rows are kept."""
+        self.need_cache(layer if dictionary is None else self.dictionary(dictionary)[1])  # never built here
+        res = layer_triage(self.wb, layer, neurons, threshold, dictionary=dictionary)
         with self._lock:
-            rows = self.triage(layer)
+            rows = self.triage(layer, dictionary)
             rows.update({r.index: r.model_dump() for r in res.rows})
-            atomic_write_text(self.triage_path(layer), json.dumps(
-                {"model": self.model, "layer": layer, "threshold": threshold,
-                 "rows": [rows[i] for i in sorted(rows)]}))
+            atomic_write_text(self.triage_path(layer, dictionary), json.dumps(
+                {"model": self.model, "layer": layer, **({"dictionary": dictionary} if dictionary else {}),
+                 "threshold": threshold, "rows": [rows[i] for i in sorted(rows)]}))
         return res.model_dump()

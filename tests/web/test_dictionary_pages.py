@@ -4,6 +4,7 @@ tiny model; the first cached from 2,048 corpus tokens, the second not; a real st
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -146,6 +147,46 @@ def test_unknown_or_malformed_dictionaries_are_404s_naming_the_input(http, name,
     no_traceback(page.text)
     api = http.get(f"/api/dictionaries/{name}")
     assert api.status_code == 404 and said in api.json()["error"]
+    triage = http.post(f"/api/dictionaries/{name}/triage", json={"neurons": "0:4"})
+    assert triage.status_code == 404 and said in triage.json()["error"]
+
+
+def test_dictionary_triage_is_kept(http, served):
+    r = http.post("/api/dictionaries/res64/triage", json={"neurons": "8-11", "threshold": 0.6})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["dictionary"], body["layer"]) == ("res64", 1)
+    assert [row["index"] for row in body["rows"]] == [8, 9, 10, 11]
+    firing = expected_firing(served.cache)
+    assert [row["activity"] for row in body["rows"]] == [firing[i]["activity"] for i in range(8, 12)]
+    stored = json.loads(served.settings.layout.web_triage(MODEL, 1, "res64").read_text(encoding="utf-8"))
+    assert stored["dictionary"] == "res64" and stored["rows"] == body["rows"]
+    rows = http.get("/api/dictionaries/res64").json()["rows"]
+    assert [rows[i]["relatedness"] for i in range(8, 12)] == pytest.approx([t["relatedness"] for t in body["rows"]])
+    assert rows[0]["relatedness"] is None and rows[12]["relatedness"] is None
+    page = http.get("/dictionaries/res64").text
+    assert 'data-url="/api/dictionaries/res64/triage"' in page and ">relatedness<" in page
+    rel = body["rows"][2]["relatedness"]
+    assert f'<td data-v="{rel}">{rel:.3f}</td>' in page  # latent 10's cell
+    assert all(r["relatedness"] is None for r in http.get("/api/layers/1").json()["rows"])  # the neurons' are apart
+    assert ">relatedness<" not in http.get("/layers/1").text
+
+
+@pytest.mark.parametrize("neurons, said", [
+    ("0-64", "latent 64 is out of range: valid are 0..63"),
+    ("0:x", "malformed neurons '0:x'"),
+])
+def test_a_bad_dictionary_triage_range_is_a_400_saying_why(http, neurons, said):
+    r = http.post("/api/dictionaries/res64/triage", json={"neurons": neurons})
+    assert r.status_code == 400 and said in r.json()["error"]
+    no_traceback(r.text)
+
+
+def test_dictionary_triage_without_a_cache_says_how_to_build_it(http, served):
+    r = http.post("/api/dictionaries/jump96/triage", json={"neurons": "0:4"})
+    assert r.status_code == 404 and "run `autointerp cache --dictionary jump96` (then reload)" in r.json()["error"]
+    assert not list(served.settings.home.glob("cache/**/layer01-jump96"))  # nothing is built by a request
+    assert 'id="triage"' not in http.get("/dictionaries/jump96").text
 
 
 def test_the_layer_page_lists_neurons_only(http, served):

@@ -153,13 +153,13 @@ function setupExplain(form) {
   if (form.dataset.run) fetch(`/api/runs/${form.dataset.run}`).then(r => r.json()).then(info => follow(form, info));
 }
 
-// ---- triage on the layer page ----
-function setupTriage(form) {
+// ---- triage on the layer and dictionary pages: the form posts to `url` ----
+function setupTriage(form, url) {
   const status = document.getElementById("triage-status");
   form.addEventListener("submit", async ev => {
     ev.preventDefault();
     status.textContent = "running…";
-    const r = await postJSON(`/api/layers/${form.dataset.layer}/triage`, { neurons: form.neurons.value, threshold: parseFloat(form.threshold.value) });
+    const r = await postJSON(url, { neurons: form.neurons.value, threshold: parseFloat(form.threshold.value) });
     if (!r.ok) { status.textContent = r.data.error || `HTTP ${r.status}`; return; }
     location.reload();
   });
@@ -170,5 +170,5 @@ document.addEventListener("DOMContentLoaded", () => {
   const probe = document.getElementById("probe"); if (probe) setupProbe(probe);
   const eff = document.getElementById("effects-btn"); if (eff) setupEffects(eff);
   const ex = document.getElementById("explain"); if (ex) setupExplain(ex);
-  const tri = document.getElementById("triage"); if (tri) setupTriage(tri);
+  const tri = document.getElementById("triage"); if (tri) setupTriage(tri, tri.dataset.url);
 });
