@@ -22,6 +22,11 @@ def slug(text: str, fallback: str = "x", max_len: int | None = None) -> str:
     return out or fallback
 
 
+def units_stem(layer: int, dictionary: str | None = None) -> str:
+    """How file names name a unit source: `layer06` (its neurons) or `layer06-res4k` (a dictionary's latents)."""
+    return f"layer{layer:02d}" if dictionary is None else f"layer{layer:02d}-{slug(dictionary)}"
+
+
 @dataclass(frozen=True)
 class DataLayout:
     """Where each kind of file lives under the data dir (`AUTOINTERP_HOME`)."""
@@ -73,13 +78,11 @@ class DataLayout:
 
     def batch_lock(self, folder: Path, model: str, explainer: str, prompt_version: str, layer: int,
                    dictionary: str | None = None) -> Path:
-        what = f"layer{layer:02d}" if dictionary is None else f"layer{layer:02d}-{slug(dictionary)}"
-        return folder / f"{slug(model)}-{slug(explainer)}-{slug(prompt_version)}-{what}.lock"
+        return folder / f"{slug(model)}-{slug(explainer)}-{slug(prompt_version)}-{units_stem(layer, dictionary)}.lock"
 
     def web_triage(self, model: str, layer: int, dictionary: str | None = None) -> Path:
         """The web app's triage rows of a layer's neurons, or of a dictionary's latents (named as its cache)."""
-        name = f"layer{layer:02d}" if dictionary is None else f"layer{layer:02d}-{slug(dictionary)}"
-        return self.root / "web" / "triage" / slug(model, "model") / f"{name}.json"
+        return self.root / "web" / "triage" / slug(model, "model") / f"{units_stem(layer, dictionary)}.json"
 
     def synonyms_index(self, model: str, embedder: str, precision: str, n_words: int) -> Path:
         return self.root / "synonyms" / f"{slug(model)}-{slug(embedder)}-{slug(precision)}-{n_words}.npy"

@@ -272,7 +272,7 @@ def api_dictionary_triage(request: Request, name: str, body: TriageRequest):
     state = web(request)
     info, source = state.dictionary(name)
     picked = check_within(parse_indices(body.neurons, "neurons"), source.n_units, "latent")
-    return state.run_triage(info.layer, picked, body.threshold, dictionary=name)
+    return state.run_triage(info.layer, picked, body.threshold, source)
 
 
 @router.get("/api/neurons/{neuron:path}")

@@ -214,9 +214,11 @@ class WebState:
         except (OSError, ValueError, KeyError, TypeError):
             return {}
 
-    def run_triage(self, layer: int, neurons: list[int], threshold: float, dictionary: str | None = None) -> dict:
-        """`autointerp triage` on the layer's neurons, or on `dictionary`'s latents; its rows are kept."""
-        self.need_cache(layer if dictionary is None else self.dictionary(dictionary)[1])  # never built here
+    def run_triage(self, layer: int, neurons: list[int], threshold: float, source: UnitSource | None = None) -> dict:
+        """`autointerp triage` on the layer's neurons, or on a dictionary's latents (`source`, as
+        `dictionary` opened it); its rows are kept."""
+        self.need_cache(layer if source is None else source)  # never built here
+        dictionary = None if source is None else source.dictionary
         res = layer_triage(self.wb, layer, neurons, threshold, dictionary=dictionary)
         with self._lock:
             rows = self.triage(layer, dictionary)
