@@ -55,7 +55,7 @@ class CachePlan:
     def expected(self, units: Sources) -> CacheManifest:
         s, src = self.settings, self.units(units)
         return CacheManifest(
-            format=store.FORMAT, model=self.target.name, corpus=self.source.spec,
+            format=store.SPARSE_FORMAT if src.sparse_cache else store.FORMAT, model=self.target.name, corpus=self.source.spec,
             corpus_hash=self.windows.corpus_hash, window=s.window, layer=src.layer, d_mlp=src.n_units,
             dictionary=src.dictionary, n_windows_target=self.n_windows, windows_done=0, status="partial",
             seed=s.cache_seed, top_k=s.top_k, n_random=s.n_random, quantile_sample=s.quantile_bins * s.per_bin,
@@ -70,7 +70,7 @@ class CachePlan:
     def new_state(self, units: Sources) -> LayerState:
         s, src = self.settings, self.units(units)
         return LayerState(src.n_units, s.window, s.top_k, s.n_random, s.quantile_bins * s.per_bin,
-                          s.hist_bins, src.layer, self.windows.has_bos)
+                          s.hist_bins, src.layer, self.windows.has_bos, sparse=src.sparse_cache)
 
 
 _IDENTITY = ("format", "model", "corpus", "corpus_hash", "window", "layer", "dictionary", "d_mlp", "seed",

@@ -24,10 +24,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from autointerp.cache import sparse
+from autointerp.cache.sparse import SparseRows
 from autointerp.fileio import atomic_write_text, load_npy
 from autointerp.records import CacheManifest
 
 FORMAT = 2  # 2: neuron-major bottom-K buffers
+SPARSE_FORMAT = 3  # 2, with the example activations stored as their nonzeros (`sparse.py`): latents
 MANIFEST = "manifest.json"  # the complete cache readers use
 PARTIAL = "partial.json"  # a build in progress, beside it
 LOCK = ".build.lock"
@@ -56,7 +59,7 @@ def write_checkpoint(directory: Path, manifest: CacheManifest, arrays: dict[str,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    manifest = manifest.model_copy(update={"checkpoint": ckpt, "files": files, "format": FORMAT})
+    manifest = manifest.model_copy(update={"checkpoint": ckpt, "files": files})
     keep = {ckpt}
     if manifest.status == "complete":
         atomic_write_text(directory / MANIFEST, manifest.model_dump_json(indent=1))
@@ -92,9 +95,10 @@ def verify(directory: Path, manifest: CacheManifest) -> str | None:
     return None
 
 
-def load_arrays(directory: Path, manifest: CacheManifest, mmap: bool = True) -> dict[str, np.ndarray]:
+def load_arrays(directory: Path, manifest: CacheManifest, mmap: bool = True) -> dict[str, np.ndarray | SparseRows]:
+    """The checkpoint's arrays by name; a block stored as nonzeros comes back as one `SparseRows`."""
     ckpt = directory / manifest.checkpoint
-    return {
+    return sparse.assemble({
         name[: -len(".npy")]: load_npy(ckpt / name, mmap)
         for name in manifest.files
-    }
+    })

@@ -15,6 +15,9 @@ import math
 import numpy as np
 import torch
 
+from autointerp.cache import sparse
+from autointerp.cache.sparse import SparseRows
+
 PHI = 0.6180339887498949
 
 
@@ -130,8 +133,8 @@ class LayerState:
     """All streaming summaries of one layer; `to_arrays` / `from_arrays` make it a checkpoint."""
 
     def __init__(self, n: int, t: int, top_k: int, n_random: int, quantile_sample: int, hist_bins: int,
-                 layer: int, has_bos: bool) -> None:
-        self.layer, self.start = layer, int(has_bos)
+                 layer: int, has_bos: bool, sparse: bool = False) -> None:
+        self.layer, self.start, self.sparse = layer, int(has_bos), sparse
         self.windows_done = 0
         self.top = BottomK(top_k, n, t)
         self.quant = BottomK(quantile_sample, n, t)
@@ -168,21 +171,35 @@ class LayerState:
         self.windows_done = int(win[-1]) + 1
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "top_keys": self.top.keys.numpy(), "top_win": self.top.win.numpy(), "top_acts": self.top.acts.numpy(),
-            "q_keys": self.quant.keys.numpy(), "q_win": self.quant.win.numpy(), "q_acts": self.quant.acts.numpy(),
-            "r_keys": self.random.keys.numpy(), "r_win": self.random.win.numpy(), "r_acts": self.random.acts.numpy(),
+        """The checkpoint's arrays; when sparse, the three activation blocks as their nonzeros, the
+        random windows' unit-major ([N, R, T], as the others) so one unit's rows are one slice."""
+        acts = {"top_acts": self.top.acts.numpy(), "q_acts": self.quant.acts.numpy(),
+                "r_acts": self.random.acts.numpy()}
+        if self.sparse:
+            acts["r_acts"] = acts["r_acts"].transpose(2, 0, 1)
+            acts = {k: v for name, block in acts.items() for k, v in sparse.encode(name, block).items()}
+        return acts | {
+            "top_keys": self.top.keys.numpy(), "top_win": self.top.win.numpy(),
+            "q_keys": self.quant.keys.numpy(), "q_win": self.quant.win.numpy(),
+            "r_keys": self.random.keys.numpy(), "r_win": self.random.win.numpy(),
             "hist_range": self.hist.range.numpy(), "hist_counts": self.hist.counts.numpy(),
             "sum": self.sum.numpy(), "sumsq": self.sumsq.numpy(), "npos": self.npos.numpy(),
             "max": self.max.numpy(), "min": self.min.numpy(),
             "counters": np.array([self.windows_done, self.ntok], dtype=np.int64),
         }
 
-    def load_arrays(self, arrs: dict[str, np.ndarray]) -> None:
-        t = lambda k: torch.from_numpy(np.array(arrs[k]))  # noqa: E731 - copy: checkpoints may be memory-mapped
+    def load_arrays(self, arrs: dict[str, np.ndarray | SparseRows]) -> None:
+        """Continue from a checkpoint, dense or sparse (whichever this state writes next)."""
+        def t(k: str) -> torch.Tensor:
+            a = arrs[k]  # copied: checkpoints may be memory-mapped
+            return torch.from_numpy(a.dense() if isinstance(a, SparseRows) else np.array(a))
+
+        r_acts = t("r_acts")
+        if isinstance(arrs["r_acts"], SparseRows):
+            r_acts = r_acts.permute(1, 2, 0).contiguous()
         self.top.keys, self.top.win, self.top.acts = t("top_keys"), t("top_win"), t("top_acts")
         self.quant.keys, self.quant.win, self.quant.acts = t("q_keys"), t("q_win"), t("q_acts")
-        self.random.keys, self.random.win, self.random.acts = t("r_keys"), t("r_win"), t("r_acts")
+        self.random.keys, self.random.win, self.random.acts = t("r_keys"), t("r_win"), r_acts
         self.hist.range, self.hist.counts = t("hist_range"), t("hist_counts")
         self.sum, self.sumsq, self.npos = t("sum"), t("sumsq"), t("npos")
         self.max, self.min = t("max"), t("min")

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from autointerp.cache import store
 from autointerp.cache.build import CachePlan, Sources, label, mismatch, plan, run_plan
+from autointerp.cache.sparse import SparseRows
 from autointerp.config import Settings, get_settings
 from autointerp.errors import CacheError
 from autointerp.records import (
@@ -113,9 +114,15 @@ class LayerCache:
 
     def random(self, n: int, limit: int | None = None) -> list[ActivationRecord]:
         """The random windows in window order; only the first `limit` are decoded."""
-        wins, acts = self.arrays["r_win"], self.arrays["r_acts"]
+        wins, acts = self.arrays["r_win"], self.random_acts(n)
         order = [i for i in np.argsort(wins) if wins[i] >= 0][:limit]
-        return [self.record(int(wins[i]), acts[i, :, n]) for i in order]
+        return [self.record(int(wins[i]), acts[i]) for i in order]
+
+    def random_acts(self, n: int) -> np.ndarray:
+        """Unit n's activations on the random windows [R, T]: a dense cache keeps them window-major
+        (all units of a window together), a sparse one unit-major."""
+        acts = self.arrays["r_acts"]
+        return acts[n] if isinstance(acts, SparseRows) else acts[:, :, n]
 
     def quantiles(self, n: int, per_bin: int | None = None) -> list[QuantileBin]:
         """Equal-count bins (by window max) of a uniform sample of the neuron's activating windows;

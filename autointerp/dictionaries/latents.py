@@ -31,6 +31,7 @@ class DictionaryLatents(UnitSource):
     kind = "latent"
     output_name = "W_dec[i]"
     fire_fraction = 0.0  # delphi's rule for latents: fires when above zero
+    sparse_cache = True  # silent (exactly 0) on almost every token
 
     def __init__(self, target: Target, info: DictionaryInfo, weights: DictionaryWeights) -> None:
         super().__init__(target, weights.layer, info.name)

@@ -37,6 +37,9 @@ class UnitSource(ABC):
     fire_fraction: ClassVar[float] = 0.1
     """Detection and fuzzing: a unit fires above this fraction of its max. A SiLU/GELU neuron is
     almost never exactly 0; a dictionary latent is, when silent (delphi's rule for it: above 0)."""
+    sparse_cache: ClassVar[bool] = False
+    """Store the cache's example activations as their nonzeros (`cache/sparse.py`): worth it only
+    where units are exactly 0 on most tokens."""
 
     def __init__(self, target: Target, layer: int, dictionary: str | None = None) -> None:
         target.check_layer(layer)

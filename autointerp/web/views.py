@@ -209,8 +209,8 @@ def layer_summary(cache, examples: int = 20, tokens: int = 5) -> LayerSummary:
     maxes = np.where(valid.any(axis=1), -np.where(valid, keys, np.inf).min(axis=1), 0.0)
     order = np.argsort(np.where(valid, keys, np.inf), axis=1, kind="stable")[:, :examples]
     picked_wins = np.take_along_axis(wins, order, axis=1)
-    acts = np.asarray(a["top_acts"])  # [N, K, T]
-    picked = np.take_along_axis(acts, order[:, :, None], axis=1).astype(np.float32)
+    acts = a["top_acts"]  # [N, K, T], dense or stored as nonzeros: read unit by unit
+    picked = np.stack([np.asarray(acts[n])[order[n]] for n in range(len(order))]).astype(np.float32)
     start = cache.start
     pos = start + np.argmax(picked[:, :, start:], axis=2)
     window_tokens = np.asarray(cache.plan.windows.tokens)

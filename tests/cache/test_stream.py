@@ -104,3 +104,33 @@ def test_state_round_trips_through_arrays():
     b.load_arrays(a.to_arrays())
     for k, v in a.to_arrays().items():
         assert np.array_equal(v, b.to_arrays()[k]), k
+
+
+def test_a_sparse_state_round_trips_through_its_files(tmp_path):
+    """Latent-like activations (mostly exactly 0, some negative): the checkpoint keeps only nonzeros,
+    and a state resumed from the files written to disk holds the dense buffers of the one written."""
+    from autointerp.cache import store
+    from autointerp.records import CacheManifest
+
+    g = torch.Generator().manual_seed(6)
+    acts = torch.randn(60, 7, 5, generator=g) * (torch.rand(60, 7, 5, generator=g) < 0.15)
+    u = torch.rand(60, dtype=torch.float64, generator=g)
+    a = LayerState(5, 7, 8, 8, 8, 16, layer=1, has_bos=False, sparse=True)
+    a.update(acts, torch.arange(60), u, u)
+    arrays = a.to_arrays()
+    assert "top_acts" not in arrays and "r_acts.val" in arrays
+    assert arrays["q_acts.val"].size == int((a.quant.acts != 0).sum()) < a.quant.acts.numel()
+    m = CacheManifest(format=store.SPARSE_FORMAT, model="m", corpus="c", corpus_hash="h", window=7, layer=1,
+                      d_mlp=5, n_windows_target=60, windows_done=60, status="complete", seed=0, top_k=8,
+                      n_random=8, quantile_sample=8, checkpoint="", files={})
+    m = store.write_checkpoint(tmp_path, m, arrays)
+    read = store.load_arrays(tmp_path, m)
+    for n in range(5):  # one unit's rows, as the dense buffers index them
+        assert np.array_equal(read["top_acts"][n], a.top.acts[n].numpy())
+        assert np.array_equal(read["r_acts"][n], a.random.acts[:, :, n].numpy())
+    b = LayerState(5, 7, 8, 8, 8, 16, layer=1, has_bos=False, sparse=True)
+    b.load_arrays(read)
+    for buf in ("top", "quant", "random"):
+        assert torch.equal(getattr(a, buf).acts, getattr(b, buf).acts), buf
+    for k, v in arrays.items():
+        assert np.array_equal(v, b.to_arrays()[k]), k

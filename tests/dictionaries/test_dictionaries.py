@@ -318,3 +318,48 @@ def test_fuzzing_and_the_neuronpedia_export_of_a_saelens_latent(fresh_settings, 
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(row["layer"], row["index"]) for row in rows] == [("1-jb48", str(busiest))]
+
+
+def test_a_dictionarys_cache_is_stored_sparse_and_reads_as_a_dense_one(home, tiny, tmp_path, monkeypatch):
+    """The same dictionary cached twice, as nonzeros (the default for latents) and dense: every
+    latent's examples, scoring sample and the layer page's summary are the same; the sparse files
+    are smaller; a neuron cache stays dense."""
+    from autointerp.cache import store
+    from autointerp.scoring.sample import EmptyPool, sample_examples
+    from autointerp.web.views import layer_summary
+    from tests.conftest import linked_home
+
+    sparsify_folder(tmp_path / "run", tiny.d_model, n=64, k=8)
+    caches = {}
+    for sparse in (True, False):
+        monkeypatch.setattr(DictionaryLatents, "sparse_cache", sparse)
+        s = linked_home(home, tmp_path / f"home-{sparse}")
+        add_dictionary(tiny, s.layout, tmp_path / "run", "res64")
+        caches[sparse] = Workbench.open("tiny-random", settings=s, progress=False).cache(UnitId.parse("1-res64/0"))
+    sp, dense = caches[True], caches[False]
+    assert (sp.manifest.format, dense.manifest.format) == (store.SPARSE_FORMAT, store.FORMAT)
+    assert "r_acts.val.npy" in sp.manifest.files and "r_acts.npy" not in sp.manifest.files
+
+    def size(cache, prefix):
+        d = cache.plan.directory(cache.source) / cache.manifest.checkpoint
+        return sum(p.stat().st_size for p in d.glob(f"{prefix}*.npy"))
+
+    for block in ("top_acts", "q_acts", "r_acts"):
+        assert size(sp, block) < 0.5 * size(dense, block), block
+    def sampled(cache, n):
+        try:
+            return sample_examples(cache, n)
+        except EmptyPool as e:  # a latent firing in every random window: the same refusal both ways
+            return str(e)
+
+    fired = 0
+    for n in range(64):
+        a, b = sp.unit(sp.source.unit(n)), dense.unit(dense.source.unit(n))
+        assert a.model_dump() == b.model_dump(), n
+        if sp.max_activation(n) > 0:
+            fired += 1
+            assert sampled(sp, n) == sampled(dense, n), n
+    assert fired >= 10  # the comparison saw latents with examples, not only dead ones
+    assert layer_summary(sp) == layer_summary(dense)
+    neurons = Workbench.open("tiny-random", settings=linked_home(home, tmp_path / "neurons"), progress=False)
+    assert neurons.cache(UnitId.parse("L1.N0")).manifest.format == store.FORMAT
