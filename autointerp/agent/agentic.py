@@ -16,19 +16,43 @@ from autointerp.agent.transcript import Transcript
 from autointerp.errors import AutointerpError
 from autointerp.llm import LLM
 from autointerp.prompts import render
+from autointerp.tools.effects import TokenEffect
 
 CONTEXT_EXAMPLES = 3  # context edits run up front, on the first top examples peaking on a peak word
 
 
+FAMILY = 3  # of the ten tokens DLA promotes most, how many must be forms of its first one
+
+
+def dla_family(promoted: list[TokenEffect]) -> list[str]:
+    """The forms of one word (case, a leading space) that lead the direct logit attribution: its
+    first two tokens and at least FAMILY of its ten are that word, each with a positive value. A
+    unit whose output weights push one word that hard predicts it, even where ablating it on its
+    own top contexts moves little (it need not fire where that word comes next)."""
+    top = promoted[:10]
+    if len(top) < 2 or top[1].value <= 0:
+        return []
+    word = top[0].token.strip().lower()
+    forms = [t.token.strip() for t in top if t.value > 0 and t.token.strip().lower() == word]
+    if not word or top[1].token.strip().lower() != word or len(forms) < FAMILY:
+        return []
+    return list(dict.fromkeys(forms))
+
+
 def _output_side(session: Session) -> str | None:
-    """What the neuron promotes, when DLA and mean ablation agree on at least two of their top ten
-    tokens; otherwise the evidence does not support an output claim."""
+    """What the neuron promotes: the tokens DLA and mean ablation agree on (at least two of their
+    top ten), else one word whose forms lead DLA (`dla_family`), said to rest on the weights alone;
+    otherwise the evidence does not support an output claim."""
     if session.effects is None:
         agent_tools.run_effects(session)
     agreed = session.findings.output
-    if len(agreed) < 2:
-        return None
-    return "promotes " + ", ".join(f'"{t}"' for t in agreed[:3]) + " as the next token"
+    if len(agreed) >= 2:
+        return "promotes " + ", ".join(f'"{t}"' for t in agreed[:3]) + " as the next token"
+    forms = dla_family(session.effects.promoted) if session.effects is not None else []
+    if forms:
+        return ("promotes " + ", ".join(f'"{t}"' for t in forms[:3])
+                + " through its output weights (logit attribution; ablation on its top contexts shows little)")
+    return None
 
 
 def gather(session: Session, transcript: Transcript) -> None:

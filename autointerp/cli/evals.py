@@ -180,12 +180,15 @@ def output(
     simulator: EvalSimulatorOpt = EvalSimulator.embedding,
     model: ModelOpt = None, corpus: CorpusOpt = None, tokens: EvalTokensOpt = None, seed: SeedOpt = None,
     out_dir: OutOpt = None, json_: EvalJsonOpt = False,
+    ranks: Annotated[str | None, typer.Option(
+        "--ranks", help=f"explain these margin ranks (from 1) instead of the top --n: {RANGE_HELP}; "
+                        "e.g. 11-20, a sample apart from the top 10")] = None,
 ) -> None:
     """Neurons whose top promoted token dominates: does the explanation name what the neuron predicts?"""
     from autointerp.evals.output import run_output
 
     _sampled("output", run_output, n, layers, llm, explainers_, max_steps, simulator, model, corpus, tokens, seed,
-             out_dir, json_)
+             out_dir, json_, None if ranks is None else indices(ranks, "--ranks"))
 
 
 def _sampled(name: str, run, n, layers, llm, explainers_, max_steps, simulator, model, corpus, tokens, seed, out_dir,

@@ -55,6 +55,14 @@ def scan(target: Target, layers: list[int], n: int) -> list[OutputNeuron]:
     return sorted(found, key=lambda o: -o.margin)[:n]
 
 
+def select(target: Target, layers: list[int], n: int, ranks: list[int] | None = None) -> list[OutputNeuron]:
+    """The top n of `scan`, or the neurons at `ranks` (from 1) of its order."""
+    if ranks is None:
+        return scan(target, layers, n)
+    keep = set(ranks)
+    return [c for i, c in enumerate(scan(target, layers, max(ranks)), 1) if i in keep]
+
+
 def nameable(token: str) -> bool:
     t = token.strip()
     return len(t) >= 2 and t.isalpha()
@@ -73,12 +81,17 @@ def names_token(text: str | None, token: str) -> bool:
 
 def run_output(n: int, layers: list[int], llm: str | None, methods: list[ExplainMethod], settings: Settings,
                max_steps: int = 8, simulator: SimulatorName = "embedding", model: str | None = None,
-               command: str = "", console: Console | None = None, out: Path | None = None) -> tuple[OutputResult, str]:
-    """Scan, cache, explain, judge; (result, Markdown), written to `out` when given (with a resume journal)."""
+               command: str = "", console: Console | None = None, out: Path | None = None,
+               ranks: list[int] | None = None) -> tuple[OutputResult, str]:
+    """Scan, cache, explain, judge; (result, Markdown), written to `out` when given (with a resume journal).
+    `ranks` (from 1, by margin) explains those instead of the first n: a sample to develop a rule on
+    apart from the one it is measured on."""
     t0 = time.perf_counter()
+    if ranks is not None and (not ranks or min(ranks) < 1):
+        raise InputError(f"--ranks count from 1, got {ranks[0] if ranks else 'none'}")
     wb = Workbench.open(model, settings=settings, console=console, progress=console is not None)
     target = wb.target
-    candidates = scan(target, layers, n)
+    candidates = select(target, layers, n, ranks)
     chat = open_llm(llm, methods, simulator, settings)
     cache_tokens = ensure_caches(wb, [int(c.neuron[1:].split(".")[0]) for c in candidates], console)
     config = AgentConfig(max_steps=max_steps)
@@ -98,12 +111,14 @@ def run_output(n: int, layers: list[int], llm: str | None, methods: list[Explain
                                      rate=round(hits / max(1, len(candidates)), 4)))
     info = run_info("output", command, target.name, chat, simulator, methods, max_steps, cache_tokens, settings, t0,
                     journal, runs)
-    result = OutputResult(info=info, layers=layers, candidates=candidates, summary=summary, runs=runs)
+    result = OutputResult(info=info, layers=layers, candidates=candidates, summary=summary, runs=runs,
+                          ranks=ranks)
     return finish(result, render(result), "output", out, journal)
 
 
 def render(result: OutputResult) -> str:
-    md = report.header(f"Output neurons (top {len(result.candidates)} by DLA margin, layers "
+    which = f"top {len(result.candidates)}" if result.ranks is None else f"ranks {_span(result.ranks)}"
+    md = report.header(f"Output neurons ({which} by DLA margin, layers "
                        f"{result.layers[0]}-{result.layers[-1]})", result.info)
     md += report.table(["explainer", "names the predicted token", "rate"],
                        [[s.method, f"{s.named}/{s.neurons}", f"{s.rate:.0%}"] for s in result.summary])
@@ -116,3 +131,7 @@ def render(result: OutputResult) -> str:
     md += report.table(["neuron", "top token", "margin", "explainer", "named", "held-out", "explanation"], rows)
     md += "\n" + report.cost_table(result.info.totals)
     return md
+
+
+def _span(ranks: list[int]) -> str:
+    return f"{ranks[0]}-{ranks[-1]}" if ranks == list(range(ranks[0], ranks[-1] + 1)) else ",".join(map(str, ranks))

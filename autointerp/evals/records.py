@@ -194,3 +194,4 @@ class OutputResult(BaseModel):
     candidates: list[OutputNeuron]
     summary: list[OutputSummary]
     runs: list[OutputRun]
+    ranks: list[int] | None = Field(default=None, description="the margin ranks explained (from 1); None: the top N")

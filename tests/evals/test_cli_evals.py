@@ -58,6 +58,8 @@ def test_eval_real_heuristic_end_to_end(real_settings, tmp_path):
     (["eval", "real", "--layers", "3-x", "--explainers", "heuristic"], "malformed --layers"),
     (["eval", "real", "--max-steps", "0", "--explainers", "heuristic"], "--max-steps must be >= 1"),
     (["eval", "output", "--layers", "99", "--explainers", "heuristic"], "layers are 0..29"),
+    (["eval", "output", "--ranks", "0-3", "--explainers", "heuristic"], "--ranks count from 1"),
+    (["eval", "output", "--ranks", "3-1", "--explainers", "heuristic"], "empty --ranks"),
 ])
 def test_bad_input_is_one_error_line_exit_2(fresh_settings, smol, tmp_path, args, message):
     # A bad --explainers, --simulator or --llm-simulator is a usage error (tests/test_cli.py).
