@@ -39,7 +39,7 @@ def main() -> None:
     from autointerp.workbench import Workbench
 
     base = get_settings()
-    out: dict[str, object] = {"dictionary": args.dictionary}
+    figs: dict[str, dict] = {}
     caches = {}
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("sparse", "dense"):
@@ -56,10 +56,10 @@ def main() -> None:
             t0 = time.perf_counter()
             caches[fmt] = wb.cache(src)  # built here: the data dir has no cache
             seconds = time.perf_counter() - t0
-            out[fmt] = {"build_seconds": round(seconds, 2), "bytes": _bytes(caches[fmt]),
-                        "format": caches[fmt].manifest.format}
-            print(f"{fmt}: built in {seconds:.1f} s, {out[fmt]['bytes']['total'] / 2**20:.1f} MiB "
-                  f"({out[fmt]['bytes']['activations'] / 2**20:.1f} MiB of example activations)", flush=True)
+            figs[fmt] = {"build_seconds": round(seconds, 2), "bytes": _bytes(caches[fmt]),
+                         "format": caches[fmt].manifest.format}
+            print(f"{fmt}: built in {seconds:.1f} s, {figs[fmt]['bytes']['total'] / 2**20:.1f} MiB "
+                  f"({figs[fmt]['bytes']['activations'] / 2**20:.1f} MiB of example activations)", flush=True)
         DictionaryLatents.sparse_cache = True
         n = caches["sparse"].source.n_units
         units = list(range(0, n, max(1, n // args.units)))[:args.units]
@@ -78,17 +78,16 @@ def main() -> None:
         same = sum(caches["sparse"].unit(caches["sparse"].source.unit(u)).model_dump()
                    == caches["dense"].unit(caches["dense"].source.unit(u)).model_dump() for u in units)
     for fmt in ("sparse", "dense"):
-        out[fmt]["unit_ms"] = round(1000 * reads[fmt] / len(units), 2)  # type: ignore[index]
-        out[fmt]["summary_seconds"] = round(summary[fmt], 2)  # type: ignore[index]
-        print(f"{fmt}: a latent's examples in {out[fmt]['unit_ms']} ms, the layer summary in "  # type: ignore[index]
+        figs[fmt]["unit_ms"] = round(1000 * reads[fmt] / len(units), 2)
+        figs[fmt]["summary_seconds"] = round(summary[fmt], 2)
+        print(f"{fmt}: a latent's examples in {figs[fmt]['unit_ms']} ms, the layer summary in "
               f"{summary[fmt]:.2f} s", flush=True)
-    out["units"] = len(units)
-    out["same_examples"] = f"{same}/{len(units)}"
-    out["size_ratio"] = round(out["dense"]["bytes"]["total"] / out["sparse"]["bytes"]["total"], 2)  # type: ignore[index]
-    out["activation_size_ratio"] = round(out["dense"]["bytes"]["activations"]  # type: ignore[index]
-                                         / out["sparse"]["bytes"]["activations"], 2)  # type: ignore[index]
-    out["unit_read_ratio"] = round(reads["sparse"] / reads["dense"], 3)
-    out["build_ratio"] = round(out["sparse"]["build_seconds"] / out["dense"]["build_seconds"], 3)  # type: ignore[index]
+    sp, de = figs["sparse"], figs["dense"]
+    out = {"dictionary": args.dictionary, **figs, "units": len(units), "same_examples": f"{same}/{len(units)}",
+           "size_ratio": round(de["bytes"]["total"] / sp["bytes"]["total"], 2),
+           "activation_size_ratio": round(de["bytes"]["activations"] / sp["bytes"]["activations"], 2),
+           "unit_read_ratio": round(reads["sparse"] / reads["dense"], 3),
+           "build_ratio": round(sp["build_seconds"] / de["build_seconds"], 3)}
     print(f"dense / sparse size: {out['size_ratio']}x in all, {out['activation_size_ratio']}x for the example "
           f"activations; sparse reads take {out['unit_read_ratio']}x the dense time, builds {out['build_ratio']}x; "
           f"same examples for {out['same_examples']} latents")
