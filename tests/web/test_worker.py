@@ -69,7 +69,8 @@ def test_probes_waiting_together_are_batched_with_each_ones_own_results(server, 
     forwards = worker.forwards
     with model_held(server):
         futures = send_probes(http, pool, worker, [*bodies, {"neuron": "L3.N6", "texts": ["fine", "   "]}])
-        assert not any(f.done() for f in futures)  # all wait on the model
+        early = [(i, f.exception() or f.result().text[:200]) for i, f in enumerate(futures) if f.done()]
+        assert not early, f"answered while the model was held: {early}"  # all wait on the model
     *answers, bad = [f.result(timeout=120) for f in futures]
     assert bad.status_code == 400 and bad.json() == {"error": "text 2 is empty"}  # only its own request fails
     # the first may have been taken alone before the rest arrived; the rest waited together: one forward
