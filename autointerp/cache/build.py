@@ -55,7 +55,8 @@ class CachePlan:
     def expected(self, units: Sources) -> CacheManifest:
         s, src = self.settings, self.units(units)
         return CacheManifest(
-            format=store.SPARSE_FORMAT if src.sparse_cache else store.FORMAT, model=self.target.name, corpus=self.source.spec,
+            format=store.SPARSE_FORMAT if src.sparse_cache else store.FORMAT,
+            model=self.target.name, corpus=self.source.spec,
             corpus_hash=self.windows.corpus_hash, window=s.window, layer=src.layer, d_mlp=src.n_units,
             dictionary=src.dictionary, n_windows_target=self.n_windows, windows_done=0, status="partial",
             seed=s.cache_seed, top_k=s.top_k, n_random=s.n_random, quantile_sample=s.quantile_bins * s.per_bin,

@@ -5,9 +5,9 @@ so its cache's example windows are mostly zeros: dense, a 16k dictionary's three
 ~630 MB, stored as nonzeros a few percent of that. Neurons are almost never exactly 0 and stay
 dense. The encoding is exact for any values: every entry that is not 0 is kept.
 
-On disk a block `name` of shape [N, *row] is three arrays (`name.ptr` [N + 1] offsets, `name.idx`
-flat positions inside a row, `name.val` the values); `SparseRows` reads one unit's row from them
-(memory-mapped) without touching the others.
+On disk a block `name` of shape [N, *row] is four arrays (`name.ptr` [N + 1] offsets, `name.idx`
+flat positions inside a row, `name.val` the values, `name.shape`); `SparseRows` reads one unit's
+row from them (memory-mapped) without touching the others.
 """
 
 from __future__ import annotations

@@ -15,8 +15,7 @@ import math
 import numpy as np
 import torch
 
-from autointerp.cache import sparse
-from autointerp.cache.sparse import SparseRows
+from autointerp.cache.sparse import SparseRows, encode
 
 PHI = 0.6180339887498949
 
@@ -177,7 +176,7 @@ class LayerState:
                 "r_acts": self.random.acts.numpy()}
         if self.sparse:
             acts["r_acts"] = acts["r_acts"].transpose(2, 0, 1)
-            acts = {k: v for name, block in acts.items() for k, v in sparse.encode(name, block).items()}
+            acts = {k: v for name, block in acts.items() for k, v in encode(name, block).items()}
         return acts | {
             "top_keys": self.top.keys.numpy(), "top_win": self.top.win.numpy(),
             "q_keys": self.quant.keys.numpy(), "q_win": self.quant.win.numpy(),
