@@ -23,7 +23,8 @@ def slug(text: str, fallback: str = "x", max_len: int | None = None) -> str:
 
 
 def units_stem(layer: int, dictionary: str | None = None) -> str:
-    """How file names name a unit source: `layer06` (its neurons) or `layer06-res4k` (a dictionary's latents)."""
+    """How a unit source's cache directory and files are named: `layer06` (its neurons) or
+    `layer06-res4k` (a dictionary's latents)."""
     return f"layer{layer:02d}" if dictionary is None else f"layer{layer:02d}-{slug(dictionary)}"
 
 

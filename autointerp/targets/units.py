@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 import torch
 
 from autointerp.errors import InputError
+from autointerp.paths import units_stem
 from autointerp.plugins import Registry
 from autointerp.records import UnitId, UnitKind
 
@@ -89,7 +90,7 @@ class UnitSource(ABC):
     @property
     def cache_name(self) -> str:
         """The directory its cache lives in, under the corpus and window's."""
-        return f"layer{self.layer:02d}" if self.dictionary is None else f"layer{self.layer:02d}-{self.dictionary}"
+        return units_stem(self.layer, self.dictionary)
 
     def unit(self, index: int) -> UnitId:
         return UnitId.model_construct(layer=self.layer, index=index, dictionary=self.dictionary)
