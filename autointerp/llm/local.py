@@ -18,6 +18,7 @@ from pydantic import ConfigDict, PrivateAttr
 from autointerp.config import Settings
 from autointerp.errors import InputError
 from autointerp.llm.backends import LLM, Capabilities, Expectations, LLMError, Usage
+from autointerp.llm.decode import BatchDecoder, Request
 from autointerp.targets.embedded import load_chat_model
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
@@ -80,28 +81,15 @@ class PrefixCache:
         return len(self._items)
 
 
-class RepeatStop:
-    """Stops greedy decoding once the reply ends in the same block of at most `period` tokens
-    `times` times in a row: a greedy model in such a loop never leaves it, so the rest of
-    `max_tokens` would be spent on copies (SmolLM2 echoing "of the top-active windows" as JSON)."""
+def stop_strings(tokenizer, prompt: list[int], strings: list[str]):
+    """Stops once a reply's newest token completes one of `strings`, as `generate`'s
+    `stop_strings` do (a match may begin in the prompt or the begun reply)."""
+    def stop(new: list[int]) -> bool:
+        tail = (prompt + new)[-24:]
+        before, now = tokenizer.decode(tail[:-1]), tokenizer.decode(tail)
+        return any(now.find(s, max(0, len(before) - len(s) + 1)) >= 0 for s in strings)
 
-    def __init__(self, start: int, period: int = 16, times: int = 3) -> None:
-        self.start, self.period, self.times = start, period, times
-
-    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
-        return torch.tensor([looping(row[self.start:].tolist(), self.period, self.times) for row in input_ids])
-
-
-class TextStop:
-    """Stops decoding once `stop_when(reply so far)` holds (the reply includes its begun part)."""
-
-    def __init__(self, tokenizer, start: int, prefill: str, stop_when) -> None:
-        self.tok, self.start, self.prefill, self.stop_when = tokenizer, start, prefill, stop_when
-
-    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
-        return torch.tensor([bool(self.stop_when(self.prefill + self.tok.decode(row[self.start:],
-                                                                                 skip_special_tokens=True)))
-                             for row in input_ids])
+    return stop
 
 
 def looping(ids: list[int], period: int, times: int) -> bool:
@@ -124,13 +112,16 @@ class LocalChatModel(BaseChatModel):
     prefix_cache: bool = True  # off: every call runs its whole prompt (the benchmarks' baseline)
     cache_entries: int = 4
     cache_tokens: int = 8192
+    max_batch: int = 8  # conversations decoded together (threads calling at once)
     _hf: Any = PrivateAttr()
     _tok: Any = PrivateAttr()
     _cache: PrefixCache | None = PrivateAttr(default=None)
+    _decoder: BatchDecoder = PrivateAttr()
 
     def __init__(self, hf_model, tokenizer, **kw) -> None:
         super().__init__(**kw)
         self._hf, self._tok = hf_model, tokenizer
+        self._decoder = BatchDecoder(hf_model, tokenizer.eos_token_id, self.max_batch)
         if self.prefix_cache:
             self._cache = PrefixCache(hf_model.config, self.cache_entries, self.cache_tokens)
 
@@ -146,36 +137,33 @@ class LocalChatModel(BaseChatModel):
                   **kwargs: Any) -> ChatResult:
         """Greedy. `prefill` starts the assistant's reply (the reply includes it): a tiny model told
         to answer in JSON does far better when the reply already begins with `{"tool": "`.
-        `stop_on_repeat` ends the reply once it loops (`RepeatStop`); off by default, since a
+        `stop_on_repeat` ends the reply once it loops (`looping`); off by default, since a
         simulator's digit lists repeat by design. `stop_when(text)` ends it once it holds."""
         prefill = kwargs.get("prefill", "")
         prompt = self.encode_chat(messages)
         full = prompt + (self._tok.encode(prefill, add_special_tokens=False) if prefill else [])
-        ids = torch.tensor([full])
         reused, past = self._cache.take(full) if self._cache is not None else (0, None)
-        halt = [RepeatStop(len(full))] if kwargs.get("stop_on_repeat") else []
+        stops: list = []
+        if kwargs.get("stop_strings"):
+            stops.append(stop_strings(self._tok, full, list(kwargs["stop_strings"])))
+        if kwargs.get("stop_on_repeat"):
+            stops.append(lambda new: looping(new, 16, 3))  # a greedy loop never ends (SmolLM2 echoing JSON)
         if kwargs.get("stop_when") is not None:
-            halt.append(TextStop(self._tok, len(full), prefill, kwargs["stop_when"]))
-        with torch.inference_mode():
-            out = self._hf.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                    max_new_tokens=kwargs.get("max_tokens", self.max_new_tokens),
-                                    repetition_penalty=kwargs.get("repetition_penalty", 1.0),
-                                    stop_strings=kwargs.get("stop_strings"), tokenizer=self._tok,
-                                    pad_token_id=self._tok.eos_token_id, cache=past, stopping_criteria=halt or None,
-                                    use_cache=True, return_dict_in_generate=True)
-        seq = out.sequences[0]
-        if self._cache is not None and out.cache is not None:
-            held = out.cache.get_seq_length()  # the last generated token was never run
-            self._cache.put(seq[:held].tolist(), out.cache)
-        new = seq[ids.shape[1]:]
+            when = kwargs["stop_when"]
+            stops.append(lambda new: bool(when(prefill + self._tok.decode(new, skip_special_tokens=True))))
+        req = self._decoder.decode(Request(full, kwargs.get("max_tokens", self.max_new_tokens), reused, past,
+                                           kwargs.get("repetition_penalty", 1.0), stops))
+        if self._cache is not None:
+            self._cache.put(full + req.new[:-1], req.cache)
+        new = req.new
         text = prefill + self._tok.decode(new, skip_special_tokens=True)
         for s in stop or []:
             text = text.split(s)[0]
         # cache_read: prompt tokens served from the prefix cache (the begun reply counts as completion)
-        usage = {"input_tokens": len(prompt), "output_tokens": int(ids.shape[1] - len(prompt) + len(new)),
-                 "total_tokens": int(ids.shape[1] + len(new)),
+        usage = {"input_tokens": len(prompt), "output_tokens": len(full) - len(prompt) + len(new),
+                 "total_tokens": len(full) + len(new),
                  "input_token_details": {"cache_read": min(reused, len(prompt))}}
-        msg = AIMessage(content=text, usage_metadata=usage, response_metadata={"generated_ids": new.tolist()})
+        msg = AIMessage(content=text, usage_metadata=usage, response_metadata={"generated_ids": new})
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
     def next_token_logprobs(self, ids: list[int], positions: list[int], candidates: list[int]) -> torch.Tensor:
