@@ -18,7 +18,11 @@ be if every LLM call took no time at all (Amdahl's). The `cascade` explainer (he
 agent where the heuristic validates under `cascade.THRESHOLD`) then labels the same neurons one by
 one: `cascade.score_gap` is the agent's mean held-out score minus the cascade's, `time_share` its
 seconds over the agent's (with prefix reuse, as the cascade runs it), `agent_units` how many of the
-neurons it sent on to the agent. Last line: one JSON object.
+neurons it sent on to the agent. Last, the agent labels all the neurons in one batch with
+`--shared-workers` threads, whose local-LLM replies are decoded together (`llm/decode.py`):
+`shared_speedup` is its neurons/h over the one-at-a-time agent's (with prefix reuse), and
+`shared_same_explanations` counts the same texts. (Sharing the target's forwards across units is
+not built yet: this is the LLM batching alone.) Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=8)
+    ap.add_argument("--shared-workers", type=int, default=2, help="worker threads of the shared run")
     args = ap.parse_args()
 
     from autointerp.agent.cascade import THRESHOLD
@@ -56,8 +61,8 @@ def main() -> None:
         wb = Workbench.open(settings=settings)  # every explainer and worker thread; one loaded target
         no_reuse = Workbench(wb.target, settings.model_copy(update={"prefix_cache": False}))
         store = open_store(settings)
-        texts: dict[str, list[str]] = {"agent_no_prefix": [], "agent": []}
-        runs = {"one_shot": [("one-shot", wb, f"0:{args.n}")]}
+        texts: dict[str, list[str]] = {"agent_no_prefix": [], "agent": [], "agent_shared": []}
+        runs = {"one_shot": [("one-shot", wb, f"0:{args.n}")], "agent_shared": [("agent", wb, f"0:{args.n}")]}
         runs["agent_no_prefix"], runs["agent"], runs["cascade"] = [], [], []
         for i in range(args.n):
             runs["agent_no_prefix"].append(("agent", no_reuse, str(i)))
@@ -70,15 +75,17 @@ def main() -> None:
                                redo=True), wb=wb, store=store, executor=ThreadExecutor(args.workers))  # warm-up
         pair = ("agent_no_prefix", "agent")
         order = [("one_shot", 0)] + [(key, i) for i in range(args.n) for key in (pair if i % 2 else pair[::-1])] \
-            + [("cascade", i) for i in range(args.n)]
+            + [("cascade", i) for i in range(args.n)] + [("agent_shared", 0)]
         for key, i in order:
             method, bench, neurons = runs[key][i]
             opts = BatchOptions(layers=[args.layer], neurons=neurons, method=method, max_steps=args.max_steps,
                                 redo=True)
             clear_cache()  # no run reads window embeddings the run before it left behind
-            s = run_batch(opts, wb=bench, store=store, executor=ThreadExecutor(args.workers))
+            workers = args.shared_workers if key == "agent_shared" else args.workers
+            s = run_batch(opts, wb=bench, store=store, executor=ThreadExecutor(workers))
             if key in texts:
-                texts[key] += [r.text for r in store.get(wb.model, f"L{args.layer}.N{i}") if r.method == "agent"]
+                for j in range(args.n) if key == "agent_shared" else [i]:
+                    texts[key] += [r.text for r in store.get(wb.model, f"L{args.layer}.N{j}") if r.method == "agent"]
             if key in scores:
                 scores[key] += [r.score for r in store.get(wb.model, f"L{args.layer}.N{i}") if r.method == method]
             for stage, k in s.stages.items():
@@ -109,6 +116,9 @@ def main() -> None:
     same = sum(a == b for a, b in zip(texts["agent_no_prefix"], texts["agent"]))
     out["same_explanations"] = f"{same}/{min(len(texts['agent']), len(texts['agent_no_prefix']))}"
     out["layer_hours"] = round(d_mlp / rates["agent"], 1) if rates["agent"] else None  # the whole layer, one process
+    out["shared_speedup"] = round(rates["agent_shared"] / rates["agent"], 3) if rates["agent"] else None
+    same = sum(a == b for a, b in zip(texts["agent"], texts["agent_shared"]))
+    out["shared_same_explanations"] = f"{same}/{min(len(texts['agent']), len(texts['agent_shared']))}"
     paired = [(a, c) for a, c in zip(scores["agent"], scores["cascade"]) if a is not None and c is not None]
     gap = round(sum(a - c for a, c in paired) / len(paired), 4) if paired else None
     share = round(totals["cascade"]["seconds"] / totals["agent"]["seconds"], 3) if totals["agent"]["seconds"] else None

@@ -212,6 +212,11 @@ class BatchDecoder:
 
     def _rebatch(self, kept: list[_Row], old: list[_Row], cache, joined: list[_Row]):
         """One cache of `kept` (rows of the old batch) and `joined` (each with its own), left-padded."""
+        if kept and not joined:  # rows left: one gather of those kept, trimmed to the longest of them
+            idx = torch.tensor([old.index(row) for row in kept])
+            start = -max(row.length for row in kept)
+            return _cache(self.model.config, [(layer.keys[idx, :, start:], layer.values[idx, :, start:])
+                                              for layer in cache.layers])
         kvs = [_unpad(cache, old.index(row), row.length) for row in kept] + [row.kv for row in joined]
         for row in joined:
             row.kv = None
