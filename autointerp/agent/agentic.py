@@ -22,21 +22,27 @@ CONTEXT_EXAMPLES = 3  # context edits run up front, on the first top examples pe
 
 
 FAMILY = 3  # of the ten tokens DLA promotes most, how many must be forms of its first one
+LEAD = 1.5  # or: the first token's value over the best token that is not one of its forms
 
 
 def dla_family(promoted: list[TokenEffect]) -> list[str]:
-    """The forms of one word (case, a leading space) that lead the direct logit attribution: its
-    first two tokens and at least FAMILY of its ten are that word, each with a positive value. A
-    unit whose output weights push one word that hard predicts it, even where ablating it on its
-    own top contexts moves little (it need not fire where that word comes next)."""
+    """The forms of one word (case, a leading space) that lead the direct logit attribution, each
+    with a positive value: either its first two tokens and at least FAMILY of its ten are that word,
+    or its first token leads every other word's by LEAD times and another form of it is among the
+    ten. A unit whose output weights push one word that hard predicts it, even where ablating it on
+    its own top contexts moves little (it need not fire where that word comes next)."""
     top = promoted[:10]
     if len(top) < 2 or top[1].value <= 0:
         return []
     word = top[0].token.strip().lower()
-    forms = [t.token.strip() for t in top if t.value > 0 and t.token.strip().lower() == word]
-    if not word or top[1].token.strip().lower() != word or len(forms) < FAMILY:
+    if not word:
         return []
-    return list(dict.fromkeys(forms))
+    forms = [t.token.strip() for t in top if t.value > 0 and t.token.strip().lower() == word]
+    others = [t.value for t in top if t.token.strip().lower() != word]
+    led = len(forms) >= 2 and (not others or top[0].value >= LEAD * max(others[0], 0.0))
+    if (top[1].token.strip().lower() == word and len(forms) >= FAMILY) or led:
+        return list(dict.fromkeys(forms))
+    return []
 
 
 def _output_side(session: Session) -> str | None:
