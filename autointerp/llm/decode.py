@@ -48,12 +48,13 @@ class _Row:
         return self.req.new[-1]
 
 
-def pick(logits: torch.Tensor, seen: list[int], penalty: float) -> int:
-    """The greedy token, after `generate`'s repetition penalty over every token seen."""
-    if penalty != 1.0:
-        idx = torch.tensor(seen)
+def pick(logits: torch.Tensor, req: Request) -> int:
+    """The greedy token, after `generate`'s repetition penalty over every token seen (prompt and
+    reply so far; gathered only when there is a penalty: this runs once a token per reply)."""
+    if req.penalty != 1.0:
+        idx = torch.tensor(req.ids + req.new)
         score = logits.gather(0, idx)
-        logits = logits.scatter(0, idx, torch.where(score < 0, score * penalty, score / penalty))
+        logits = logits.scatter(0, idx, torch.where(score < 0, score * req.penalty, score / req.penalty))
     return int(torch.argmax(logits))
 
 
@@ -173,7 +174,7 @@ class BatchDecoder:
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=torch.ones(1, len(req.ids), dtype=torch.long),
                              cache=past, use_cache=True, logits_to_keep=1)
-        req.new.append(pick(out.logits[0, -1].float(), req.ids, req.penalty))
+        req.new.append(pick(out.logits[0, -1].float(), req))
         kv = [(layer.keys, layer.values) for layer in out.cache.layers]
         return _Row(req, len(req.ids), kv)
 
@@ -191,7 +192,7 @@ class BatchDecoder:
         logits = out.logits[:, -1].float()
         for i, row in enumerate(rows):
             row.length += 1
-            row.req.new.append(pick(logits[i], row.req.ids + row.req.new, row.req.penalty))
+            row.req.new.append(pick(logits[i], row.req))
         self.steps += 1
         self.rows += len(rows)
 

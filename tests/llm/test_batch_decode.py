@@ -36,24 +36,28 @@ def _generate(model, ids: list[int], max_new: int, penalty: float = 1.0) -> list
     return out[0, len(ids):].tolist()
 
 
-def _together(decoder: BatchDecoder, reqs: list[Request]) -> list[Request | BaseException]:
-    """Each request from its own thread, all released at once."""
-    got: list = [None] * len(reqs)
-    start = threading.Barrier(len(reqs))
+def _in_threads(calls: list, timeout: float = 120) -> list:
+    """Each call on its own thread, all released at once: what each returned or raised."""
+    got: list = [None] * len(calls)
+    start = threading.Barrier(len(calls))
 
     def go(i: int) -> None:
         start.wait()
         try:
-            got[i] = decoder.decode(reqs[i])
+            got[i] = calls[i]()
         except BaseException as e:  # noqa: BLE001 - the test reads what each caller got
             got[i] = e
 
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(reqs))]
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(calls))]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
+        t.join(timeout=timeout)
     return got
+
+
+def _together(decoder: BatchDecoder, reqs: list[Request]) -> list[Request | BaseException]:
+    return _in_threads([lambda r=r: decoder.decode(r) for r in reqs])
 
 
 def test_one_reply_alone_is_generates_own_tokens(tiny):
@@ -128,18 +132,10 @@ def test_the_local_model_batched_gives_generates_tokens(settings):
         reference.append(out[0, len(full):].tolist())
     alone = [chat.invoke(m, **h).response_metadata["generated_ids"] for m, h in cases]
     assert alone == reference
-    got: list = [None] * len(cases)
     decoder = chat._decoder
     decoder.steps = decoder.rows = 0
-
-    def go(i: int) -> None:
-        got[i] = chat.invoke(cases[i][0], **cases[i][1]).response_metadata["generated_ids"]
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(cases))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    got = _in_threads([lambda m=m, h=h: chat.invoke(m, **h).response_metadata["generated_ids"] for m, h in cases],
+                      timeout=300)
     assert decoder.rows / decoder.steps > 1.5, (decoder.rows, decoder.steps)
     same = sum(a == b for a, b in zip(got, reference))
     assert same >= len(cases) - 1, f"{same}/{len(cases)} batched replies are generate's tokens"
