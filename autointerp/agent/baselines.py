@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from langchain_core.messages import HumanMessage
 
 from autointerp import events as ev
@@ -14,12 +15,21 @@ from autointerp.agent.protocol import ExplainContext, ExplanationFailed, Proposa
 from autointerp.agent.session import Session
 from autointerp.agent.tools import marked
 from autointerp.agent.transcript import Transcript
+from autointerp.embeddings import embed_cached
 from autointerp.llm import LLM, Usage
 from autointerp.prompts import render
+from autointerp.tools.words import ORDINARY_WORDS
 
 ONE_SHOT_VERSION = 2
 CATEGORY_VERSION = 1
 _NOT_A_CATEGORY = frozenset("word words token tokens letter letters the a an and of to".split())
+# A category name must fit at least NAME_FIT of the words: each counts when it is closer to the name
+# (MiniLM cosine) than NAME_QUANTILE of ordinary words are. Named planted word lists fit 0.5-1.0 of
+# their words ("music" for "Durrës", "organs", "music", "drum", "horned", "percussion": 0.5); the
+# names the local model gave real neurons' unrelated peak words mostly fit none ("animals" for
+# "Head", "Aruba", "signs", "crew": 0.0; evals/README.md, "Category names").
+NAME_FIT = 0.5
+NAME_QUANTILE = 0.95
 
 
 def _examples(session: Session, n: int = 8) -> str:
@@ -78,7 +88,27 @@ def category(words: list[str], llm: LLM, transcript: Transcript | None = None, u
         transcript.add(ev.Reply(content=reply))
     found = reply.rsplit(line + ":", 1)[-1].strip().split("\n")[0].strip(" .\"'`*")
     ok = re.fullmatch(r"[A-Za-z][A-Za-z '-]{1,39}", found) and len(found.split()) <= 4
-    return found if ok and found.lower() not in _NOT_A_CATEGORY else None
+    if not ok or found.lower() in _NOT_A_CATEGORY:
+        return None
+    if (fit := name_fit(found, words)) < NAME_FIT:
+        if transcript is not None:
+            transcript.add(ev.Observation(content=f'the name "{found}" fits {fit:.0%} of the words (each closer to it '
+                                          f"than {NAME_QUANTILE:.0%} of ordinary words): left unnamed"))
+        return None
+    return found
+
+
+def name_fit(name: str, words: list[str]) -> float:
+    """The share of `words` closer to `name` (MiniLM cosine) than NAME_QUANTILE of ordinary words
+    are: how well a category name fits the words it is meant to gather. The local model names
+    anything it is asked to, so a list of unrelated peak words gets a category too ("sports" for
+    "giving", "of", "threw", "beat"), which a reader would take as a finding."""
+    if not words:
+        return 0.0
+    vecs = embed_cached([name, *words, *ORDINARY_WORDS])
+    sims = vecs[1:] @ vecs[0]
+    floor = float(np.quantile(sims[len(words):], NAME_QUANTILE))
+    return float(np.mean(sims[: len(words)] > floor))
 
 
 class HeuristicExplainer:

@@ -41,6 +41,7 @@ from autointerp.targets.local import PLANTED_PREFIX, local_dir, planted_root
 from autointerp.targets.mlp_edit import Layout, input_has_bias, mlps, neuron_activations, set_detector, widen
 from autointerp.tools.contrast import auroc
 from autointerp.tools.probe import run_ids
+from autointerp.tools.words import ORDINARY_WORDS
 
 PLANTING_VERSION = 2
 MANIFEST = "planted.json"
@@ -56,16 +57,8 @@ PROBE_TEMPLATES = ("Yesterday my friend wrote a long note about {w} and then lef
                    "In the old book there was a chapter on {w} near the end.",
                    "She said that {w} mattered more than anything else.",
                    "According to the report, {w} came up again last week.")
-# Ordinary words that belong to none of the concepts: the rest of the vocabulary a concept is set against.
-BASELINE_WORDS = tuple(dict.fromkeys("""the of and to in is was for on that with as by at from it this be are or an not but which
-have has had were his her their its they he she we you will would can could new first other more some time people
-year way work government system city school number part law market house water book road car paper music idea table
-run make take give find think know say go come see use help show play move live believe hold bring happen write
-provide sit stand lose pay meet include continue set learn change lead understand watch follow stop create speak
-read allow add spend grow open walk win offer remember consider appear buy wait serve die send expect build stay
-fall cut reach kill remain suggest raise pass sell require report decide pull good small large long great little
-own old right big high different early young important few public bad same able last next late hard major better
-best free sure clear whole real full special easy certain personal private past""".split()))
+BASELINE_WORDS = ORDINARY_WORDS  # the rest of the vocabulary a concept is set against
+
 
 
 class PlantedNeuron(BaseModel):

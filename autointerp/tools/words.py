@@ -9,6 +9,18 @@ if TYPE_CHECKING:
 
 Piece = Literal["whole", "first", "middle", "last"]
 
+# Ordinary English words of no particular category: what a concept (planted word lists) or a category
+# name (the agent's naming check) is set against.
+ORDINARY_WORDS = tuple(dict.fromkeys("""the of and to in is was for on that with as by at from it this be are or an not but which
+have has had were his her their its they he she we you will would can could new first other more some time people
+year way work government system city school number part law market house water book road car paper music idea table
+run make take give find think know say go come see use help show play move live believe hold bring happen write
+provide sit stand lose pay meet include continue set learn change lead understand watch follow stop create speak
+read allow add spend grow open walk win offer remember consider appear buy wait serve die send expect build stay
+fall cut reach kill remain suggest raise pass sell require report decide pull good small large long great little
+own old right big high different early young important few public bad same able last next late hard major better
+best free sure clear whole real full special easy certain personal private past""".split()))
+
 
 def word_spans(tokens: list[str], start: int = 0) -> list[tuple[int, int]]:
     """[(first, end)] token ranges of the words in tokens[start:] (end exclusive)."""
