@@ -21,8 +21,10 @@ seconds over the agent's (with prefix reuse, as the cascade runs it), `agent_uni
 neurons it sent on to the agent. Last, the agent labels all the neurons in one batch with
 `--shared-workers` threads, whose local-LLM replies are decoded together (`llm/decode.py`):
 `shared_speedup` is its neurons/h over the one-at-a-time agent's (with prefix reuse), and
-`shared_same_explanations` counts the same texts. (Sharing the target's forwards across units is
-not built yet: this is the LLM batching alone.) Last line: one JSON object.
+`shared_same_explanations` counts the same texts; one-shot does the same (`one_shot_speedup`: its
+`--shared-workers` batch over its one-worker batch; `one_shot_same_explanations`). (Sharing the
+target's forwards across units is not built: on 2 cores it has nothing to share, see
+benchmarks/README.md; this is the LLM batching alone.) Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ def main() -> None:
         wb = Workbench.open(settings=settings)  # every explainer and worker thread; one loaded target
         no_reuse = Workbench(wb.target, settings.model_copy(update={"prefix_cache": False}))
         store = open_store(settings)
-        texts: dict[str, list[str]] = {"agent_no_prefix": [], "agent": [], "agent_shared": []}
-        runs = {"one_shot": [("one-shot", wb, f"0:{args.n}")], "agent_shared": [("agent", wb, f"0:{args.n}")]}
+        texts: dict[str, list[str]] = {"agent_no_prefix": [], "agent": [], "agent_shared": [], "one_shot": [],
+                                       "one_shot_shared": []}
+        runs = {"one_shot": [("one-shot", wb, f"0:{args.n}")], "agent_shared": [("agent", wb, f"0:{args.n}")],
+                "one_shot_shared": [("one-shot", wb, f"0:{args.n}")]}
         runs["agent_no_prefix"], runs["agent"], runs["cascade"] = [], [], []
         for i in range(args.n):
             runs["agent_no_prefix"].append(("agent", no_reuse, str(i)))
@@ -75,17 +79,18 @@ def main() -> None:
                                redo=True), wb=wb, store=store, executor=ThreadExecutor(args.workers))  # warm-up
         pair = ("agent_no_prefix", "agent")
         order = [("one_shot", 0)] + [(key, i) for i in range(args.n) for key in (pair if i % 2 else pair[::-1])] \
-            + [("cascade", i) for i in range(args.n)] + [("agent_shared", 0)]
+            + [("cascade", i) for i in range(args.n)] + [("agent_shared", 0), ("one_shot_shared", 0)]
         for key, i in order:
             method, bench, neurons = runs[key][i]
             opts = BatchOptions(layers=[args.layer], neurons=neurons, method=method, max_steps=args.max_steps,
                                 redo=True)
             clear_cache()  # no run reads window embeddings the run before it left behind
-            workers = args.shared_workers if key == "agent_shared" else args.workers
+            whole = key in ("agent_shared", "one_shot", "one_shot_shared")  # one batch of every neuron
+            workers = args.shared_workers if key.endswith("_shared") else args.workers
             s = run_batch(opts, wb=bench, store=store, executor=ThreadExecutor(workers))
             if key in texts:
-                for j in range(args.n) if key == "agent_shared" else [i]:
-                    texts[key] += [r.text for r in store.get(wb.model, f"L{args.layer}.N{j}") if r.method == "agent"]
+                for j in range(args.n) if whole else [i]:
+                    texts[key] += [r.text for r in store.get(wb.model, f"L{args.layer}.N{j}") if r.method == method]
             if key in scores:
                 scores[key] += [r.score for r in store.get(wb.model, f"L{args.layer}.N{i}") if r.method == method]
             for stage, k in s.stages.items():
@@ -119,6 +124,9 @@ def main() -> None:
     out["shared_speedup"] = round(rates["agent_shared"] / rates["agent"], 3) if rates["agent"] else None
     same = sum(a == b for a, b in zip(texts["agent"], texts["agent_shared"]))
     out["shared_same_explanations"] = f"{same}/{min(len(texts['agent']), len(texts['agent_shared']))}"
+    out["one_shot_speedup"] = round(rates["one_shot_shared"] / rates["one_shot"], 3) if rates["one_shot"] else None
+    same = sum(a == b for a, b in zip(texts["one_shot"], texts["one_shot_shared"]))
+    out["one_shot_same_explanations"] = f"{same}/{min(len(texts['one_shot']), len(texts['one_shot_shared']))}"
     paired = [(a, c) for a, c in zip(scores["agent"], scores["cascade"]) if a is not None and c is not None]
     gap = round(sum(a - c for a, c in paired) / len(paired), 4) if paired else None
     share = round(totals["cascade"]["seconds"] / totals["agent"]["seconds"], 3) if totals["agent"]["seconds"] else None
