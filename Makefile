@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/explain.py
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/batch_soak.py
+	$(PY) benchmarks/shared_forwards.py
+	$(PY) benchmarks/llm_decode.py
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/serve.py
 

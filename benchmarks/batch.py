@@ -44,9 +44,11 @@ def main() -> None:
     ap.add_argument("--shared-workers", type=int, default=2, help="worker threads of the shared run")
     args = ap.parse_args()
 
+    from scratch import scratch_settings
+
     from autointerp.agent.cascade import THRESHOLD
     from autointerp.batch import BatchOptions, ThreadExecutor, run_batch
-    from autointerp.config import Settings, get_settings
+    from autointerp.config import get_settings
     from autointerp.embeddings import clear_cache
     from autointerp.store import open_store
     from autointerp.workbench import Workbench
@@ -55,11 +57,7 @@ def main() -> None:
     d_mlp = Workbench.open(settings=base).layer(args.layer).manifest.d_mlp  # built in the real data dir, shared below
     out: dict[str, object] = {"layer": args.layer, "n": args.n, "workers": args.workers, "max_steps": args.max_steps}
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        for sub in ("models", "corpora", "cache"):
-            (base.data_dir / sub).mkdir(parents=True, exist_ok=True)
-            (home / sub).symlink_to(base.data_dir / sub)
-        settings = Settings(**{**base.model_dump(), "home": home})
+        settings = scratch_settings(base, Path(tmp))
         wb = Workbench.open(settings=settings)  # every explainer and worker thread; one loaded target
         no_reuse = Workbench(wb.target, settings.model_copy(update={"prefix_cache": False}))
         store = open_store(settings)

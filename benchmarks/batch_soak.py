@@ -41,9 +41,11 @@ def main() -> None:
     ap.add_argument("--explainer", default="heuristic")
     args = ap.parse_args()
 
+    from scratch import scratch_settings
+
     from autointerp import embeddings
     from autointerp.batch import BatchOptions, ThreadExecutor, run_batch
-    from autointerp.config import Settings, get_settings
+    from autointerp.config import get_settings
     from autointerp.store import open_store
     from autointerp.workbench import Workbench
 
@@ -53,11 +55,7 @@ def main() -> None:
     setup = time.perf_counter() - t0
     samples: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        for sub in ("models", "corpora", "cache"):
-            (base.data_dir / sub).mkdir(parents=True, exist_ok=True)
-            (home / sub).symlink_to(base.data_dir / sub)
-        settings = Settings(**{**base.model_dump(), "home": home, "chroma_url": None})
+        settings = scratch_settings(base, Path(tmp), chroma_url=None)
         wb = Workbench.open(settings=settings)
         store = open_store(settings)
         warm = f"{args.n}:{args.n + args.warmup}"  # other units than the soak's

@@ -32,9 +32,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from scratch import scratch_settings
 
     from autointerp.batch import BatchOptions, ThreadExecutor, run_batch
-    from autointerp.config import Settings, get_settings
+    from autointerp.config import get_settings
     from autointerp.store import open_store
     from autointerp.targets import base as target_base
     from autointerp.workbench import Workbench
@@ -54,11 +55,7 @@ def main() -> None:
 
     base = get_settings()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        for sub in ("models", "corpora", "cache"):
-            (base.data_dir / sub).mkdir(parents=True, exist_ok=True)
-            (home / sub).symlink_to(base.data_dir / sub)
-        settings = Settings(**{**base.model_dump(), "home": home})
+        settings = scratch_settings(base, Path(tmp))
         wb = Workbench.open(settings=settings)
         store = open_store(settings)
         run_batch(BatchOptions(layers=[args.layer], neurons=str(args.n), method="agent", max_steps=args.max_steps,
