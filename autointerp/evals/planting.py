@@ -60,7 +60,6 @@ PROBE_TEMPLATES = ("Yesterday my friend wrote a long note about {w} and then lef
 BASELINE_WORDS = ORDINARY_WORDS  # the rest of the vocabulary a concept is set against
 
 
-
 class PlantedNeuron(BaseModel):
     concept: str
     index: int
