@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--max-steps", type=int, default=4)
     args = ap.parse_args()
+    if args.n < 1 or args.max_steps < 1:
+        ap.error("--n and --max-steps must be at least 1")
 
     import torch
     from scratch import scratch_settings
